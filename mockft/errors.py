@@ -1,0 +1,179 @@
+"""The one error path: every failure becomes OpenAI's envelope
+`{"error": {"message", "type", "param", "code"}}` with the real status and wording."""
+
+from __future__ import annotations
+
+from typing import Any
+
+INVALID_REQUEST = "invalid_request_error"
+SERVER_ERROR = "server_error"
+
+MISSING_KEY_MESSAGE = (
+    "You didn't provide an API key. You need to provide your API key in an Authorization "
+    "header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY), or as the password "
+    "field (with blank username) if you're accessing the API from your browser and are "
+    "prompted for a username. You can obtain an API key from "
+    "https://platform.openai.com/account/api-keys."
+)
+INVALID_JSON_MESSAGE = (
+    "We could not parse the JSON body of your request. (HINT: This likely means you aren't "
+    "using your HTTP library correctly. The OpenAI API expects a JSON payload, but what was "
+    "sent was not valid JSON. If you have trouble figuring out how to fix this, please "
+    "contact us through our help center at help.openai.com.)"
+)
+SERVER_ERROR_MESSAGE = "The server had an error while processing your request. Sorry about that!"
+
+
+class APIError(Exception):
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        *,
+        type: str = INVALID_REQUEST,
+        param: str | None = None,
+        code: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.type = type
+        self.param = param
+        self.code = code
+        self.headers = headers or {}
+
+    def body(self) -> dict[str, Any]:
+        return {
+            "error": {
+                "message": self.message,
+                "type": self.type,
+                "param": self.param,
+                "code": self.code,
+            }
+        }
+
+
+def invalid(message: str, param: str | None = None, code: str | None = None) -> APIError:
+    return APIError(400, message, param=param, code=code)
+
+
+def missing_param(param: str) -> APIError:
+    return invalid(f"Missing required parameter: '{param}'.", param, "missing_required_parameter")
+
+
+def unknown_param(param: str) -> APIError:
+    return invalid(f"Unrecognized request argument supplied: {param}", param)
+
+
+def invalid_type(param: str, expected: str, got: str) -> APIError:
+    return invalid(
+        f"Invalid type for '{param}': expected {expected}, but got {got} instead.",
+        param,
+        "invalid_type",
+    )
+
+
+def invalid_value(param: str, value: object, allowed: list[str]) -> APIError:
+    if len(allowed) > 1:
+        supported = ", ".join(f"'{a}'" for a in allowed[:-1]) + f" and '{allowed[-1]}'"
+    else:
+        supported = f"'{allowed[0]}'"
+    return invalid(
+        f"Invalid value: '{value}'. Supported values are: {supported}.", param, "invalid_value"
+    )
+
+
+def below_minimum(param: str, minimum: float, got: object, kind: str = "integer") -> APIError:
+    return invalid(
+        f"Invalid '{param}': {kind} below minimum value. Expected a value >= {minimum}, "
+        f"but got {got} instead.",
+        param,
+        f"{kind}_below_min_value",
+    )
+
+
+def above_maximum(param: str, maximum: float, got: object, kind: str = "integer") -> APIError:
+    return invalid(
+        f"Invalid '{param}': {kind} above maximum value. Expected a value <= {maximum}, "
+        f"but got {got} instead.",
+        param,
+        f"{kind}_above_max_value",
+    )
+
+
+def out_of_range(param: str, kind: str, bound: float, got: object) -> APIError:
+    """From a pydantic bound check: `greater_than_equal`, `greater_than`, `less_than_equal`,
+    `less_than`."""
+    number = "integer" if isinstance(bound, int) and isinstance(got, int) else "number"
+    low = kind.startswith("greater")
+    relation = (">" if low else "<") + ("=" if kind.endswith("_equal") else "")
+    return invalid(
+        f"Invalid '{param}': {number} {'below minimum' if low else 'above maximum'} value. "
+        f"Expected a value {relation} {bound}, but got {got} instead.",
+        param,
+        f"{number}_{'below_min' if low else 'above_max'}_value",
+    )
+
+
+def string_too_long(param: str, maximum: int, got: int) -> APIError:
+    return invalid(
+        f"Invalid '{param}': string too long. Expected a string with maximum length "
+        f"{maximum}, but got a string with length {got} instead.",
+        param,
+        "string_above_max_length",
+    )
+
+
+def invalid_json() -> APIError:
+    return invalid(INVALID_JSON_MESSAGE)
+
+
+def invalid_url(method: str, path: str) -> APIError:
+    return APIError(404, f"Invalid URL ({method} {path})")
+
+
+def missing_api_key() -> APIError:
+    return APIError(401, MISSING_KEY_MESSAGE)
+
+
+def incorrect_api_key(key: str) -> APIError:
+    return APIError(
+        401,
+        f"Incorrect API key provided: {mask_key(key)}. You can find your API key at "
+        "https://platform.openai.com/account/api-keys.",
+        code="invalid_api_key",
+    )
+
+
+def mask_key(key: str) -> str:
+    if len(key) <= 8:
+        return "*" * len(key)
+    return key[:3] + "*" * (len(key) - 7) + key[-4:]
+
+
+def file_not_found(file_id: str) -> APIError:
+    return APIError(404, f"No such File object: {file_id}", param="id")
+
+
+def upload_not_found(upload_id: str) -> APIError:
+    return APIError(404, f"No such Upload object: {upload_id}", param="upload_id")
+
+
+def model_not_found(model: str) -> APIError:
+    return APIError(
+        404, f"The model '{model}' does not exist", param="model", code="model_not_found"
+    )
+
+
+def job_not_found(job_id: str) -> APIError:
+    return APIError(
+        404,
+        f"Could not find fine tune: {job_id}",
+        param="fine_tune_id",
+        code="fine_tune_not_found",
+    )
+
+
+def server_error() -> APIError:
+    return APIError(500, SERVER_ERROR_MESSAGE, type=SERVER_ERROR)

@@ -1,0 +1,150 @@
+"""Streaming multipart/form-data: text fields in memory (small, bounded), the one file
+part written straight into a blob as it arrives, so memory never holds the file."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+
+from python_multipart.exceptions import FormParserError
+from python_multipart.multipart import MultipartParser, parse_options_header
+
+from mockft import errors
+from mockft.store.base import BlobWriter
+
+MAX_FIELD_BYTES = 64 * 1024
+MAX_FIELDS = 100
+
+
+@dataclass
+class StreamedFile:
+    field: str
+    filename: str
+    writer: BlobWriter
+
+
+@dataclass
+class MultipartForm:
+    fields: dict[str, str] = field(default_factory=dict)
+    file: StreamedFile | None = None
+
+
+class _TooLarge(Exception):
+    pass
+
+
+async def read_multipart(
+    content_type: str | None,
+    stream: AsyncIterator[bytes],
+    *,
+    file_field: str,
+    open_writer: Callable[[], BlobWriter],
+    max_file_bytes: int,
+    too_large: Callable[[], errors.APIError],
+) -> MultipartForm:
+    """Parse the body; the caller owns `form.file.writer` (commit or abort it).
+    On any error the writer is aborted here and an APIError is raised."""
+    media_type, params = parse_options_header(content_type or "")
+    if media_type != b"multipart/form-data":
+        shown = content_type or ""
+        raise errors.invalid(
+            f"Invalid Content-Type header ({shown}), expected multipart/form-data. (HINT: If "
+            "you're using curl, you can pass -H 'Content-Type: multipart/form-data')"
+        )
+    boundary = params.get(b"boundary")
+    if not boundary:
+        raise errors.invalid("Invalid multipart/form-data: missing boundary.")
+
+    form = MultipartForm()
+    state: dict[str, object] = {}
+    headers: dict[bytes, bytes] = {}
+    header_name = bytearray()
+    header_value = bytearray()
+    current: dict[str, object] = {}
+
+    def on_part_begin() -> None:
+        headers.clear()
+        current.clear()
+
+    def on_header_field(data: bytes, start: int, end: int) -> None:
+        header_name.extend(data[start:end])
+
+    def on_header_value(data: bytes, start: int, end: int) -> None:
+        header_value.extend(data[start:end])
+
+    def on_header_end() -> None:
+        headers[bytes(header_name).lower()] = bytes(header_value)
+        header_name.clear()
+        header_value.clear()
+
+    def on_headers_finished() -> None:
+        _, options = parse_options_header(headers.get(b"content-disposition", b""))
+        name = options.get(b"name")
+        if name is None:
+            raise errors.invalid("Invalid multipart/form-data: a part has no name.")
+        current["name"] = name.decode("utf-8", "replace")
+        if b"filename" in options and current["name"] == file_field:
+            if form.file is not None:
+                raise errors.invalid(f"Only one '{file_field}' may be uploaded.", file_field)
+            filename = options[b"filename"].decode("utf-8", "replace")
+            form.file = StreamedFile(file_field, filename, open_writer())
+            current["file"] = True
+        else:
+            if len(form.fields) >= MAX_FIELDS:
+                raise errors.invalid("Too many form fields.")
+            current["data"] = bytearray()
+
+    def on_part_data(data: bytes, start: int, end: int) -> None:
+        if current.get("file"):
+            assert form.file is not None
+            if form.file.writer.size + (end - start) > max_file_bytes:
+                raise _TooLarge
+            form.file.writer.write(data[start:end])
+            return
+        buffer = current["data"]
+        assert isinstance(buffer, bytearray)
+        if len(buffer) + (end - start) > MAX_FIELD_BYTES:
+            raise errors.invalid(f"Field '{current['name']}' is too large.", str(current["name"]))
+        buffer.extend(data[start:end])
+
+    def on_part_end() -> None:
+        buffer = current.get("data")
+        if isinstance(buffer, bytearray):
+            try:
+                form.fields[str(current["name"])] = buffer.decode("utf-8")
+            except UnicodeDecodeError:
+                raise errors.invalid(
+                    f"Field '{current['name']}' is not valid UTF-8.", str(current["name"])
+                ) from None
+
+    def on_end() -> None:
+        state["ended"] = True
+
+    parser = MultipartParser(
+        boundary,
+        {
+            "on_part_begin": on_part_begin,
+            "on_header_field": on_header_field,
+            "on_header_value": on_header_value,
+            "on_header_end": on_header_end,
+            "on_headers_finished": on_headers_finished,
+            "on_part_data": on_part_data,
+            "on_part_end": on_part_end,
+            "on_end": on_end,
+        },
+    )
+    try:
+        async for chunk in stream:
+            parser.write(chunk)
+        parser.finalize()
+        if not state.get("ended"):
+            raise errors.invalid("Invalid multipart/form-data: the body ended early.")
+    except BaseException as exc:
+        if form.file is not None:
+            form.file.writer.abort()
+        if isinstance(exc, _TooLarge):
+            raise too_large() from None
+        if isinstance(exc, FormParserError):
+            raise errors.invalid("Invalid multipart/form-data body.") from None
+        raise
+    return form

@@ -1,0 +1,312 @@
+"""Request bodies and resource objects (shapes from OpenAI's OpenAPI description)."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from mockft import errors
+
+FILE_PURPOSES = ["assistants", "batch", "fine-tune", "vision", "user_data", "evals"]
+UPLOAD_PURPOSES = ["assistants", "batch", "fine-tune", "vision"]
+MIN_EXPIRY_SECONDS = 3600
+MAX_EXPIRY_SECONDS = 2_592_000
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class Request(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class ExpiresAfter(Request):
+    anchor: Literal["created_at"]
+    seconds: int = Field(ge=MIN_EXPIRY_SECONDS, le=MAX_EXPIRY_SECONDS)
+
+
+class CreateUpload(Request):
+    filename: str
+    purpose: Literal["assistants", "batch", "fine-tune", "vision"]
+    bytes: int = Field(ge=0)
+    mime_type: str
+    expires_after: ExpiresAfter | None = None
+
+
+class CompleteUpload(Request):
+    part_ids: list[str]
+    md5: str | None = None
+
+
+Auto = Literal["auto"]
+BatchSize = Auto | Annotated[int, Field(ge=1, le=256)]
+LearningRate = Auto | Annotated[float, Field(gt=0)]
+Epochs = Auto | Annotated[int, Field(ge=1, le=50)]
+MAX_METADATA_PAIRS = 16
+MAX_METADATA_KEY = 64
+MAX_METADATA_VALUE = 512
+MAX_WANDB_TAGS = 50
+MAX_WANDB_TAG_LENGTH = 64
+MAX_INTEGRATIONS = 5
+MAX_SEED = 2_147_483_647
+
+
+class SupervisedHyperparameters(Request):
+    batch_size: BatchSize = "auto"
+    learning_rate_multiplier: LearningRate = "auto"
+    n_epochs: Epochs = "auto"
+
+
+class DpoHyperparameters(SupervisedHyperparameters):
+    beta: Auto | Annotated[float, Field(gt=0, le=2)] = "auto"
+
+
+class ReinforcementHyperparameters(SupervisedHyperparameters):
+    reasoning_effort: Literal["default", "low", "medium", "high"] = "default"
+    compute_multiplier: Auto | Annotated[float, Field(gt=0.00001, le=10)] = "auto"
+    eval_interval: Auto | Annotated[int, Field(ge=1)] = "auto"
+    eval_samples: Auto | Annotated[int, Field(ge=1)] = "auto"
+
+
+class SupervisedMethod(Request):
+    hyperparameters: SupervisedHyperparameters | None = None
+
+
+class DpoMethod(Request):
+    hyperparameters: DpoHyperparameters | None = None
+
+
+class ReinforcementMethod(Request):
+    grader: dict[str, Any]
+    hyperparameters: ReinforcementHyperparameters | None = None
+    response_format: dict[str, Any] | None = None
+
+
+class Method(Request):
+    type: Literal["supervised", "dpo", "reinforcement"]
+    supervised: SupervisedMethod | None = None
+    dpo: DpoMethod | None = None
+    reinforcement: ReinforcementMethod | None = None
+
+    def hyperparameters(self) -> SupervisedHyperparameters:
+        chosen = {"supervised": self.supervised, "dpo": self.dpo}.get(self.type)
+        if self.type == "reinforcement":
+            chosen = self.reinforcement  # type: ignore[assignment]
+        found = chosen.hyperparameters if chosen is not None else None
+        return found or SupervisedHyperparameters()
+
+
+class Wandb(Request):
+    project: str
+    name: str | None = None
+    entity: str | None = None
+    tags: (
+        Annotated[
+            list[Annotated[str, Field(max_length=MAX_WANDB_TAG_LENGTH)]],
+            Field(max_length=MAX_WANDB_TAGS),
+        ]
+        | None
+    ) = None
+
+
+class Integration(Request):
+    type: Literal["wandb"]
+    wandb: Wandb
+
+
+class CreateFineTuningJob(Request):
+    model: str
+    training_file: str
+    hyperparameters: SupervisedHyperparameters | None = None
+    suffix: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+    validation_file: str | None = None
+    integrations: Annotated[list[Integration], Field(max_length=MAX_INTEGRATIONS)] | None = None
+    seed: Annotated[int, Field(ge=0, le=MAX_SEED)] | None = None
+    method: Method | None = None
+    metadata: (
+        Annotated[
+            dict[
+                Annotated[str, Field(max_length=MAX_METADATA_KEY)],
+                Annotated[str, Field(max_length=MAX_METADATA_VALUE)],
+            ],
+            Field(max_length=MAX_METADATA_PAIRS),
+        ]
+        | None
+    ) = None
+
+
+class Resource(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    def api(self) -> dict[str, Any]:
+        """The wire form: optional fields the spec types as non-nullable are omitted."""
+        return self.model_dump(exclude_none=True)
+
+
+class FileObject(Resource):
+    object: Literal["file"] = "file"
+    id: str
+    purpose: str
+    filename: str
+    bytes: int
+    created_at: int
+    expires_at: int | None = None
+    status: Literal["uploaded", "processed", "error"] = "processed"
+
+
+class UploadObject(Resource):
+    object: Literal["upload"] = "upload"
+    id: str
+    purpose: str
+    filename: str
+    bytes: int
+    created_at: int
+    expires_at: int
+    status: Literal["pending", "completed", "cancelled", "expired"] = "pending"
+    file: FileObject | None = None
+
+    def api(self) -> dict[str, Any]:
+        body = super().api()
+        if self.status == "completed" or self.file is not None:
+            body["file"] = self.file.api() if self.file else None
+        return body
+
+
+class UploadPart(Resource):
+    object: Literal["upload.part"] = "upload.part"
+    id: str
+    created_at: int
+    upload_id: str
+
+
+class ModelObject(Resource):
+    id: str
+    object: Literal["model"] = "model"
+    created: int
+    owned_by: str
+
+
+# -- request parsing -------------------------------------------------------------------
+
+TYPE_NAMES = {
+    "int": "an integer",
+    "float": "a number",
+    "string": "a string",
+    "bool": "a boolean",
+    "list": "an array",
+    "dict": "an object",
+    "model": "an object",
+}
+
+
+ERROR_RANK = {
+    "missing": 0,
+    "extra_forbidden": 1,
+    "greater_than_equal": 2,
+    "greater_than": 2,
+    "less_than_equal": 2,
+    "less_than": 2,
+    "string_too_long": 2,
+    "string_too_short": 2,
+    "too_long": 2,
+}
+
+
+def json_type_name(value: object) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int):
+        return "an integer"
+    if isinstance(value, float):
+        return "a decimal"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "an array"
+    return "an object"
+
+
+def parse_json_body(raw: bytes) -> dict[str, Any]:
+    try:
+        data = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise errors.invalid_json() from None
+    if not isinstance(data, dict):
+        raise errors.invalid_json()
+    return data
+
+
+def parse(model: type[M], data: dict[str, Any]) -> M:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise from_validation_error(exc) from None
+
+
+def from_validation_error(exc: ValidationError) -> errors.APIError:
+    """The most telling problem pydantic found, worded as the real API words it: where a
+    union (`"auto"` or a number) failed on every branch, the range error beats the
+    complaint that the value is not "auto"."""
+    found = exc.errors(include_url=False)
+    error = min(found, key=lambda e: ERROR_RANK.get(e["type"], len(ERROR_RANK)))
+    param = _param_path(error["loc"])
+    name = param or "body"
+    kind = error["type"]
+    ctx: dict[str, Any] = dict(error.get("ctx") or {})
+    value = error.get("input")
+    if kind == "missing":
+        return errors.missing_param(name)
+    if kind == "extra_forbidden":
+        return errors.unknown_param(name)
+    if kind in {"greater_than_equal", "greater_than", "less_than_equal", "less_than"}:
+        return errors.out_of_range(name, kind, _bound(ctx), value)
+    if kind == "string_too_long":
+        return errors.string_too_long(name, int(ctx["max_length"]), len(str(value)))
+    if kind == "too_long":
+        return errors.invalid(
+            f"Invalid '{name}': array too long. Expected an array with maximum length "
+            f"{ctx.get('max_length')}, but got an array with length {ctx.get('actual_length')} "
+            "instead.",
+            name,
+            "array_above_max_length",
+        )
+    if kind == "string_too_short":
+        return errors.invalid(
+            f"Invalid '{name}': string too short. Expected a string with minimum length "
+            f"{ctx.get('min_length')}, but got an empty string instead.",
+            name,
+            "string_below_min_length",
+        )
+    if kind in {"literal_error", "enum"}:
+        expected = str(ctx.get("expected", ""))
+        allowed = [part.strip().strip("'") for part in expected.replace(" or ", ",").split(",")]
+        return errors.invalid_value(name, value, [a for a in allowed if a])
+    expected = TYPE_NAMES.get(kind.split("_")[0], "a valid value")
+    return errors.invalid_type(name, expected, json_type_name(value))
+
+
+def _bound(ctx: dict[str, Any]) -> float:
+    for key in ("ge", "gt", "le", "lt"):
+        if key in ctx:
+            return float(ctx[key]) if isinstance(ctx[key], float) else int(ctx[key])
+    return 0
+
+
+UNION_BRANCHES = frozenset({"int", "float", "str", "bool", "list", "dict", "none"})
+
+
+def _param_path(loc: tuple[int | str, ...]) -> str | None:
+    """`("integrations", 0, "wandb", "tags", 0)` -> `integrations[0].wandb.tags[0]`,
+    leaving out the union branch names pydantic puts in locations."""
+    path = ""
+    for part in loc:
+        if isinstance(part, int):
+            path += f"[{part}]"
+            continue
+        if part in UNION_BRANCHES or part.startswith(("literal[", "function-", "constrained-")):
+            continue
+        path += f".{part}" if path else part
+    return path or None

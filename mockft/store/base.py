@@ -1,0 +1,92 @@
+"""Store interfaces. Objects are JSON documents keyed by (kind, id), owned by an
+organization, listed in insertion order."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any, Protocol
+
+from mockft.pagination import PageRequest
+
+Document = dict[str, Any]
+
+
+class Store(Protocol):
+    def insert(
+        self,
+        kind: str,
+        obj_id: str,
+        org: str,
+        body: Document,
+        *,
+        tag: str | None = None,
+        gone_at: int | None = None,
+    ) -> None:
+        """`tag` is a secondary filter (a file's purpose, a part's upload id);
+        `gone_at` is when the object stops existing (an expiring file)."""
+        ...
+
+    def update(self, kind: str, obj_id: str, body: Document) -> None: ...
+
+    def get(self, kind: str, obj_id: str, org: str | None, now: float) -> Document | None:
+        """`org=None` looks across organizations (internal use only)."""
+        ...
+
+    def delete(self, kind: str, obj_id: str) -> bool: ...
+
+    def page(
+        self,
+        kind: str,
+        org: str | None,
+        page: PageRequest,
+        now: float,
+        *,
+        tag: str | None = None,
+        match: Mapping[str, str] | None = None,
+    ) -> list[Document]:
+        """Up to `page.limit + 1` documents after the cursor, in `page.order` of insertion.
+        `match` filters on top-level `metadata` keys."""
+        ...
+
+    def scan(
+        self, kind: str, org: str | None, now: float, *, tag: str | None = None
+    ) -> list[Document]: ...
+
+    def gone(self, kind: str, now: float) -> list[str]:
+        """Ids whose `gone_at` has passed, for purging their bytes."""
+        ...
+
+    def next_sequence(self, name: str) -> int: ...
+
+    def get_meta(self, key: str) -> str | None: ...
+
+    def set_meta(self, key: str, value: str) -> None: ...
+
+    def clear(self) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class BlobWriter(Protocol):
+    @property
+    def size(self) -> int: ...
+
+    def write(self, chunk: bytes) -> None: ...
+
+    def commit(self) -> None:
+        """Make the bytes durable and visible under the writer's key."""
+        ...
+
+    def abort(self) -> None: ...
+
+
+class Blobs(Protocol):
+    def writer(self, key: str) -> BlobWriter: ...
+
+    def read(self, key: str, chunk_size: int = ...) -> Iterator[bytes]: ...
+
+    def size(self, key: str) -> int | None: ...
+
+    def delete(self, key: str) -> None: ...
+
+    def clear(self) -> None: ...

@@ -1,0 +1,183 @@
+"""SQLite document store: WAL on disk (the embedded default) or `:memory:`.
+
+Every write is one autocommitted statement, so whatever a response acknowledged is
+in the WAL before the response leaves; a kill -9 loses nothing acknowledged."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from mockft.pagination import PageRequest
+from mockft.store.base import Document
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS objects (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    kind TEXT NOT NULL,
+    id TEXT NOT NULL,
+    org TEXT NOT NULL,
+    tag TEXT,
+    gone_at INTEGER,
+    body TEXT NOT NULL,
+    UNIQUE (kind, id)
+);
+CREATE INDEX IF NOT EXISTS objects_by_org ON objects (kind, org, seq);
+CREATE INDEX IF NOT EXISTS objects_by_tag ON objects (kind, org, tag, seq);
+CREATE INDEX IF NOT EXISTS objects_gone ON objects (kind, gone_at) WHERE gone_at IS NOT NULL;
+CREATE TABLE IF NOT EXISTS sequences (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+ALIVE = "(gone_at IS NULL OR gone_at > ?)"
+
+
+def _dumps(body: Document) -> str:
+    return json.dumps(body, separators=(",", ":"), ensure_ascii=False)
+
+
+def _metadata_path(key: str) -> str:
+    return '$.metadata."' + key.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+class SqliteStore:
+    def __init__(self, path: Path | str) -> None:
+        self._lock = threading.RLock()
+        self._db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
+        if str(path) != ":memory:":
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute("PRAGMA busy_timeout=5000")
+        self._db.executescript(SCHEMA)
+
+    def _run(self, sql: str, params: tuple[Any, ...] = ()) -> list[Any]:
+        with self._lock:
+            return self._db.execute(sql, params).fetchall()
+
+    def _write(self, sql: str, params: tuple[Any, ...]) -> int:
+        with self._lock:
+            return self._db.execute(sql, params).rowcount
+
+    def insert(
+        self,
+        kind: str,
+        obj_id: str,
+        org: str,
+        body: Document,
+        *,
+        tag: str | None = None,
+        gone_at: int | None = None,
+    ) -> None:
+        self._write(
+            "INSERT INTO objects (kind, id, org, tag, gone_at, body) VALUES (?, ?, ?, ?, ?, ?)",
+            (kind, obj_id, org, tag, gone_at, _dumps(body)),
+        )
+
+    def update(self, kind: str, obj_id: str, body: Document) -> None:
+        self._write(
+            "UPDATE objects SET body = ? WHERE kind = ? AND id = ?", (_dumps(body), kind, obj_id)
+        )
+
+    def get(self, kind: str, obj_id: str, org: str | None, now: float) -> Document | None:
+        sql = f"SELECT body FROM objects WHERE kind = ? AND id = ? AND {ALIVE}"
+        params: tuple[Any, ...] = (kind, obj_id, now)
+        if org is not None:
+            sql += " AND org = ?"
+            params += (org,)
+        rows = self._run(sql, params)
+        return dict(json.loads(rows[0][0])) if rows else None
+
+    def delete(self, kind: str, obj_id: str) -> bool:
+        return self._write("DELETE FROM objects WHERE kind = ? AND id = ?", (kind, obj_id)) > 0
+
+    def page(
+        self,
+        kind: str,
+        org: str | None,
+        page: PageRequest,
+        now: float,
+        *,
+        tag: str | None = None,
+        match: Mapping[str, str] | None = None,
+    ) -> list[Document]:
+        where, params = self._where(kind, org, now, tag)
+        for key, value in (match or {}).items():
+            where += " AND json_extract(body, ?) = ?"
+            params += (_metadata_path(key), value)
+        descending = page.order == "desc"
+        with self._lock:
+            if page.after is not None:
+                row = self._db.execute(
+                    "SELECT seq FROM objects WHERE kind = ? AND id = ?", (kind, page.after)
+                ).fetchone()
+                if row is None:
+                    return []
+                where += " AND seq < ?" if descending else " AND seq > ?"
+                params += (row[0],)
+            sql = (
+                f"SELECT body FROM objects WHERE {where} "
+                f"ORDER BY seq {'DESC' if descending else 'ASC'} LIMIT ?"
+            )
+            rows = self._db.execute(sql, params + (page.limit + 1,)).fetchall()
+        return [dict(json.loads(r[0])) for r in rows]
+
+    def scan(
+        self, kind: str, org: str | None, now: float, *, tag: str | None = None
+    ) -> list[Document]:
+        where, params = self._where(kind, org, now, tag)
+        rows = self._run(f"SELECT body FROM objects WHERE {where} ORDER BY seq", params)
+        return [dict(json.loads(r[0])) for r in rows]
+
+    @staticmethod
+    def _where(
+        kind: str, org: str | None, now: float, tag: str | None
+    ) -> tuple[str, tuple[Any, ...]]:
+        where = f"kind = ? AND {ALIVE}"
+        params: tuple[Any, ...] = (kind, now)
+        if org is not None:
+            where += " AND org = ?"
+            params += (org,)
+        if tag is not None:
+            where += " AND tag = ?"
+            params += (tag,)
+        return where, params
+
+    def gone(self, kind: str, now: float) -> list[str]:
+        rows = self._run(
+            "SELECT id FROM objects WHERE kind = ? AND gone_at IS NOT NULL AND gone_at <= ?",
+            (kind, now),
+        )
+        return [r[0] for r in rows]
+
+    def next_sequence(self, name: str) -> int:
+        rows = self._run(
+            "INSERT INTO sequences (name, value) VALUES (?, 1) "
+            "ON CONFLICT (name) DO UPDATE SET value = value + 1 RETURNING value",
+            (name,),
+        )
+        return int(rows[0][0])
+
+    def get_meta(self, key: str) -> str | None:
+        rows = self._run("SELECT value FROM meta WHERE key = ?", (key,))
+        return str(rows[0][0]) if rows else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        self._write(
+            "INSERT INTO meta (key, value) VALUES (?, ?) "
+            "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            (key, value),
+        )
+
+    def clear(self) -> None:
+        with self._lock:
+            self._db.execute("BEGIN")
+            for table in ("objects", "sequences", "meta"):
+                self._db.execute(f"DELETE FROM {table}")
+            self._db.execute("COMMIT")
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
