@@ -1,0 +1,323 @@
+"""Seeded, deterministic synthesis: ids, model names, metric curves, result CSV, event text.
+
+Pure: no I/O, no clock, no global randomness. Every value is derived from sha256 of its
+inputs, so a value never depends on which other values were computed before it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import string
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+# --- ids and names -----------------------------------------------------------------------
+
+BASE62 = string.digits + string.ascii_uppercase + string.ascii_lowercase
+ID_LENGTH = 24
+MODEL_TAG_LENGTH = 8
+# 62**40 < 2**256, so 40 base62 digits of one sha256 digest are all (near) uniform.
+_CHARS_PER_DIGEST = 40
+_PART_SEPARATOR = b"\x1f"
+_ID_DOMAIN = "id"
+_MODEL_TAG_DOMAIN = "model-tag"
+_SEED_DOMAIN = "seed"
+_UNIFORM_DOMAIN = "uniform"
+_CURVE_DOMAIN = "curve"
+_STEP_NOISE_DOMAIN = "step-noise"
+
+MAX_SEED = 2**31 - 1
+FINE_TUNED_MODEL_TEMPLATE = "ft:{base}:{org}:{suffix}:{tag}"
+CHECKPOINT_MODEL_TEMPLATE = "{model}:ckpt-step-{step}"
+
+# --- metric curves -----------------------------------------------------------------------
+
+METRIC_DECIMALS = 5
+INITIAL_TRAIN_LOSS_RANGE = (1.5, 3.0)
+TRAIN_LOSS_FLOOR_RANGE = (0.05, 0.3)
+# How much further above the training floor the validation loss settles.
+GENERALIZATION_GAP_RANGE = (0.15, 0.45)
+# Validation loss at step 0 relative to the training loss at step 0.
+INITIAL_VALID_RATIO_RANGE = (1.0, 1.1)
+# Exponential decay of the loss gap per effective epoch (see _effective_epochs).
+TRAIN_DECAY_RANGE = (1.0, 1.6)
+VALID_DECAY_RANGE = (0.9, 1.3)
+# Past this many effective epochs the validation loss rises linearly (overfitting).
+OVERFIT_ONSET_EPOCHS = 3.0
+OVERFIT_SLOPE_RANGE = (0.1, 0.2)
+# The learning-rate multiplier at which one effective epoch equals one real epoch.
+REFERENCE_LEARNING_RATE_MULTIPLIER = 2.0
+# Log-normal multiplicative noise on losses: per-batch estimates are noisy, the
+# full-validation-set estimate at epoch ends much less so.
+TRAIN_LOSS_NOISE = 0.12
+VALID_LOSS_NOISE = 0.06
+FULL_VALID_LOSS_NOISE = 0.01
+ACCURACY_NOISE = 0.01
+NOISE_CLAMP = 3.0
+# mean token accuracy ~= exp(-ACCURACY_LOSS_SCALE * loss): loss 2.2 -> 0.41, 0.1 -> 0.96.
+ACCURACY_LOSS_SCALE = 0.4
+
+# --- result CSV and events ---------------------------------------------------------------
+
+RESULT_CSV_HEADER = "step,train_loss,train_accuracy,valid_loss,valid_mean_token_accuracy\n"
+METRICS_MESSAGE_TEMPLATE = "Step {step}/{total_steps}: training loss={train_loss:.2f}"
+VALIDATION_MESSAGE_TEMPLATE = ", validation loss={valid_loss:.2f}"
+FULL_VALIDATION_MESSAGE_TEMPLATE = ", full validation loss={full_valid_loss:.2f}"
+
+
+@dataclass(frozen=True)
+class StepMetrics:
+    step: int
+    train_loss: float
+    train_mean_token_accuracy: float
+    valid_loss: float | None = None
+    valid_mean_token_accuracy: float | None = None
+    full_valid_loss: float | None = None
+    full_valid_mean_token_accuracy: float | None = None
+
+
+# --- hashing primitives ------------------------------------------------------------------
+
+
+def _material(domain: str, parts: Sequence[object]) -> bytes:
+    """Unambiguous encoding: ("a", "b") and ("a\\x1fb",) and (1,) vs ("1",) all differ."""
+    chunks = []
+    for part in (domain, *parts):
+        text = str(part).encode()
+        chunks.append(f"{type(part).__name__}:{len(text)}:".encode() + text)
+    return _PART_SEPARATOR.join(chunks)
+
+
+def _digest(domain: str, parts: Sequence[object]) -> bytes:
+    return hashlib.sha256(_material(domain, parts)).digest()
+
+
+def _base62(material: bytes, length: int) -> str:
+    if length < 0:
+        raise ValueError(f"length must be >= 0, got {length}")
+    chars: list[str] = []
+    block = 0
+    while len(chars) < length:
+        number = int.from_bytes(hashlib.sha256(material + block.to_bytes(4, "big")).digest(), "big")
+        for _ in range(min(_CHARS_PER_DIGEST, length - len(chars))):
+            number, index = divmod(number, len(BASE62))
+            chars.append(BASE62[index])
+        block += 1
+    return "".join(chars)
+
+
+def _units(digest: bytes) -> tuple[float, ...]:
+    """Eight independent uniforms in (0, 1] from one 32-byte digest."""
+    return tuple((int.from_bytes(digest[i : i + 4], "big") + 1) / 2**32 for i in range(0, 32, 4))
+
+
+def _normal_pair(u1: float, u2: float) -> tuple[float, float]:
+    """Box-Muller, clamped so a single unlucky step cannot produce an absurd value."""
+    radius = math.sqrt(-2.0 * math.log(u1))
+    angle = 2.0 * math.pi * u2
+    return (
+        max(-NOISE_CLAMP, min(NOISE_CLAMP, radius * math.cos(angle))),
+        max(-NOISE_CLAMP, min(NOISE_CLAMP, radius * math.sin(angle))),
+    )
+
+
+def _between(bounds: tuple[float, float], unit: float) -> float:
+    low, high = bounds
+    return low + (high - low) * unit
+
+
+# --- ids, names, seeds -------------------------------------------------------------------
+
+
+def make_id(prefix: str, *parts: object, length: int = ID_LENGTH) -> str:
+    """`prefix` + `length` base62 chars derived from sha256 of (prefix, *parts)."""
+    return prefix + _base62(_material(_ID_DOMAIN, (prefix, *parts)), length)
+
+
+def model_tag(*parts: object) -> str:
+    return _base62(_material(_MODEL_TAG_DOMAIN, parts), MODEL_TAG_LENGTH)
+
+
+def fine_tuned_model_name(base_snapshot: str, org_name: str, suffix: str | None, tag: str) -> str:
+    return FINE_TUNED_MODEL_TEMPLATE.format(
+        base=base_snapshot, org=org_name, suffix=suffix or "", tag=tag
+    )
+
+
+def checkpoint_model_name(model_name: str, step: int) -> str:
+    return CHECKPOINT_MODEL_TEMPLATE.format(model=model_name, step=step)
+
+
+def draw_seed(*parts: object) -> int:
+    """A seed in [0, MAX_SEED], for jobs created without one."""
+    return int.from_bytes(_digest(_SEED_DOMAIN, parts)[:8], "big") % (MAX_SEED + 1)
+
+
+def seeded_uniform(low: float, high: float, *parts: object) -> float:
+    """A float in [low, high) determined by `parts` (for timing jitter and the like)."""
+    unit = int.from_bytes(_digest(_UNIFORM_DOMAIN, parts)[:8], "big") / 2**64
+    return low + (high - low) * unit
+
+
+# --- metric curves -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Curve:
+    initial_train_loss: float
+    train_floor: float
+    initial_valid_loss: float
+    valid_floor: float
+    train_decay: float
+    valid_decay: float
+    overfit_slope: float
+
+
+def _curve(seed: int) -> _Curve:
+    u = _units(_digest(_CURVE_DOMAIN, (seed,)))
+    initial_train = _between(INITIAL_TRAIN_LOSS_RANGE, u[0])
+    train_floor = _between(TRAIN_LOSS_FLOOR_RANGE, u[1])
+    return _Curve(
+        initial_train_loss=initial_train,
+        train_floor=train_floor,
+        initial_valid_loss=initial_train * _between(INITIAL_VALID_RATIO_RANGE, u[2]),
+        valid_floor=train_floor + _between(GENERALIZATION_GAP_RANGE, u[3]),
+        train_decay=_between(TRAIN_DECAY_RANGE, u[4]),
+        valid_decay=_between(VALID_DECAY_RANGE, u[5]),
+        overfit_slope=_between(OVERFIT_SLOPE_RANGE, u[6]),
+    )
+
+
+def _effective_epochs(
+    step: int, steps_per_epoch: int, n_epochs: int, learning_rate_multiplier: float
+) -> float:
+    """Learning progress in epochs: the integral of a linearly decaying learning rate.
+
+    The rate starts at twice its mean and reaches zero after n_epochs, so progress is
+    fast early and flattens at the end; the whole run is worth
+    n_epochs * multiplier / REFERENCE_LEARNING_RATE_MULTIPLIER effective epochs.
+    """
+    schedule_steps = steps_per_epoch * n_epochs
+    fraction = min(step, schedule_steps) / schedule_steps
+    scale = learning_rate_multiplier / REFERENCE_LEARNING_RATE_MULTIPLIER
+    return scale * n_epochs * fraction * (2.0 - fraction)
+
+
+def _accuracy(loss: float, noise: float) -> float:
+    value = math.exp(-ACCURACY_LOSS_SCALE * loss) + ACCURACY_NOISE * noise
+    return max(0.0, min(1.0, value))
+
+
+def _rounded(value: float) -> float:
+    return round(value, METRIC_DECIMALS)
+
+
+def step_metrics(
+    seed: int,
+    step: int,
+    total_steps: int,
+    steps_per_epoch: int,
+    n_epochs: int,
+    learning_rate_multiplier: float,
+    has_validation: bool,
+) -> StepMetrics:
+    if steps_per_epoch < 1 or n_epochs < 1 or total_steps < 1:
+        raise ValueError("steps_per_epoch, n_epochs and total_steps must be >= 1")
+    if not 1 <= step <= total_steps:
+        raise ValueError(f"step must be in [1, {total_steps}], got {step}")
+    if learning_rate_multiplier <= 0:
+        raise ValueError("learning_rate_multiplier must be > 0")
+    curve = _curve(seed)
+    epochs = _effective_epochs(step, steps_per_epoch, n_epochs, learning_rate_multiplier)
+    u = _units(_digest(_STEP_NOISE_DOMAIN, (seed, step)))
+    train_z, train_acc_z = _normal_pair(u[0], u[1])
+    valid_z, valid_acc_z = _normal_pair(u[2], u[3])
+    full_z, full_acc_z = _normal_pair(u[4], u[5])
+
+    train_clean = curve.train_floor + (curve.initial_train_loss - curve.train_floor) * math.exp(
+        -curve.train_decay * epochs
+    )
+    train_loss = train_clean * math.exp(TRAIN_LOSS_NOISE * train_z)
+    metrics = StepMetrics(
+        step=step,
+        train_loss=_rounded(train_loss),
+        train_mean_token_accuracy=_rounded(_accuracy(train_loss, train_acc_z)),
+    )
+    if not has_validation:
+        return metrics
+
+    valid_clean = (
+        curve.valid_floor
+        + (curve.initial_valid_loss - curve.valid_floor) * math.exp(-curve.valid_decay * epochs)
+        + curve.overfit_slope * max(0.0, epochs - OVERFIT_ONSET_EPOCHS)
+    )
+    valid_loss = valid_clean * math.exp(VALID_LOSS_NOISE * valid_z)
+    full_loss: float | None = None
+    full_accuracy: float | None = None
+    if step % steps_per_epoch == 0 or step == total_steps:
+        full_value = valid_clean * math.exp(FULL_VALID_LOSS_NOISE * full_z)
+        full_loss = _rounded(full_value)
+        full_accuracy = _rounded(_accuracy(full_value, full_acc_z))
+    return StepMetrics(
+        step=step,
+        train_loss=metrics.train_loss,
+        train_mean_token_accuracy=metrics.train_mean_token_accuracy,
+        valid_loss=_rounded(valid_loss),
+        valid_mean_token_accuracy=_rounded(_accuracy(valid_loss, valid_acc_z)),
+        full_valid_loss=full_loss,
+        full_valid_mean_token_accuracy=full_accuracy,
+    )
+
+
+# --- result CSV and metrics events -------------------------------------------------------
+
+
+def _csv_number(value: float | None) -> str:
+    """Fixed-point, trailing zeros trimmed (1.5 -> "1.5", 0 -> "0.0"): never exponent form."""
+    if value is None:
+        return ""
+    text = f"{value:.{METRIC_DECIMALS}f}".rstrip("0")
+    return text + "0" if text.endswith(".") else text
+
+
+def result_csv(rows: Sequence[StepMetrics]) -> bytes:
+    lines = [RESULT_CSV_HEADER]
+    for row in rows:
+        cells = (
+            str(row.step),
+            _csv_number(row.train_loss),
+            _csv_number(row.train_mean_token_accuracy),
+            _csv_number(row.valid_loss),
+            _csv_number(row.valid_mean_token_accuracy),
+        )
+        lines.append(",".join(cells) + "\n")
+    return "".join(lines).encode()
+
+
+def metrics_event_message(m: StepMetrics, total_steps: int) -> str:
+    message = METRICS_MESSAGE_TEMPLATE.format(
+        step=m.step, total_steps=total_steps, train_loss=m.train_loss
+    )
+    if m.valid_loss is not None:
+        message += VALIDATION_MESSAGE_TEMPLATE.format(valid_loss=m.valid_loss)
+    if m.full_valid_loss is not None:
+        message += FULL_VALIDATION_MESSAGE_TEMPLATE.format(full_valid_loss=m.full_valid_loss)
+    return message
+
+
+def metrics_event_data(m: StepMetrics, total_steps: int) -> dict[str, object]:
+    data: dict[str, object] = {
+        "step": m.step,
+        "train_loss": m.train_loss,
+        "total_steps": total_steps,
+        "train_mean_token_accuracy": m.train_mean_token_accuracy,
+    }
+    optional = {
+        "valid_loss": m.valid_loss,
+        "valid_mean_token_accuracy": m.valid_mean_token_accuracy,
+        "full_valid_loss": m.full_valid_loss,
+        "full_valid_mean_token_accuracy": m.full_valid_mean_token_accuracy,
+    }
+    data.update({key: value for key, value in optional.items() if value is not None})
+    return data
