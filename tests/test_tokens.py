@@ -1,0 +1,400 @@
+from __future__ import annotations
+
+import hashlib
+import json
+import socket
+import sys
+import types
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mockft import tokens
+from mockft.tokens import (
+    CL100K_BASE,
+    O200K_BASE,
+    count_example,
+    count_messages,
+    count_text,
+)
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
+
+# The message list of OpenAI's cookbook "How to count tokens with tiktoken"; published prompt
+# token counts: 129 for gpt-3.5-turbo-0613 / gpt-4-0613 (cl100k_base), 124 for gpt-4o /
+# gpt-4o-mini (o200k_base).
+COOKBOOK_MESSAGES = [
+    {
+        "role": "system",
+        "content": "You are a helpful, pattern-following assistant that translates corporate "
+        "jargon into plain English.",
+    },
+    {
+        "role": "system",
+        "name": "example_user",
+        "content": "New synergies will help drive top-line growth.",
+    },
+    {
+        "role": "system",
+        "name": "example_assistant",
+        "content": "Things working well together will increase revenue.",
+    },
+    {
+        "role": "system",
+        "name": "example_user",
+        "content": "Let's circle back when we have more bandwidth to touch base on "
+        "opportunities for increased leverage.",
+    },
+    {
+        "role": "system",
+        "name": "example_assistant",
+        "content": "Let's talk later when we're less busy about how to do better.",
+    },
+    {
+        "role": "user",
+        "content": "This late pivot means we don't have time to boil the ocean for the client "
+        "deliverable.",
+    },
+]
+COOKBOOK_COUNTS = {CL100K_BASE: 129, O200K_BASE: 124}
+COOKBOOK_TOLERANCE = 0.05  # relative
+
+# Strings from the same cookbook's encoding comparison, with its published counts.
+SHORT_ANCHORS = {
+    "tiktoken is great!": {CL100K_BASE: 6, O200K_BASE: 6},
+    "antidisestablishmentarianism": {CL100K_BASE: 6, O200K_BASE: 6},
+    "2 + 2 = 4": {CL100K_BASE: 7, O200K_BASE: 7},
+    "お誕生日おめでとう": {CL100K_BASE: 9, O200K_BASE: 8},
+}
+SHORT_TOLERANCE = 2  # tokens: a single rare word can be one token or three
+
+# Per-file totals of count_example over fixtures/*.jsonl, measured with the real tiktoken
+# encodings (see fixtures/README.md). Estimator files are within 7.5 % of these.
+FIXTURE_COUNTS = {
+    "train_chat.jsonl": {CL100K_BASE: 779, O200K_BASE: 754},
+    "valid_chat.jsonl": {CL100K_BASE: 500, O200K_BASE: 482},
+    "train_prompt_completion.jsonl": {CL100K_BASE: 430, O200K_BASE: 421},
+    "train_dpo.jsonl": {CL100K_BASE: 753, O200K_BASE: 751},
+    "train_tools.jsonl": {CL100K_BASE: 2684, O200K_BASE: 2676},
+    "train_weights.jsonl": {CL100K_BASE: 676, O200K_BASE: 658},
+}
+FIXTURE_TOLERANCE = 0.10  # relative, per file
+
+PROSE = (
+    "Fine-tuning lets you get more out of the models available through the API. OpenAI's "
+    "text generation models have been pre-trained on a vast amount of text; to use them "
+    "effectively we include instructions and sometimes several examples in a prompt. "
+    "Using demonstrations to show how to perform a task is often called few-shot learning. "
+    '{"messages": [{"role": "user", "content": "What\'s 2 + 2?"}]} 384,400 km — 微调模型。\n\n'
+)
+
+
+@pytest.fixture(autouse=True)
+def fresh_backends(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.delenv(tokens.TOKENIZER_ENV, raising=False)
+    tokens.clear_cache()
+    yield
+    tokens.clear_cache()
+
+
+@pytest.fixture
+def estimator(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(tokens.TOKENIZER_ENV, tokens.MODE_ESTIMATE)
+
+
+@pytest.fixture
+def no_network(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("tokens tried to use the network")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    monkeypatch.setattr(socket, "getaddrinfo", refuse)
+
+
+def read_jsonl(name: str) -> list[dict[str, Any]]:
+    lines = (FIXTURES / name).read_text("utf-8").splitlines()
+    return [json.loads(line) for line in lines if line.strip()]
+
+
+# -- plain text ---------------------------------------------------------------------------
+
+
+@pytest.mark.usefixtures("estimator")
+def test_deterministic() -> None:
+    first = [count_text(PROSE, encoding=e) for e in tokens.ENCODINGS]
+    tokens.clear_cache()
+    tokens._piece_cost.cache_clear()
+    assert [count_text(PROSE, encoding=e) for e in tokens.ENCODINGS] == first
+    assert tokens.estimate_text(PROSE) == first[0]
+
+
+@pytest.mark.usefixtures("estimator")
+def test_small_cases() -> None:
+    assert count_text("") == 0
+    assert count_text("a") == 1
+    assert count_text(" ") == 1
+    assert count_text("hello") == 1
+    assert count_text("Hello, world!") == 4
+    assert count_text("1234567") == 3  # digits go three at a time
+    assert count_text("don't") == 2
+
+
+@pytest.mark.usefixtures("estimator")
+@pytest.mark.parametrize("encoding", tokens.ENCODINGS)
+def test_monotonic_in_length(encoding: str) -> None:
+    text = PROSE * 3
+    counts = [count_text(text[:end], encoding=encoding) for end in range(len(text) + 1)]
+    assert all(a <= b for a, b in zip(counts, counts[1:]))
+    words = [count_text("sarcastic chatbot " * n, encoding=encoding) for n in range(1, 40)]
+    assert all(a < b for a, b in zip(words, words[1:]))
+
+
+@pytest.mark.usefixtures("estimator")
+def test_long_and_odd_words_cost_more() -> None:
+    assert count_text("cat") == 1
+    assert count_text("pneumonoultramicroscopicsilicovolcanoconiosis") > 5
+    assert count_text("getUserAccountSettings") >= 4  # camelCase: one token per hump
+    assert count_text("-" * 64) < count_text("-+*/" * 16)  # repeats are cheap
+
+
+@pytest.mark.usefixtures("estimator")
+def test_cjk_is_cheaper_in_o200k() -> None:
+    text = "微调允许您通过提供以下内容从API提供的模型中获得更多收益"
+    assert count_text(text, encoding=O200K_BASE) < count_text(text, encoding=CL100K_BASE)
+
+
+# -- messages -----------------------------------------------------------------------------
+
+
+@pytest.mark.usefixtures("estimator")
+def test_chat_overhead() -> None:
+    per_message, per_name, priming = 3, 1, 3
+    assert count_messages([]) == priming
+    user = count_text("user")
+    assert count_messages([{"role": "user", "content": ""}]) == per_message + user + priming
+    hi = count_messages([{"role": "user", "content": "Hi"}])
+    assert hi == per_message + user + count_text("Hi") + priming
+    named = count_messages([{"role": "user", "name": "bob", "content": "Hi"}])
+    assert named == hi + count_text("bob") + per_name
+    two = count_messages([{"role": "user", "content": "Hi"}, {"role": "user", "content": "Hi"}])
+    assert two == 2 * hi - priming
+
+
+@pytest.mark.usefixtures("estimator")
+def test_message_values() -> None:
+    plain = count_messages([{"role": "assistant", "content": "Paris"}])
+    assert count_messages([{"role": "assistant", "content": "Paris", "weight": 0}]) == plain
+    parts = [{"type": "text", "text": "Paris"}]
+    assert count_messages([{"role": "assistant", "content": parts}]) == plain
+    image = [{"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA"}}]
+    with_image = count_messages([{"role": "user", "content": image}])
+    assert with_image == count_messages([{"role": "user", "content": ""}]) + 85
+    call = {
+        "id": "call_1",
+        "type": "function",
+        "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'},
+    }
+    tool_calls = count_messages([{"role": "assistant", "content": None, "tool_calls": [call]}])
+    assert tool_calls == count_messages([{"role": "assistant"}]) + count_text(json.dumps([call]))
+    legacy = count_messages([{"role": "assistant", "function_call": call["function"]}])
+    assert legacy > count_messages([{"role": "assistant"}])
+
+
+# -- examples -----------------------------------------------------------------------------
+
+
+@pytest.mark.usefixtures("estimator")
+def test_chat_example_counts_messages_and_tools() -> None:
+    example = read_jsonl("train_tools.jsonl")[0]
+    messages = count_messages(example["messages"])
+    assert count_example(example) == messages + count_text(json.dumps(example["tools"]))
+    chat = read_jsonl("train_chat.jsonl")[0]
+    assert count_example(chat) == count_messages(chat["messages"])
+    legacy = {"messages": chat["messages"], "functions": [{"name": "f", "parameters": {}}]}
+    assert count_example(legacy) > count_example(chat)
+
+
+@pytest.mark.usefixtures("estimator")
+def test_prompt_completion_example_has_no_chat_overhead() -> None:
+    example = read_jsonl("train_prompt_completion.jsonl")[0]
+    expected = count_text(example["prompt"]) + count_text(example["completion"])
+    assert count_example(example) == expected
+
+
+@pytest.mark.usefixtures("estimator")
+def test_dpo_example_counts_prompt_and_both_outputs() -> None:
+    example = read_jsonl("train_dpo.jsonl")[0]
+    prompt = count_messages(example["input"]["messages"])
+    preferred = count_messages(example["preferred_output"]) - 3
+    rejected = count_messages(example["non_preferred_output"]) - 3
+    assert count_example(example) == prompt + preferred + rejected
+
+
+@pytest.mark.usefixtures("estimator")
+def test_weights_example_ignores_weight_keys() -> None:
+    example = read_jsonl("train_weights.jsonl")[0]
+    stripped = [{k: v for k, v in m.items() if k != "weight"} for m in example["messages"]]
+    assert count_example(example) == count_messages(stripped)
+
+
+def test_unrecognised_example() -> None:
+    with pytest.raises(ValueError, match="Unrecognised example"):
+        count_example({"conversation": []})
+
+
+@pytest.mark.usefixtures("estimator")
+@pytest.mark.parametrize("name", sorted(FIXTURE_COUNTS))
+@pytest.mark.parametrize("encoding", tokens.ENCODINGS)
+def test_fixture_files_against_real_counts(name: str, encoding: str) -> None:
+    examples = read_jsonl(name)
+    counts = [count_example(e, encoding=encoding) for e in examples]
+    assert all(c > 10 for c in counts)
+    real = FIXTURE_COUNTS[name][encoding]
+    assert abs(sum(counts) - real) <= FIXTURE_TOLERANCE * real, (sum(counts), real)
+
+
+# -- published anchors --------------------------------------------------------------------
+
+
+@pytest.mark.usefixtures("estimator")
+@pytest.mark.parametrize("encoding", tokens.ENCODINGS)
+def test_cookbook_message_count_within_tolerance(encoding: str) -> None:
+    published = COOKBOOK_COUNTS[encoding]
+    estimate = count_messages(COOKBOOK_MESSAGES, encoding=encoding)
+    assert abs(estimate - published) <= COOKBOOK_TOLERANCE * published, estimate
+
+
+@pytest.mark.usefixtures("estimator")
+@pytest.mark.parametrize("text", sorted(SHORT_ANCHORS))
+@pytest.mark.parametrize("encoding", tokens.ENCODINGS)
+def test_cookbook_strings_within_tolerance(text: str, encoding: str) -> None:
+    published = SHORT_ANCHORS[text][encoding]
+    assert abs(count_text(text, encoding=encoding) - published) <= SHORT_TOLERANCE
+
+
+@pytest.mark.parametrize("encoding", tokens.ENCODINGS)
+def test_exact_counts_when_tiktoken_is_available(encoding: str) -> None:
+    if not tokens.is_exact(encoding):
+        pytest.skip(f"no local tiktoken {encoding} file; the estimator is in use")
+    assert count_messages(COOKBOOK_MESSAGES, encoding=encoding) == COOKBOOK_COUNTS[encoding]
+    for text, published in SHORT_ANCHORS.items():
+        assert count_text(text, encoding=encoding) == published[encoding]
+
+
+# -- backends -----------------------------------------------------------------------------
+
+
+def test_encoding_for_model() -> None:
+    assert tokens.encoding_for_model("gpt-4o-mini-2024-07-18") == O200K_BASE
+    assert tokens.encoding_for_model("gpt-4.1-nano") == O200K_BASE
+    assert tokens.encoding_for_model("o4-mini-2025-04-16") == O200K_BASE
+    assert tokens.encoding_for_model("gpt-3.5-turbo-0125") == CL100K_BASE
+    assert tokens.encoding_for_model("babbage-002") == CL100K_BASE
+    assert tokens.encoding_for_model("ft:gpt-4o-mini-2024-07-18:org::abc123") == O200K_BASE
+    assert tokens.encoding_for_model("ft:gpt-3.5-turbo-0125:org:sfx:abc123") == CL100K_BASE
+
+
+def test_unknown_encoding_and_mode(monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(ValueError, match="Unknown encoding"):
+        count_text("hi", encoding="r50k_base")
+    with pytest.raises(ValueError, match="Unknown tokenizer mode"):
+        tokens.get_counter(CL100K_BASE, "fast")
+    monkeypatch.setenv(tokens.TOKENIZER_ENV, "bogus")
+    with pytest.raises(ValueError, match=tokens.TOKENIZER_ENV):
+        count_text("hi")
+
+
+@pytest.mark.usefixtures("estimator")
+def test_estimate_mode_names_the_estimator() -> None:
+    assert tokens.encoder_name() == "mockft-estimate-1:cl100k_base"
+    assert tokens.encoder_name(O200K_BASE) == "mockft-estimate-1:o200k_base"
+    assert not tokens.is_exact()
+
+
+@pytest.mark.usefixtures("no_network")
+def test_empty_cache_falls_back_without_network(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("TIKTOKEN_CACHE_DIR", str(tmp_path))
+    assert not tokens.is_exact()
+    assert tokens.encoder_name().startswith(tokens.ESTIMATOR_VERSION)
+    assert count_text("hello world") == 2
+    monkeypatch.setenv(tokens.TOKENIZER_ENV, tokens.MODE_TIKTOKEN)
+    with pytest.raises(RuntimeError, match="tiktoken"):
+        count_text("hello world")
+
+
+@pytest.mark.usefixtures("no_network")
+def test_disabled_cache_falls_back(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TIKTOKEN_CACHE_DIR", "")  # tiktoken would download on every call
+    assert tokens.tiktoken_cache_path(CL100K_BASE) is None
+    assert not tokens.is_exact()
+
+
+@pytest.mark.usefixtures("no_network")
+def test_corrupt_cache_file_is_left_alone(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("TIKTOKEN_CACHE_DIR", str(tmp_path))
+    path = tokens.tiktoken_cache_path(CL100K_BASE)
+    assert path is not None and path.parent == tmp_path
+    path.write_bytes(b"not a bpe file\n")
+    install_fake_tiktoken(monkeypatch)
+    assert not tokens.is_exact()  # hash mismatch: tiktoken itself would delete and re-download
+    assert path.read_bytes() == b"not a bpe file\n"
+
+
+@pytest.mark.usefixtures("no_network")
+def test_verified_local_file_gives_exact_counts(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # A stand-in BPE file and a stand-in tiktoken: exercises the whole exact path offline.
+    bpe = b"aGk= 0\nIHRoZXJl 1\n"  # "hi", " there"
+    spec = tokens._BPE_FILES[CL100K_BASE]
+    fake_spec = tokens._BpeFile(
+        url=spec.url,
+        sha256=hashlib.sha256(bpe).hexdigest(),
+        pat_str=spec.pat_str,
+        special_tokens=spec.special_tokens,
+    )
+    monkeypatch.setattr(tokens, "_BPE_FILES", {**tokens._BPE_FILES, CL100K_BASE: fake_spec})
+    monkeypatch.setenv("TIKTOKEN_CACHE_DIR", str(tmp_path))
+    path = tokens.tiktoken_cache_path(CL100K_BASE)
+    assert path is not None
+    path.write_bytes(bpe)
+    built = install_fake_tiktoken(monkeypatch)
+
+    assert tokens.is_exact()
+    assert tokens.encoder_name() == "tiktoken:cl100k_base"
+    assert count_text("hi there you") == 3  # the fake splits on spaces
+    assert built["ranks"] == {b"hi": 0, b" there": 1}
+    assert built["name"] == CL100K_BASE and "<|endoftext|>" in built["special_tokens"]
+    monkeypatch.setenv(tokens.TOKENIZER_ENV, tokens.MODE_ESTIMATE)
+    assert not tokens.is_exact()  # the estimate mode wins even with a usable file
+
+
+def install_fake_tiktoken(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    built: dict[str, Any] = {}
+
+    class Encoding:
+        def __init__(
+            self,
+            name: str,
+            *,
+            pat_str: str,
+            mergeable_ranks: dict[bytes, int],
+            special_tokens: dict[str, int],
+        ) -> None:
+            built.update(
+                name=name, ranks=mergeable_ranks, special_tokens=special_tokens, pat=pat_str
+            )
+
+        def encode(self, text: str, disallowed_special: object = "all") -> list[int]:
+            assert disallowed_special == ()
+            return list(range(len(text.split())))
+
+    fake = types.ModuleType("tiktoken")
+    fake.Encoding = Encoding  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "tiktoken", fake)
+    return built
