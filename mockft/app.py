@@ -1,0 +1,120 @@
+"""create_app(settings): wiring only. Routes, the OpenAI response headers, auth, and the
+one error path."""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Mount
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from mockft import errors
+from mockft.config import Settings
+from mockft.routes import control, files, fine_tuning, models, uploads
+from mockft.routes.common import api_json, error_response
+from mockft.service import Service
+
+OPENAI_VERSION = "2020-10-01"
+PUBLIC_PATHS = frozenset({"/mockft/health"})
+GUARDED_PREFIXES = ("/v1/", "/mockft/")
+log = logging.getLogger("mockft")
+
+
+class OpenAIEnvelope:
+    """Authenticates, stamps every response with the headers the real API sends, and
+    turns anything that escapes a route into the error envelope (never a traceback)."""
+
+    def __init__(self, app: ASGIApp, service: Service) -> None:
+        self.app = app
+        self.service = service
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        request_id = "req_" + uuid.uuid4().hex
+        org_name = self.service.keys.default.name
+        response_started = False
+
+        async def send_with_headers(message: Message) -> None:
+            nonlocal response_started
+            if message["type"] == "http.response.start":
+                response_started = True
+                elapsed = int((time.perf_counter() - started) * 1000)
+                headers = list(message.get("headers", []))
+                headers += [
+                    (b"openai-organization", org_name.encode()),
+                    (b"openai-processing-ms", str(elapsed).encode()),
+                    (b"openai-version", OPENAI_VERSION.encode()),
+                    (b"x-request-id", request_id.encode()),
+                ]
+                message = {**message, "headers": headers}
+            await send(message)
+
+        try:
+            path: str = scope["path"]
+            if path.startswith(GUARDED_PREFIXES) and path not in PUBLIC_PATHS:
+                request = Request(scope)
+                org = self.service.authenticate(request.headers.get("authorization"))
+                org_name = org.name
+                scope.setdefault("state", {})["org"] = org
+            await self.app(scope, receive, send_with_headers)
+        except errors.APIError as exc:
+            if response_started:
+                raise
+            await error_response(exc)(scope, receive, send_with_headers)
+        except Exception:
+            log.exception("unhandled error on %s %s", scope.get("method"), scope.get("path"))
+            if response_started:
+                raise
+            await error_response(errors.server_error())(scope, receive, send_with_headers)
+
+
+async def _api_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, errors.APIError)
+    return error_response(exc)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    if exc.status_code in (404, 405):
+        return error_response(errors.invalid_url(request.method, request.url.path))
+    return error_response(errors.APIError(exc.status_code, str(exc.detail)))
+
+
+def create_app(settings: Settings | None = None, service: Service | None = None) -> Starlette:
+    settings = settings or Settings()
+    service = service or Service.open(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        yield
+        service.close()
+
+    app = Starlette(
+        routes=[
+            Mount(
+                "/v1",
+                routes=[*files.routes, *uploads.routes, *fine_tuning.routes, *models.routes],
+            ),
+            Mount("/mockft", routes=control.routes),
+        ],
+        exception_handlers={errors.APIError: _api_error, HTTPException: _http_error},
+        lifespan=lifespan,
+    )
+    app.state.service = service
+    app.state.settings = settings
+    app.add_middleware(OpenAIEnvelope, service=service)
+    return app
+
+
+__all__ = ["api_json", "create_app"]

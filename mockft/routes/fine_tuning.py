@@ -1,0 +1,104 @@
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from mockft import lifecycle
+from mockft.pagination import envelope, page_request, slice_after
+from mockft.routes.common import api_json, org_of, parse_body, service_of
+from mockft.schemas import CreateFineTuningJob
+
+JOBS_DEFAULT_LIMIT = 20
+EVENTS_DEFAULT_LIMIT = 20
+CHECKPOINTS_DEFAULT_LIMIT = 10
+METADATA_PREFIX = "metadata["
+
+
+def event_api(event: lifecycle.EventSpec) -> dict[str, Any]:
+    return {
+        "object": "fine_tuning.job.event",
+        "id": event.id,
+        "created_at": event.created_at,
+        "level": event.level,
+        "message": event.message,
+        "data": event.data,
+        "type": event.type,
+    }
+
+
+def checkpoint_api(job_id: str) -> Any:
+    def serialize(checkpoint: lifecycle.CheckpointSpec) -> dict[str, Any]:
+        return {
+            "object": "fine_tuning.job.checkpoint",
+            "id": checkpoint.id,
+            "created_at": checkpoint.created_at,
+            "fine_tuned_model_checkpoint": checkpoint.fine_tuned_model_checkpoint,
+            "fine_tuning_job_id": job_id,
+            "metrics": checkpoint.metrics,
+            "step_number": checkpoint.step_number,
+        }
+
+    return serialize
+
+
+def _job_dict(job: dict[str, Any]) -> dict[str, Any]:
+    return job
+
+
+async def create_job(request: Request) -> Response:
+    body = await parse_body(request, CreateFineTuningJob)
+    return api_json(service_of(request).create_job(org_of(request), body))
+
+
+async def list_jobs(request: Request) -> Response:
+    query = request.query_params
+    page = page_request(query, default_limit=JOBS_DEFAULT_LIMIT)
+    metadata = {
+        key[len(METADATA_PREFIX) : -1]: value
+        for key, value in query.items()
+        if key.startswith(METADATA_PREFIX) and key.endswith("]")
+    }
+    jobs = service_of(request).list_jobs(org_of(request), page, metadata or None)
+    return api_json(envelope(jobs, page, _job_dict))
+
+
+async def retrieve_job(request: Request) -> Response:
+    job_id = request.path_params["job_id"]
+    return api_json(service_of(request).get_job(org_of(request), job_id))
+
+
+def _intervention(kind: str) -> Any:
+    async def endpoint(request: Request) -> Response:
+        job_id = request.path_params["job_id"]
+        return api_json(service_of(request).intervene(org_of(request), job_id, kind))
+
+    return endpoint
+
+
+async def list_events(request: Request) -> Response:
+    page = page_request(request.query_params, default_limit=EVENTS_DEFAULT_LIMIT)
+    events = service_of(request).job_events(org_of(request), request.path_params["job_id"])
+    return api_json(envelope(slice_after(events, page, lambda e: e.id), page, event_api))
+
+
+async def list_checkpoints(request: Request) -> Response:
+    job_id = request.path_params["job_id"]
+    page = page_request(request.query_params, default_limit=CHECKPOINTS_DEFAULT_LIMIT)
+    checkpoints = service_of(request).job_checkpoints(org_of(request), job_id)
+    window = slice_after(checkpoints, page, lambda c: c.id)
+    return api_json(envelope(window, page, checkpoint_api(job_id), with_ids=True))
+
+
+routes = [
+    Route("/fine_tuning/jobs", create_job, methods=["POST"]),
+    Route("/fine_tuning/jobs", list_jobs, methods=["GET"]),
+    Route("/fine_tuning/jobs/{job_id}", retrieve_job, methods=["GET"]),
+    Route("/fine_tuning/jobs/{job_id}/cancel", _intervention(lifecycle.CANCEL), methods=["POST"]),
+    Route("/fine_tuning/jobs/{job_id}/pause", _intervention(lifecycle.PAUSE), methods=["POST"]),
+    Route("/fine_tuning/jobs/{job_id}/resume", _intervention(lifecycle.RESUME), methods=["POST"]),
+    Route("/fine_tuning/jobs/{job_id}/events", list_events, methods=["GET"]),
+    Route("/fine_tuning/jobs/{job_id}/checkpoints", list_checkpoints, methods=["GET"]),
+]
