@@ -1,0 +1,293 @@
+"""A fine-tuning pipeline, as a user writes it with the official SDK, against a manual clock."""
+
+from __future__ import annotations
+
+import base64
+import csv
+import io
+from pathlib import Path
+
+import httpx
+import openai
+import pytest
+
+from tests.conftest import FIXTURES, LiveServer, live_server, make_settings
+
+TRAIN = FIXTURES / "train_chat.jsonl"
+VALID = FIXTURES / "valid_chat.jsonl"
+N_TRAIN = sum(1 for line in TRAIN.read_text().splitlines() if line.strip())
+
+
+def upload(client: openai.OpenAI, path: Path) -> str:
+    return client.files.create(file=(path.name, path.read_bytes()), purpose="fine-tune").id
+
+
+def create_job(client: openai.OpenAI, **extra: object) -> openai.types.fine_tuning.FineTuningJob:
+    return client.fine_tuning.jobs.create(
+        model="gpt-4o-mini",
+        training_file=upload(client, TRAIN),
+        **extra,  # type: ignore[arg-type]
+    )
+
+
+def run_to_end(client: openai.OpenAI, server: LiveServer, job_id: str) -> list[str]:
+    """Advance the clock a minute at a time, recording each new status seen."""
+    seen = [client.fine_tuning.jobs.retrieve(job_id).status]
+    for _ in range(200):
+        server.advance(60)
+        status = client.fine_tuning.jobs.retrieve(job_id).status
+        if status != seen[-1]:
+            seen.append(status)
+        if status in {"succeeded", "failed", "cancelled"}:
+            return seen
+    raise AssertionError(f"job never finished: {seen}")
+
+
+def test_full_pipeline(client: openai.OpenAI, server: LiveServer) -> None:
+    training, validation = upload(client, TRAIN), upload(client, VALID)
+    job = client.fine_tuning.jobs.create(
+        model="gpt-4o-mini",
+        training_file=training,
+        validation_file=validation,
+        suffix="marv",
+        method={"type": "supervised", "supervised": {"hyperparameters": {"n_epochs": 3}}},
+        metadata={"team": "search"},
+    )
+    assert job.id.startswith("ftjob-") and len(job.id) == 30
+    assert (job.status, job.model, job.fine_tuned_model) == (
+        "validating_files",
+        "gpt-4o-mini-2024-07-18",
+        None,
+    )
+    assert job.hyperparameters.n_epochs == 3
+    assert job.hyperparameters.batch_size == "auto"
+
+    statuses = run_to_end(client, server, job.id)
+    assert statuses == ["validating_files", "queued", "running", "succeeded"] or statuses[0:1] + [
+        s for s in statuses[1:] if s != "running"
+    ] == ["validating_files", "queued", "succeeded"]
+
+    done = client.fine_tuning.jobs.retrieve(job.id)
+    assert done.status == "succeeded"
+    assert done.fine_tuned_model is not None
+    assert done.fine_tuned_model.startswith("ft:gpt-4o-mini-2024-07-18:mockft:marv:")
+    assert done.hyperparameters.batch_size == 1
+    assert done.finished_at is not None and done.finished_at > done.created_at
+    steps = N_TRAIN * 3
+    assert done.trained_tokens and done.trained_tokens > 0
+
+    # events, newest first, paged with `after` by the SDK
+    events = list(client.fine_tuning.jobs.list_events(job.id, limit=7))
+    messages = [e.message for e in reversed(events)]
+    assert messages[0] == f"Created fine-tuning job: {job.id}"
+    assert messages[1] == (
+        f"Validating training file: {training} and validation file: {validation}"
+    )
+    assert messages[2] == "Files validated, moving job to queued state"
+    assert messages[3] == "Fine-tuning job started"
+    assert messages[-2] == f"New fine-tuned model created: {done.fine_tuned_model}"
+    assert messages[-1] == "The job has successfully completed"
+    metrics = [e for e in events if e.type == "metrics"]
+    assert len(metrics) == steps
+    assert {"step", "train_loss", "valid_loss", "total_steps"} <= set(metrics[0].data or {})
+    assert len({e.id for e in events}) == len(events)
+
+    # three checkpoints, newest first, each a usable model
+    checkpoints = client.fine_tuning.jobs.checkpoints.list(job.id).data
+    assert [c.step_number for c in checkpoints] == [steps, steps * 2 // 3, steps // 3]
+    for c in checkpoints:
+        assert c.fine_tuned_model_checkpoint == f"{done.fine_tuned_model}:ckpt-step-{c.step_number}"
+        assert c.id.startswith("ftckpt_")
+
+    # the result file: base64 of the step metrics CSV, one row per step
+    (result_id,) = done.result_files
+    result = client.files.retrieve(result_id)
+    assert (result.purpose, result.filename) == ("fine-tune-results", "step_metrics.csv")
+    rows = list(
+        csv.reader(io.StringIO(base64.b64decode(client.files.content(result_id).content).decode()))
+    )
+    assert rows[0] == [
+        "step",
+        "train_loss",
+        "train_accuracy",
+        "valid_loss",
+        "valid_mean_token_accuracy",
+    ]
+    assert [int(r[0]) for r in rows[1:]] == list(range(1, steps + 1))
+
+    # the model is listed, retrievable and deletable
+    model_ids = {m.id for m in client.models.list()}
+    assert done.fine_tuned_model in model_ids
+    assert checkpoints[0].fine_tuned_model_checkpoint in model_ids
+    assert client.models.retrieve(done.fine_tuned_model).owned_by == done.organization_id
+    deleted = client.models.delete(done.fine_tuned_model)
+    assert (deleted.id, deleted.deleted) == (done.fine_tuned_model, True)
+    with pytest.raises(openai.NotFoundError):
+        client.models.retrieve(done.fine_tuned_model)
+
+
+def test_same_seed_gives_identical_metrics_and_csv(tmp_path: Path) -> None:
+    outputs = []
+    for run in range(2):
+        with live_server(make_settings(tmp_path / str(run))) as server:
+            with openai.OpenAI(base_url=server.base_url, api_key="k", max_retries=0) as client:
+                job = create_job(client, seed=42, hyperparameters={"n_epochs": 2})
+                run_to_end(client, server, job.id)
+                done = client.fine_tuning.jobs.retrieve(job.id)
+                events = [
+                    (e.id, e.message, e.data)
+                    for e in client.fine_tuning.jobs.list_events(job.id, limit=1000)
+                ]
+                outputs.append(
+                    (done.model_dump(), events, client.files.content(done.result_files[0]).content)
+                )
+    assert outputs[0] == outputs[1]
+
+
+def test_cancel_while_running(client: openai.OpenAI, server: LiveServer) -> None:
+    job = create_job(client)
+    while client.fine_tuning.jobs.retrieve(job.id).status != "running":
+        server.advance(10)
+    cancelled = client.fine_tuning.jobs.cancel(job.id)
+    assert cancelled.status == "cancelled"
+    server.advance(3600)
+    after = client.fine_tuning.jobs.retrieve(job.id)
+    assert (after.status, after.fine_tuned_model, after.result_files) == ("cancelled", None, [])
+    assert client.fine_tuning.jobs.list_events(job.id).data[0].message == (
+        "Fine-tuning job cancelled"
+    )
+    with pytest.raises(openai.BadRequestError):
+        client.fine_tuning.jobs.cancel(job.id)
+
+
+def test_pause_and_resume(client: openai.OpenAI, server: LiveServer) -> None:
+    job = create_job(client)
+    with pytest.raises(openai.BadRequestError):
+        client.fine_tuning.jobs.pause(job.id)  # still validating
+    while client.fine_tuning.jobs.retrieve(job.id).status != "running":
+        server.advance(10)
+    assert client.fine_tuning.jobs.pause(job.id).status == "paused"
+    server.advance(24 * 3600)
+    assert client.fine_tuning.jobs.retrieve(job.id).status == "paused"
+    assert client.fine_tuning.jobs.resume(job.id).status == "running"
+    assert run_to_end(client, server, job.id)[-1] == "succeeded"
+
+
+def test_control_fail_and_complete(client: openai.OpenAI, server: LiveServer) -> None:
+    auth = {"Authorization": "Bearer k"}
+    job = create_job(client)
+    response = httpx.post(
+        f"{server.root}/mockft/jobs/{job.id}/fail",
+        json={"code": "invalid_training_file", "message": "Line 3 is bad"},
+        headers=auth,
+    )
+    assert response.status_code == 200
+    failed = client.fine_tuning.jobs.retrieve(job.id)
+    assert failed.status == "failed"
+    assert failed.error is not None
+    assert (failed.error.code, failed.error.message) == ("invalid_training_file", "Line 3 is bad")
+    assert client.fine_tuning.jobs.list_events(job.id).data[0].level == "error"
+
+    other = create_job(client)
+    httpx.post(f"{server.root}/mockft/jobs/{other.id}/complete", headers=auth).raise_for_status()
+    done = client.fine_tuning.jobs.retrieve(other.id)
+    assert done.status == "succeeded"
+    assert done.fine_tuned_model in {m.id for m in client.models.list()}
+
+
+def test_list_jobs_newest_first_with_metadata_filter(
+    client: openai.OpenAI, http: httpx.Client
+) -> None:
+    a = create_job(client, metadata={"env": "prod"})
+    b = create_job(client, metadata={"env": "dev"})
+    assert [j.id for j in client.fine_tuning.jobs.list()] == [b.id, a.id]
+    filtered = http.get("/fine_tuning/jobs", params={"metadata[env]": "prod"}).json()
+    assert [j["id"] for j in filtered["data"]] == [a.id]
+    page = client.fine_tuning.jobs.list(limit=1)
+    assert page.has_more and page.data[0].id == b.id
+
+
+@pytest.mark.parametrize(
+    ("payload", "status", "param", "code"),
+    [
+        ({"model": "gpt-nope"}, 400, "model", "model_not_available"),
+        ({"model": "whisper-1"}, 400, "model", "model_not_available"),
+        ({"training_file": "file-missing"}, 400, "training_file", None),
+        (
+            {"hyperparameters": {"n_epochs": 51}},
+            400,
+            "hyperparameters.n_epochs",
+            "integer_above_max_value",
+        ),
+        ({"suffix": "x" * 65}, 400, "suffix", "string_above_max_length"),
+        ({"seed": -1}, 400, "seed", "integer_below_min_value"),
+        ({"metadata": {str(i): "v" for i in range(17)}}, 400, "metadata", None),
+    ],
+)
+def test_create_rejections(
+    http: httpx.Client,
+    client: openai.OpenAI,
+    payload: dict[str, object],
+    status: int,
+    param: str,
+    code: str | None,
+) -> None:
+    body = {"model": "gpt-4o-mini", "training_file": upload(client, TRAIN), **payload}
+    response = http.post("/fine_tuning/jobs", json=body)
+    assert response.status_code == status
+    error = response.json()["error"]
+    assert error["param"] == param
+    if code is not None:
+        assert error["code"] == code
+    assert http.get("/fine_tuning/jobs").json()["data"] == []
+
+
+def test_unknown_job_is_404_with_real_wording(http: httpx.Client) -> None:
+    for path in ("/fine_tuning/jobs/123", "/fine_tuning/jobs/123/events"):
+        assert http.get(path).json() == {
+            "error": {
+                "message": "Could not find fine tune: 123",
+                "type": "invalid_request_error",
+                "param": "fine_tune_id",
+                "code": "fine_tune_not_found",
+            }
+        }
+    assert http.post("/fine_tuning/jobs/123/cancel").status_code == 404
+
+
+def test_too_few_examples_fail_during_validation(client: openai.OpenAI, server: LiveServer) -> None:
+    small = client.files.create(
+        file=("small.jsonl", (FIXTURES / "bad" / "too_few.jsonl").read_bytes()),
+        purpose="fine-tune",
+    )
+    job = client.fine_tuning.jobs.create(model="gpt-4o-mini", training_file=small.id)
+    assert run_to_end(client, server, job.id) == ["validating_files", "failed"]
+    failed = client.fine_tuning.jobs.retrieve(job.id)
+    assert failed.error is not None and failed.error.code == "invalid_training_file"
+    assert failed.error.param == "training_file"
+
+
+def test_another_org_sees_nothing(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path, api_keys=("sk-a=acme", "sk-b=globex"))
+    with live_server(settings) as server:
+        a = openai.OpenAI(base_url=server.base_url, api_key="sk-a", max_retries=0)
+        b = openai.OpenAI(base_url=server.base_url, api_key="sk-b", max_retries=0)
+        with a, b:
+            _check_isolation(server, a, b)
+
+
+def _check_isolation(server: LiveServer, a: openai.OpenAI, b: openai.OpenAI) -> None:
+    job = create_job(a)
+    run_to_end(a, server, job.id)
+    done = a.fine_tuning.jobs.retrieve(job.id)
+    assert done.fine_tuned_model is not None
+    with pytest.raises(openai.NotFoundError):
+        b.fine_tuning.jobs.retrieve(job.id)
+    with pytest.raises(openai.NotFoundError):
+        b.models.retrieve(done.fine_tuned_model)
+    with pytest.raises(openai.NotFoundError):
+        b.models.delete(done.fine_tuned_model)
+    with pytest.raises(openai.BadRequestError):
+        b.fine_tuning.jobs.create(model="gpt-4o-mini", training_file=done.training_file)
+    assert done.fine_tuned_model not in {m.id for m in b.models.list()}
+    assert list(b.fine_tuning.jobs.list()) == []

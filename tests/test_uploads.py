@@ -1,0 +1,127 @@
+"""The Uploads API: parts in any order, assembled in `part_ids` order."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import httpx
+import openai
+import pytest
+
+from tests.conftest import LiveServer
+
+PARTS = [
+    b"".join(
+        json.dumps({"prompt": f"p{i}", "completion": f"c{i}"}).encode() + b"\n"
+        for i in range(start, start + 5)
+    )
+    for start in (0, 5, 10)
+]
+WHOLE = b"".join(PARTS)
+
+
+def create(client: openai.OpenAI, size: int = len(WHOLE)) -> str:
+    upload = client.uploads.create(
+        filename="train.jsonl", purpose="fine-tune", bytes=size, mime_type="text/jsonl"
+    )
+    assert upload.status == "pending"
+    assert upload.expires_at == upload.created_at + 3600
+    return upload.id
+
+
+def test_three_parts_complete_in_part_ids_order(client: openai.OpenAI) -> None:
+    upload_id = create(client)
+    # Parts arrive out of order; part_ids says how they go together.
+    part_ids = {i: client.uploads.parts.create(upload_id, data=PARTS[i]).id for i in (2, 0, 1)}
+    done = client.uploads.complete(
+        upload_id,
+        part_ids=[part_ids[0], part_ids[1], part_ids[2]],
+        md5=hashlib.md5(WHOLE).hexdigest(),
+    )
+    assert done.status == "completed"
+    assert done.file is not None
+    assert (done.file.bytes, done.file.filename, done.file.purpose) == (
+        len(WHOLE),
+        "train.jsonl",
+        "fine-tune",
+    )
+    assert client.files.content(done.file.id).content == WHOLE
+    assert client.files.retrieve(done.file.id).id == done.file.id
+
+
+def test_sdk_chunked_upload_helper(client: openai.OpenAI) -> None:
+    done = client.uploads.upload_file_chunked(
+        file=WHOLE,
+        filename="train.jsonl",
+        bytes=len(WHOLE),
+        mime_type="text/jsonl",
+        purpose="fine-tune",
+        part_size=100,
+    )
+    assert done.file is not None
+    assert client.files.content(done.file.id).content == WHOLE
+
+
+def test_wrong_byte_total_is_400_and_upload_stays_pending(client: openai.OpenAI) -> None:
+    upload_id = create(client, size=len(WHOLE) + 1)
+    parts = [client.uploads.parts.create(upload_id, data=p).id for p in PARTS]
+    with pytest.raises(openai.BadRequestError) as info:
+        client.uploads.complete(upload_id, part_ids=parts)
+    assert f"({len(WHOLE)})" in info.value.message
+    assert client.files.list().data == []
+    # still pending: it can be cancelled
+    assert client.uploads.cancel(upload_id).status == "cancelled"
+
+
+def test_md5_mismatch_rejected(client: openai.OpenAI) -> None:
+    upload_id = create(client)
+    parts = [client.uploads.parts.create(upload_id, data=p).id for p in PARTS]
+    with pytest.raises(openai.BadRequestError) as info:
+        client.uploads.complete(upload_id, part_ids=parts, md5="0" * 32)
+    assert info.value.param == "md5"
+
+
+def test_no_parts_after_complete_or_cancel(http: httpx.Client, client: openai.OpenAI) -> None:
+    upload_id = create(client, size=len(PARTS[0]))
+    part = client.uploads.parts.create(upload_id, data=PARTS[0]).id
+    client.uploads.complete(upload_id, part_ids=[part])
+    late = http.post(f"/uploads/{upload_id}/parts", files={"data": ("blob", b"x")})
+    assert late.status_code == 400
+    assert "completed" in late.json()["error"]["message"]
+    assert http.post(f"/uploads/{upload_id}/cancel").status_code == 400
+
+
+def test_upload_expires_after_an_hour(
+    client: openai.OpenAI, server: LiveServer, http: httpx.Client
+) -> None:
+    upload_id = create(client)
+    server.advance(3600)
+    response = http.post(f"/uploads/{upload_id}/parts", files={"data": ("blob", PARTS[0])})
+    assert response.status_code == 400
+    assert "expired" in response.json()["error"]["message"]
+
+
+def test_unknown_upload_and_foreign_part(http: httpx.Client, client: openai.OpenAI) -> None:
+    missing = http.post("/uploads/upload_nope/complete", json={"part_ids": []})
+    assert missing.status_code == 404
+    assert missing.json()["error"]["message"] == "No such Upload object: upload_nope"
+    first, second = create(client), create(client)
+    part = client.uploads.parts.create(first, data=PARTS[0]).id
+    response = http.post(f"/uploads/{second}/complete", json={"part_ids": [part]})
+    assert response.status_code == 400
+    assert response.json()["error"]["param"] == "part_ids"
+
+
+def test_create_validates_body(http: httpx.Client) -> None:
+    response = http.post(
+        "/uploads", json={"filename": "a.jsonl", "purpose": "fine-tune", "bytes": 10}
+    )
+    assert response.status_code == 400
+    assert response.json()["error"]["param"] == "mime_type"
+    assert response.json()["error"]["code"] == "missing_required_parameter"
+    response = http.post(
+        "/uploads",
+        json={"filename": "a.jsonl", "purpose": "nope", "bytes": 10, "mime_type": "text/jsonl"},
+    )
+    assert response.json()["error"]["code"] == "invalid_value"
