@@ -45,7 +45,7 @@ class LiveServer:
         return self.base_url.removesuffix("/v1")
 
     def advance(self, seconds: float) -> None:
-        self.service.advance_clock(seconds)
+        self.service.clock.advance(seconds)
 
 
 @contextmanager

@@ -22,7 +22,7 @@ async def reset(request: Request) -> Response:
 
 
 async def clock(request: Request) -> Response:
-    return api_json(service_of(request).clock_state())
+    return api_json(service_of(request).clock.state())
 
 
 def _number(body: dict[str, object], name: str) -> float:
@@ -36,18 +36,18 @@ def _number(body: dict[str, object], name: str) -> float:
 
 async def advance_clock(request: Request) -> Response:
     service = service_of(request)
-    service.advance_clock(_number(await json_body(request), "seconds"))
-    return api_json(service.clock_state())
+    service.clock.advance(_number(await json_body(request), "seconds"))
+    return api_json(service.clock.state())
 
 
 async def set_clock(request: Request) -> Response:
     service = service_of(request)
     body = await json_body(request)
     if "now" in body:
-        service.set_clock(_number(body, "now"))
+        service.clock.set(_number(body, "now"))
     if "speed" in body:
-        service.set_speed(_number(body, "speed"))
-    return api_json(service.clock_state())
+        service.clock.set_speed(_number(body, "speed"))
+    return api_json(service.clock.state())
 
 
 routes = [
@@ -70,15 +70,17 @@ async def fail_job(request: Request) -> Response:
             raise errors.invalid_type(name, "a string", json_type_name(value))
     if param is not None and not isinstance(param, str):
         raise errors.invalid_type("param", "a string", json_type_name(param))
-    org, _ = service.find_job(request.path_params["job_id"])
+    org, _ = service.jobs.find(request.path_params["job_id"])
     error = lifecycle.JobError(code=code, message=message, param=param)
-    return api_json(service.intervene(org, request.path_params["job_id"], lifecycle.FAIL, error))
+    return api_json(
+        service.jobs.intervene(org, request.path_params["job_id"], lifecycle.FAIL, error)
+    )
 
 
 async def complete_job(request: Request) -> Response:
     service = service_of(request)
-    org, _ = service.find_job(request.path_params["job_id"])
-    return api_json(service.intervene(org, request.path_params["job_id"], lifecycle.COMPLETE))
+    org, _ = service.jobs.find(request.path_params["job_id"])
+    return api_json(service.jobs.intervene(org, request.path_params["job_id"], lifecycle.COMPLETE))
 
 
 routes += [

@@ -14,37 +14,37 @@ FILES_DEFAULT_LIMIT = 10_000
 
 async def create_file(request: Request) -> Response:
     service, org = service_of(request), org_of(request)
-    file_id = service.new_file_id()
+    file_id = service.files.new_file_id()
     form = await read_multipart(
         request.headers.get("content-type"),
         request.stream(),
         file_field="file",
-        open_writer=lambda: service.open_blob(file_id),
+        open_writer=lambda: service.files.open_blob(file_id),
         max_file_bytes=service.settings.max_file_bytes,
-        too_large=service.file_too_large,
+        too_large=service.files.too_large,
     )
-    return api_json(service.create_file(org, file_id, form).api())
+    return api_json(service.files.create(org, file_id, form).api())
 
 
 async def list_files(request: Request) -> Response:
     service, org = service_of(request), org_of(request)
     page = page_request(request.query_params, default_limit=FILES_DEFAULT_LIMIT, orderable=True)
-    window = service.list_files(org, page, request.query_params.get("purpose"))
+    window = service.files.page(org, page, request.query_params.get("purpose"))
     return api_json(envelope(window, page, FileObject.api, with_ids=True))
 
 
 async def retrieve_file(request: Request) -> Response:
-    obj = service_of(request).get_file(org_of(request), request.path_params["file_id"])
+    obj = service_of(request).files.get(org_of(request), request.path_params["file_id"])
     return api_json(obj.api())
 
 
 async def delete_file(request: Request) -> Response:
-    result = service_of(request).delete_file(org_of(request), request.path_params["file_id"])
+    result = service_of(request).files.delete(org_of(request), request.path_params["file_id"])
     return api_json(result)
 
 
 async def file_content(request: Request) -> Response:
-    content = service_of(request).file_content(org_of(request), request.path_params["file_id"])
+    content = service_of(request).files.content(org_of(request), request.path_params["file_id"])
     return StreamingResponse(
         content.chunks,
         media_type="application/octet-stream",

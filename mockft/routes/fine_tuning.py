@@ -50,7 +50,7 @@ def _job_dict(job: dict[str, Any]) -> dict[str, Any]:
 
 async def create_job(request: Request) -> Response:
     body = await parse_body(request, CreateFineTuningJob)
-    return api_json(service_of(request).create_job(org_of(request), body))
+    return api_json(service_of(request).jobs.create(org_of(request), body))
 
 
 async def list_jobs(request: Request) -> Response:
@@ -61,33 +61,33 @@ async def list_jobs(request: Request) -> Response:
         for key, value in query.items()
         if key.startswith(METADATA_PREFIX) and key.endswith("]")
     }
-    jobs = service_of(request).list_jobs(org_of(request), page, metadata or None)
+    jobs = service_of(request).jobs.page(org_of(request), page, metadata or None)
     return api_json(envelope(jobs, page, _job_dict))
 
 
 async def retrieve_job(request: Request) -> Response:
     job_id = request.path_params["job_id"]
-    return api_json(service_of(request).get_job(org_of(request), job_id))
+    return api_json(service_of(request).jobs.get(org_of(request), job_id))
 
 
 def _intervention(kind: str) -> Any:
     async def endpoint(request: Request) -> Response:
         job_id = request.path_params["job_id"]
-        return api_json(service_of(request).intervene(org_of(request), job_id, kind))
+        return api_json(service_of(request).jobs.intervene(org_of(request), job_id, kind))
 
     return endpoint
 
 
 async def list_events(request: Request) -> Response:
     page = page_request(request.query_params, default_limit=EVENTS_DEFAULT_LIMIT)
-    events = service_of(request).job_events(org_of(request), request.path_params["job_id"])
+    events = service_of(request).jobs.events(org_of(request), request.path_params["job_id"])
     return api_json(envelope(slice_after(events, page, lambda e: e.id), page, event_api))
 
 
 async def list_checkpoints(request: Request) -> Response:
     job_id = request.path_params["job_id"]
     page = page_request(request.query_params, default_limit=CHECKPOINTS_DEFAULT_LIMIT)
-    checkpoints = service_of(request).job_checkpoints(org_of(request), job_id)
+    checkpoints = service_of(request).jobs.checkpoints(org_of(request), job_id)
     window = slice_after(checkpoints, page, lambda c: c.id)
     return api_json(envelope(window, page, checkpoint_api(job_id), with_ids=True))
 

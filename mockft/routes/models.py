@@ -8,17 +8,17 @@ from mockft.routes.common import api_json, org_of, service_of
 
 
 async def list_models(request: Request) -> Response:
-    data = [m.api() for m in service_of(request).list_models(org_of(request))]
+    data = [m.api() for m in service_of(request).models.all(org_of(request))]
     return api_json({"object": "list", "data": data})
 
 
 async def retrieve_model(request: Request) -> Response:
-    model = service_of(request).get_model(org_of(request), request.path_params["model"])
+    model = service_of(request).models.get(org_of(request), request.path_params["model"])
     return api_json(model.api())
 
 
 async def delete_model(request: Request) -> Response:
-    result = service_of(request).delete_model(org_of(request), request.path_params["model"])
+    result = service_of(request).models.delete(org_of(request), request.path_params["model"])
     return api_json(result)
 
 

@@ -12,34 +12,34 @@ from mockft.service import MAX_PART_BYTES
 
 async def create_upload(request: Request) -> Response:
     body = await parse_body(request, CreateUpload)
-    return api_json(service_of(request).create_upload(org_of(request), body).api())
+    return api_json(service_of(request).uploads.create(org_of(request), body).api())
 
 
 async def add_part(request: Request) -> Response:
     service, org = service_of(request), org_of(request)
     upload_id = request.path_params["upload_id"]
-    part_id = service.check_upload_pending(org, upload_id)
+    part_id = service.uploads.reserve_part(org, upload_id)
     form = await read_multipart(
         request.headers.get("content-type"),
         request.stream(),
         file_field="data",
-        open_writer=lambda: service.open_blob(part_id),
+        open_writer=lambda: service.files.open_blob(part_id),
         max_file_bytes=MAX_PART_BYTES,
-        too_large=service.part_too_large,
+        too_large=service.uploads.part_too_large,
     )
-    return api_json(service.add_upload_part(org, upload_id, part_id, form).api())
+    return api_json(service.uploads.add_part(org, upload_id, part_id, form).api())
 
 
 async def complete_upload(request: Request) -> Response:
     body = await parse_body(request, CompleteUpload)
-    upload = service_of(request).complete_upload(
+    upload = service_of(request).uploads.complete(
         org_of(request), request.path_params["upload_id"], body
     )
     return api_json(upload.api())
 
 
 async def cancel_upload(request: Request) -> Response:
-    upload = service_of(request).cancel_upload(org_of(request), request.path_params["upload_id"])
+    upload = service_of(request).uploads.cancel(org_of(request), request.path_params["upload_id"])
     return api_json(upload.api())
 
 

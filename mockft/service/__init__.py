@@ -1,0 +1,56 @@
+"""The operations. The only place that combines store, blobs, clock and the pure modules;
+routes call these parts and serialise what comes back."""
+
+from __future__ import annotations
+
+from mockft.auth import KeyRing, Organization
+from mockft.catalog import Catalog, load_catalog
+from mockft.clock import Clock
+from mockft.config import Settings
+from mockft.service.clockctl import ClockControl, restore_clock
+from mockft.service.context import Context
+from mockft.service.files import FileContent, Files
+from mockft.service.jobs import Jobs
+from mockft.service.models import Models
+from mockft.service.uploads import MAX_PART_BYTES, Uploads
+from mockft.store import Blobs, Store, open_stores
+
+__all__ = ["MAX_PART_BYTES", "FileContent", "Service"]
+
+
+class Service:
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        blobs: Blobs,
+        clock: Clock,
+        catalog: Catalog | None = None,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.blobs = blobs
+        self.keys = KeyRing(settings.api_keys, settings.org_name)
+        self.ctx = Context(settings, store, blobs, clock, catalog or load_catalog(), self.keys)
+        self.clock = ClockControl(clock, store)
+        self.files = Files(self.ctx)
+        self.uploads = Uploads(self.ctx, self.files)
+        self.models = Models(self.ctx)
+        self.jobs = Jobs(self.ctx, self.files, self.models)
+
+    @classmethod
+    def open(cls, settings: Settings) -> Service:
+        store, blobs = open_stores(None if settings.memory else settings.data_dir)
+        return cls(settings, store, blobs, restore_clock(settings, store))
+
+    def close(self) -> None:
+        self.clock.save()
+        self.store.close()
+
+    def authenticate(self, authorization: str | None) -> Organization:
+        return self.keys.authenticate(authorization)
+
+    def reset(self) -> None:
+        self.store.clear()
+        self.blobs.clear()
+        self.clock.save()

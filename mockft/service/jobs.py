@@ -1,0 +1,348 @@
+"""Fine-tuning jobs: stored inputs and interventions; everything else is derived from
+the pure timeline at the clock's "now"."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Callable
+from typing import Any
+
+from mockft import errors, lifecycle, synth, tokens
+from mockft.auth import Organization
+from mockft.pagination import PageRequest
+from mockft.schemas import CreateFineTuningJob
+from mockft.service.context import Context, Part
+from mockft.service.files import FILE, Files, lines
+from mockft.service.models import Models
+
+JOB = "job"
+JOB_PREFIX = "ftjob-"
+RESULT_FILENAME = "step_metrics.csv"
+RESULT_PURPOSE = "fine-tune-results"
+FT_PREFIX = "ft:"
+MIN_EXAMPLES = 10
+
+
+class Jobs(Part):
+    def __init__(self, ctx: Context, files: Files, models: Models) -> None:
+        super().__init__(ctx)
+        self.files = files
+        self.models = models
+
+    def create(self, org: Organization, request: CreateFineTuningJob) -> dict[str, Any]:
+        base = self._fine_tunable_base(org, request.model)
+        method = request.method.type if request.method else "supervised"
+        if request.method is not None and request.hyperparameters is not None:
+            raise errors.invalid(
+                "Specify hyperparameters either in 'method' or at the top level, not both.",
+                "hyperparameters",
+            )
+        training = self._job_file(org, request.training_file, "training_file")
+        validation = (
+            self._job_file(org, request.validation_file, "validation_file")
+            if request.validation_file
+            else None
+        )
+        now = self.now()
+        job_id = self.new_id(JOB_PREFIX)
+        seed = (
+            request.seed
+            if request.seed is not None
+            else synth.draw_seed(self.settings.seed, job_id)
+        )
+        stats, failure = self._training_stats(training, validation)
+        requested = request.method.hyperparameters() if request.method else request.hyperparameters
+        hyper = (requested.model_dump() if requested else {}) | {}
+        model_name = synth.fine_tuned_model_name(
+            base["snapshot"], org.name, request.suffix, synth.model_tag(seed, job_id)
+        )
+        doc: dict[str, Any] = {
+            "object": "fine_tuning.job",
+            "id": job_id,
+            "model": base["snapshot"] if not request.model.startswith(FT_PREFIX) else request.model,
+            "created_at": now,
+            "organization_id": org.id,
+            "training_file": training["id"],
+            "validation_file": validation["id"] if validation else None,
+            "user_provided_suffix": request.suffix,
+            "seed": seed,
+            "integrations": [i.model_dump(exclude_none=True) for i in request.integrations or []],
+            "metadata": request.metadata,
+            "method_type": method,
+            "method": request.method.model_dump(exclude_none=True) if request.method else None,
+            "requested_hyperparameters": {
+                k: hyper.get(k, "auto")
+                for k in ("n_epochs", "batch_size", "learning_rate_multiplier")
+            },
+            "stats": {
+                "n_examples": stats.n_examples,
+                "billable_tokens": stats.billable_tokens,
+                "n_validation_examples": stats.n_validation_examples,
+            },
+            "validation_error": failure,
+            "fine_tuned_model_name": model_name,
+            "base_snapshot": base["snapshot"],
+            "interventions": [],
+            "result_files": [],
+            "materialized": False,
+        }
+        self.store.insert(JOB, job_id, org.id, doc)
+        return self._job_view(org, doc)
+
+    def _fine_tunable_base(self, org: Organization, model: str) -> dict[str, str]:
+        if model.startswith(FT_PREFIX):
+            tuned = self.models.tuned_base(org, model)
+            if tuned is not None:
+                return {"snapshot": tuned}
+        else:
+            entry = self.catalog.resolve(model)
+            if entry is not None and self.catalog.fine_tuning(model) is not None:
+                return {"snapshot": entry.id}
+        raise errors.invalid(
+            f"Model {model} is not available for fine-tuning or does not exist.",
+            "model",
+            "model_not_available",
+        )
+
+    def _job_file(self, org: Organization, file_id: str, param: str) -> dict[str, Any]:
+        doc = self.store.get(FILE, file_id, org.id, self.now())
+        if doc is None:
+            raise errors.invalid(f"invalid {param}: {file_id}", param)
+        if doc["purpose"] != "fine-tune":
+            raise errors.invalid(
+                f"invalid {param}: {file_id}. The file has purpose '{doc['purpose']}'; "
+                "fine-tuning requires a file with purpose 'fine-tune'.",
+                param,
+            )
+        return doc
+
+    def _training_stats(
+        self, training: dict[str, Any], validation: dict[str, Any] | None
+    ) -> tuple[lifecycle.TrainingStats, dict[str, Any] | None]:
+        """Example and token counts; a problem the real service finds while validating
+        becomes the job's error at the end of `validating_files`."""
+        n_train, train_tokens, problem = self._count(training["id"], "training_file")
+        n_valid = 0
+        if validation is not None and problem is None:
+            n_valid, _, problem = self._count(validation["id"], "validation_file")
+        if problem is None and n_train < MIN_EXAMPLES:
+            problem = {
+                "code": "invalid_training_file",
+                "message": f"Training file {training['id']} has {n_train} example(s), but must "
+                f"have at least {MIN_EXAMPLES} examples",
+                "param": "training_file",
+            }
+        stats = lifecycle.TrainingStats(n_train, train_tokens, n_valid)
+        return stats, problem
+
+    def _count(self, file_id: str, param: str) -> tuple[int, int, dict[str, Any] | None]:
+        examples = total = 0
+        for number, line in enumerate(lines(self.blobs.read(file_id)), start=1):
+            if not line.strip():
+                continue
+            try:
+                example = json.loads(line)
+            except ValueError:
+                example = None
+            if not isinstance(example, dict):
+                return (
+                    examples,
+                    total,
+                    {
+                        "code": f"invalid_{param}",
+                        "message": f"Invalid file format. Line {number} of {file_id} is not a JSON "
+                        "object.",
+                        "param": param,
+                    },
+                )
+            examples += 1
+            total += tokens.count_example(example)
+        return examples, total, None
+
+    def _plan(self, doc: dict[str, Any]) -> lifecycle.JobPlan:
+        stats = lifecycle.TrainingStats(**doc["stats"])
+        requested = lifecycle.RequestedHyperparameters(**doc["requested_hyperparameters"])
+        failure = doc["validation_error"]
+        return lifecycle.plan_job(
+            created_at=doc["created_at"],
+            stats=stats,
+            hyperparameters=lifecycle.resolve_hyperparameters(requested, stats.n_examples),
+            seed=doc["seed"],
+            validation_error=lifecycle.JobError(**failure) if failure else None,
+        )
+
+    @staticmethod
+    def _interventions(doc: dict[str, Any]) -> list[lifecycle.Intervention]:
+        return [
+            lifecycle.Intervention(
+                at=i["at"],
+                kind=i["kind"],
+                error=lifecycle.JobError(**i["error"]) if i.get("error") else None,
+            )
+            for i in doc["interventions"]
+        ]
+
+    def _observe(
+        self, org: Organization, doc: dict[str, Any]
+    ) -> tuple[lifecycle.JobPlan, lifecycle.JobSnapshot]:
+        """What is true of the job now; the first observation of success materialises
+        its result file and models (idempotently)."""
+        plan = self._plan(doc)
+        ctx = lifecycle.JobContext(
+            job_id=doc["id"],
+            training_file=doc["training_file"],
+            validation_file=doc["validation_file"],
+            fine_tuned_model=doc["fine_tuned_model_name"],
+        )
+        snap = lifecycle.snapshot(plan, self._interventions(doc), self.now(), ctx)
+        if snap.status == lifecycle.SUCCEEDED and not doc["materialized"]:
+            self._materialise(org, doc, plan, snap)
+        return plan, snap
+
+    def _materialise(
+        self,
+        org: Organization,
+        doc: dict[str, Any],
+        plan: lifecycle.JobPlan,
+        snap: lifecycle.JobSnapshot,
+    ) -> None:
+        csv = synth.result_csv(lifecycle.metrics_through(plan, snap.steps_done))
+        result = self.files.store_generated_file(
+            org, RESULT_FILENAME, RESULT_PURPOSE, base64.b64encode(csv)
+        )
+        created = snap.finished_at or self.now()
+        names = [doc["fine_tuned_model_name"]] + [
+            c.fine_tuned_model_checkpoint for c in snap.checkpoints
+        ]
+        for name in names:
+            self.models.register(org, name, created, doc["base_snapshot"], doc["id"])
+        doc["result_files"] = [result.id]
+        doc["materialized"] = True
+        self.store.update(JOB, doc["id"], doc)
+
+    def _job_doc(self, org: Organization, job_id: str) -> dict[str, Any]:
+        doc = self.store.get(JOB, job_id, org.id, self.now())
+        if doc is None:
+            raise errors.job_not_found(job_id)
+        return doc
+
+    def _job_view(self, org: Organization, doc: dict[str, Any]) -> dict[str, Any]:
+        plan, snap = self._observe(org, doc)
+        started = (
+            snap.status not in (lifecycle.VALIDATING_FILES, lifecycle.QUEUED)
+            and (doc["validation_error"] is None)
+            and snap.steps_done + int(snap.status == lifecycle.RUNNING) > 0
+        )
+        hyper: dict[str, Any] = dict(doc["requested_hyperparameters"])
+        if started:
+            hyper = {
+                "n_epochs": plan.n_epochs,
+                "batch_size": plan.batch_size,
+                "learning_rate_multiplier": plan.learning_rate_multiplier,
+            }
+        method = dict(doc["method"] or {"type": doc["method_type"]})
+        kind = method["type"]
+        method[kind] = {
+            **dict(method.get(kind) or {}),
+            "hyperparameters": {
+                **dict((method.get(kind) or {}).get("hyperparameters") or {}),
+                **hyper,
+            },
+        }
+        error = snap.error
+        return {
+            "object": "fine_tuning.job",
+            "id": doc["id"],
+            "model": doc["model"],
+            "created_at": doc["created_at"],
+            "finished_at": snap.finished_at,
+            "fine_tuned_model": snap.fine_tuned_model,
+            "organization_id": doc["organization_id"],
+            "result_files": doc["result_files"] if snap.status == lifecycle.SUCCEEDED else [],
+            "status": snap.status,
+            "validation_file": doc["validation_file"],
+            "training_file": doc["training_file"],
+            "hyperparameters": hyper,
+            "trained_tokens": snap.trained_tokens,
+            "error": (
+                {"code": error.code, "message": error.message, "param": error.param}
+                if error
+                else None
+            ),
+            "user_provided_suffix": doc["user_provided_suffix"],
+            "seed": doc["seed"],
+            "estimated_finish": snap.estimated_finish,
+            "integrations": doc["integrations"],
+            "metadata": doc["metadata"],
+            "method": method,
+        }
+
+    def get(self, org: Organization, job_id: str) -> dict[str, Any]:
+        return self._job_view(org, self._job_doc(org, job_id))
+
+    def page(
+        self, org: Organization, page: PageRequest, metadata: dict[str, str] | None
+    ) -> list[dict[str, Any]]:
+        docs = self.store.page(JOB, org.id, page, self.now(), match=metadata)
+        return [self._job_view(org, d) for d in docs]
+
+    def intervene(
+        self,
+        org: Organization,
+        job_id: str,
+        kind: str,
+        error: lifecycle.JobError | None = None,
+    ) -> dict[str, Any]:
+        doc = self._job_doc(org, job_id)
+        _, snap = self._observe(org, doc)
+        if not ALLOWED_IN[kind](snap.status):
+            raise errors.invalid(
+                JOB_STATE_MESSAGES[kind].format(job_id=job_id, status=snap.status), "job_id"
+            )
+        entry: dict[str, Any] = {"at": self.now(), "kind": kind}
+        if error is not None:
+            entry["error"] = {"code": error.code, "message": error.message, "param": error.param}
+        doc["interventions"].append(entry)
+        self.store.update(JOB, job_id, doc)
+        return self._job_view(org, doc)
+
+    def events(self, org: Organization, job_id: str) -> list[lifecycle.EventSpec]:
+        """Newest first."""
+        _, snap = self._observe(org, self._job_doc(org, job_id))
+        return list(reversed(snap.events))
+
+    def checkpoints(self, org: Organization, job_id: str) -> list[lifecycle.CheckpointSpec]:
+        """Newest first."""
+        _, snap = self._observe(org, self._job_doc(org, job_id))
+        return list(reversed(snap.checkpoints))
+
+    def find(self, job_id: str) -> tuple[Organization, dict[str, Any]]:
+        """Control API: a job of any organization."""
+        doc = self.store.get(JOB, job_id, None, self.now())
+        if doc is None:
+            raise errors.job_not_found(job_id)
+        org = self.ctx.keys.organization(doc["organization_id"])
+        return org, doc
+
+
+def _not_terminal(status: str) -> bool:
+    return not lifecycle.is_terminal(status)
+
+
+ALLOWED_IN: dict[str, Callable[[str], bool]] = {
+    lifecycle.CANCEL: lifecycle.can_cancel,
+    lifecycle.PAUSE: lifecycle.can_pause,
+    lifecycle.RESUME: lifecycle.can_resume,
+    lifecycle.FAIL: _not_terminal,
+    lifecycle.COMPLETE: _not_terminal,
+}
+JOB_STATE_MESSAGES = {
+    lifecycle.CANCEL: "Job {job_id} cannot be cancelled because it is {status}.",
+    lifecycle.PAUSE: "Job {job_id} cannot be paused because it is {status}; only running "
+    "jobs can be paused.",
+    lifecycle.RESUME: "Job {job_id} cannot be resumed because it is {status}; only paused "
+    "jobs can be resumed.",
+    lifecycle.FAIL: "Job {job_id} cannot be failed because it is already {status}.",
+    lifecycle.COMPLETE: "Job {job_id} cannot be completed because it is already {status}.",
+}
