@@ -4,6 +4,7 @@ the pure timeline at the clock's "now"."""
 from __future__ import annotations
 
 import base64
+import functools
 import json
 from collections.abc import Callable
 from typing import Any
@@ -161,27 +162,25 @@ class Jobs(Part):
         return examples, total, None
 
     def _plan(self, doc: dict[str, Any]) -> lifecycle.JobPlan:
-        stats = lifecycle.TrainingStats(**doc["stats"])
-        requested = lifecycle.RequestedHyperparameters(**doc["requested_hyperparameters"])
         failure = doc["validation_error"]
-        return lifecycle.plan_job(
-            created_at=doc["created_at"],
-            stats=stats,
-            hyperparameters=lifecycle.resolve_hyperparameters(requested, stats.n_examples),
-            seed=doc["seed"],
-            validation_error=lifecycle.JobError(**failure) if failure else None,
+        return _plan_of(
+            doc["created_at"],
+            lifecycle.TrainingStats(**doc["stats"]),
+            lifecycle.RequestedHyperparameters(**doc["requested_hyperparameters"]),
+            doc["seed"],
+            lifecycle.JobError(**failure) if failure else None,
         )
 
     @staticmethod
-    def _interventions(doc: dict[str, Any]) -> list[lifecycle.Intervention]:
-        return [
+    def _interventions(doc: dict[str, Any]) -> tuple[lifecycle.Intervention, ...]:
+        return tuple(
             lifecycle.Intervention(
                 at=i["at"],
                 kind=i["kind"],
                 error=lifecycle.JobError(**i["error"]) if i.get("error") else None,
             )
             for i in doc["interventions"]
-        ]
+        )
 
     def _observe(
         self, org: Organization, doc: dict[str, Any]
@@ -195,7 +194,7 @@ class Jobs(Part):
             validation_file=doc["validation_file"],
             fine_tuned_model=doc["fine_tuned_model_name"],
         )
-        snap = lifecycle.snapshot(plan, self._interventions(doc), self.now(), ctx)
+        snap = _snapshot_of(plan, self._interventions(doc), self.now(), ctx)
         if snap.status == lifecycle.SUCCEEDED and not doc["materialized"]:
             self._materialise(org, doc, plan, snap)
         return plan, snap
@@ -324,6 +323,39 @@ class Jobs(Part):
             raise errors.job_not_found(job_id)
         org = self.ctx.keys.organization(doc["organization_id"])
         return org, doc
+
+
+# A job's plan and its snapshot at an instant are pure functions of hashable inputs, so they
+# are memoised: polling a job (or paging its events) at the same instant costs a lookup.
+PLAN_CACHE_SIZE = 4096
+SNAPSHOT_CACHE_SIZE = 4096
+
+
+@functools.lru_cache(maxsize=PLAN_CACHE_SIZE)
+def _plan_of(
+    created_at: int,
+    stats: lifecycle.TrainingStats,
+    requested: lifecycle.RequestedHyperparameters,
+    seed: int,
+    failure: lifecycle.JobError | None,
+) -> lifecycle.JobPlan:
+    return lifecycle.plan_job(
+        created_at=created_at,
+        stats=stats,
+        hyperparameters=lifecycle.resolve_hyperparameters(requested, stats.n_examples),
+        seed=seed,
+        validation_error=failure,
+    )
+
+
+@functools.lru_cache(maxsize=SNAPSHOT_CACHE_SIZE)
+def _snapshot_of(
+    plan: lifecycle.JobPlan,
+    interventions: tuple[lifecycle.Intervention, ...],
+    now: int,
+    ctx: lifecycle.JobContext,
+) -> lifecycle.JobSnapshot:
+    return lifecycle.snapshot(plan, interventions, now, ctx)
 
 
 def _not_terminal(status: str) -> bool:
