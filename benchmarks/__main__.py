@@ -1,0 +1,487 @@
+"""Measure mockft against the limits of its stack, side by side, in one run.
+
+    python -m benchmarks [--quick] [--only NAME ...]
+
+Prints a table of figures with their targets and writes benchmarks/results.md. Absolute
+times on shared machines are noisy, so the figures that have a limit to compare with are
+ratios measured in the same run with the same tools."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import hashlib
+import json
+import os
+import platform
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "benchmarks" / "results.md"
+TRAIN = ROOT / "fixtures" / "train_chat.jsonl"
+AUTH = {"Authorization": "Bearer sk-bench"}
+MB = 1024 * 1024
+
+
+@dataclass
+class Figure:
+    name: str
+    value: float
+    unit: str
+    target: str
+    ok: bool | None  # None: informational, no target
+    note: str = ""
+
+    def row(self) -> str:
+        verdict = {True: "met", False: "MISSED", None: "-"}[self.ok]
+        shown = f"{self.value:,.3f}" if self.value < 10 else f"{self.value:,.0f}"
+        return f"| {self.name} | {shown} {self.unit} | {self.target} | {verdict} | {self.note} |"
+
+
+# -- processes -------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_healthy(url: str, process: subprocess.Popen[bytes], timeout: float = 30) -> float:
+    started = time.perf_counter()
+    while time.perf_counter() - started < timeout:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode}")
+        with contextlib.suppress(httpx.TransportError):
+            if httpx.get(url, timeout=1).status_code == 200:
+                return time.perf_counter() - started
+        time.sleep(0.005)
+    raise RuntimeError(f"{url} did not become healthy")
+
+
+@contextlib.contextmanager
+def mockft_server(*args: str) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    port = free_port()
+    command = [sys.executable, "-m", "mockft", "serve", "--port", str(port)]
+    command += ["--log-level", "warning", "--api-key", "sk-bench", *args]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL)
+    try:
+        wait_healthy(f"http://127.0.0.1:{port}/mockft/health", process)
+        yield f"http://127.0.0.1:{port}", process
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def peak_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def loadgen(port: int, path: str, seconds: float, headers: dict[str, str]) -> float:
+    command = [sys.executable, "-m", "benchmarks.loadgen", "127.0.0.1", str(port), path]
+    command += ["--seconds", str(seconds), "--connections", "32"]
+    for key, value in headers.items():
+        command += ["--header", f"{key}: {value}"]
+    out = subprocess.run(command, cwd=ROOT, capture_output=True, check=True, text=True)
+    result = json.loads(out.stdout)
+    if result["errors"]:
+        raise RuntimeError(f"{result['errors']} non-200 answers from {path}")
+    return float(result["rps"])
+
+
+def seed_job(base: str) -> str:
+    """A succeeded job with its events, via the public API and the manual clock."""
+    with httpx.Client(base_url=base, headers=AUTH, timeout=60) as http:
+        file_id = http.post(
+            "/v1/files",
+            files={"file": ("train.jsonl", TRAIN.read_bytes())},
+            data={"purpose": "fine-tune"},
+        ).json()["id"]
+        job = http.post(
+            "/v1/fine_tuning/jobs", json={"model": "gpt-4o-mini", "training_file": file_id}
+        ).json()
+        http.post("/mockft/clock/advance", json={"seconds": 86_400}).raise_for_status()
+        assert http.get(f"/v1/fine_tuning/jobs/{job['id']}").json()["status"] == "succeeded"
+        return str(job["id"])
+
+
+# -- 1. request throughput -------------------------------------------------------------------
+
+
+def bench_throughput(quick: bool) -> list[Figure]:
+    seconds = 2.0 if quick else 5.0
+    figures = []
+    with mockft_server("--memory", "--clock", "manual") as (base, _):
+        job_id = seed_job(base)
+        paths = {
+            "retrieve job": f"/v1/fine_tuning/jobs/{job_id}",
+            "list events": f"/v1/fine_tuning/jobs/{job_id}/events",
+        }
+        bodies = {p: httpx.get(base + p, headers=AUTH).json() for p in paths.values()}
+        port = int(base.rsplit(":", 1)[1])
+        measured = {name: loadgen(port, path, seconds, AUTH) for name, path in paths.items()}
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
+        json.dump(bodies, f)
+    port = free_port()
+    bare = subprocess.Popen(
+        [sys.executable, "-m", "benchmarks.bare_app", str(port), f.name], cwd=ROOT
+    )
+    try:
+        wait_healthy(f"http://127.0.0.1:{port}{paths['retrieve job']}", bare)
+        limit = {name: loadgen(port, path, seconds, {}) for name, path in paths.items()}
+    finally:
+        bare.terminate()
+        bare.wait()
+        os.unlink(f.name)
+    for name in paths:
+        ratio = measured[name] / limit[name]
+        note = f"{measured[name]:,.0f} vs bare {limit[name]:,.0f} req/s"
+        figures.append(
+            Figure(
+                f"{name}: throughput vs bare Starlette", ratio, "x", ">= 0.6", ratio >= 0.6, note
+            )
+        )
+    return figures
+
+
+# -- 2. upload streaming ---------------------------------------------------------------------
+
+LINE = (
+    b'{"messages": [{"role": "user", "content": "hi"}, '
+    b'{"role": "assistant", "content": "hello"}]}\n'
+)
+
+
+def payload(size: int) -> Iterator[bytes]:
+    block = LINE * (MB // len(LINE))
+    sent = 0
+    while sent < size:
+        chunk = block[: size - sent]
+        sent += len(chunk)
+        yield chunk
+
+
+def raw_disk_write(directory: Path, size: int) -> float:
+    target = directory / "raw.bin"
+    started = time.perf_counter()
+    with open(target, "wb") as f:
+        for chunk in payload(size):
+            f.write(chunk)
+        f.flush()
+        os.fsync(f.fileno())
+    elapsed = time.perf_counter() - started
+    target.unlink()
+    return size / elapsed
+
+
+def multipart(
+    size: int, field: str, extra: dict[str, str]
+) -> tuple[str, int, Callable[[], Iterator[bytes]]]:
+    boundary = "mockftbench" + hashlib.md5(str(size).encode()).hexdigest()
+    head = b"".join(
+        f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'.encode()
+        for k, v in extra.items()
+    )
+    head += (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="{field}"; '
+        f'filename="big.jsonl"\r\nContent-Type: application/octet-stream\r\n\r\n'
+    ).encode()
+    tail = f"\r\n--{boundary}--\r\n".encode()
+
+    def body() -> Iterator[bytes]:
+        yield head
+        yield from payload(size)
+        yield tail
+
+    return f"multipart/form-data; boundary={boundary}", len(head) + size + len(tail), body
+
+
+def bench_uploads(quick: bool) -> list[Figure]:
+    size = (256 if quick else 1024) * MB
+    part_size = 64 * MB
+    figures = []
+    with tempfile.TemporaryDirectory(dir=ROOT / "benchmarks") as tmp:
+        disk = raw_disk_write(Path(tmp), size)
+        with mockft_server("--data-dir", str(Path(tmp) / "data"), "--clock", "manual") as (
+            base,
+            process,
+        ):
+            with httpx.Client(base_url=base, headers=AUTH, timeout=600) as http:
+                content_type, length, body = multipart(size, "file", {"purpose": "fine-tune"})
+                started = time.perf_counter()
+                response = http.post(
+                    "/v1/files",
+                    content=body(),
+                    headers={"content-type": content_type, "content-length": str(length)},
+                )
+                files_speed = size / (time.perf_counter() - started)
+                response.raise_for_status()
+                files_rss = peak_rss_mb(process.pid)
+
+                started = time.perf_counter()
+                upload = http.post(
+                    "/v1/uploads",
+                    json={
+                        "filename": "big.jsonl",
+                        "purpose": "fine-tune",
+                        "bytes": size,
+                        "mime_type": "text/jsonl",
+                    },
+                ).json()
+                part_ids = []
+                for _ in range(size // part_size):
+                    content_type, length, body = multipart(part_size, "data", {})
+                    part = http.post(
+                        f"/v1/uploads/{upload['id']}/parts",
+                        content=body(),
+                        headers={"content-type": content_type, "content-length": str(length)},
+                    )
+                    part_ids.append(part.json()["id"])
+                done = http.post(
+                    f"/v1/uploads/{upload['id']}/complete", json={"part_ids": part_ids}
+                )
+                done.raise_for_status()
+                uploads_speed = size / (time.perf_counter() - started)
+                uploads_rss = peak_rss_mb(process.pid)
+    label = f"{size // MB} MB"
+    for name, speed, rss in (
+        ("POST /v1/files", files_speed, files_rss),
+        ("Uploads API, 64 MB parts", uploads_speed, uploads_rss),
+    ):
+        ratio = speed / disk
+        figures.append(
+            Figure(
+                f"{name} ({label}): speed vs raw disk write",
+                ratio,
+                "x",
+                ">= 0.5",
+                ratio >= 0.5,
+                f"{speed / MB:,.0f} vs {disk / MB:,.0f} MB/s",
+            )
+        )
+        figures.append(Figure(f"{name} ({label}): server peak RSS", rss, "MB", "< 150", rss < 150))
+    return figures
+
+
+# -- 3. validation ---------------------------------------------------------------------------
+
+
+def bench_validation(quick: bool) -> list[Figure]:
+    try:
+        from benchmarks import bench_validation
+    except ImportError:
+        return []
+    return bench_validation.figures(quick)  # type: ignore[no-any-return]
+
+
+# -- 4. scale --------------------------------------------------------------------------------
+
+
+def seed_store(data_dir: Path, count: int) -> tuple[str, str]:
+    """`count` jobs and files, copies of a real job and file, written straight to SQLite."""
+    with mockft_server("--data-dir", str(data_dir), "--clock", "manual") as (base, _):
+        job_id = seed_job(base)
+    import sqlite3
+
+    db = sqlite3.connect(data_dir / "mockft.sqlite3")
+    job_row = db.execute("SELECT org, body FROM objects WHERE id = ?", (job_id,)).fetchone()
+    file_row = db.execute(
+        "SELECT org, tag, body FROM objects WHERE kind = 'file' LIMIT 1"
+    ).fetchone()
+    with db:
+        db.executemany(
+            "INSERT INTO objects (kind, id, org, tag, gone_at, body) VALUES (?, ?, ?, ?, NULL, ?)",
+            (
+                row
+                for i in range(count - 1)
+                for row in (
+                    (
+                        "job",
+                        f"ftjob-bench{i:019d}",
+                        job_row[0],
+                        None,
+                        job_row[1].replace(job_id, f"ftjob-bench{i:019d}"),
+                    ),
+                    ("file", f"file-bench{i:020d}", file_row[0], file_row[1], file_row[2]),
+                )
+            ),
+        )
+    db.close()
+    return job_id, "ftjob-bench" + f"{count // 2:019d}"
+
+
+def latency_ms(http: httpx.Client, path: str, rounds: int) -> float:
+    samples = []
+    for _ in range(rounds):
+        started = time.perf_counter()
+        http.get(path).raise_for_status()
+        samples.append((time.perf_counter() - started) * 1000)
+    return statistics.median(samples)
+
+
+def bench_scale(quick: bool) -> list[Figure]:
+    sizes = (100, 10_000) if quick else (100, 10_000, 100_000)
+    rounds = 100 if quick else 300
+    measured: dict[int, dict[str, float]] = {}
+    for count in sizes:
+        with tempfile.TemporaryDirectory(dir=ROOT / "benchmarks") as tmp:
+            data = Path(tmp) / "data"
+            _, middle = seed_store(data, count)
+            with mockft_server("--data-dir", str(data), "--clock", "manual") as (base, _):
+                with httpx.Client(base_url=base, headers=AUTH) as http:
+                    http.get("/v1/files?limit=20")  # warm the connection
+                    measured[count] = {
+                        "retrieve job": latency_ms(http, f"/v1/fine_tuning/jobs/{middle}", rounds),
+                        "list jobs (first page)": latency_ms(http, "/v1/fine_tuning/jobs", rounds),
+                        "list files (first page, 20)": latency_ms(
+                            http, "/v1/files?limit=20", rounds
+                        ),
+                    }
+    small, large = sizes[0], sizes[-1]
+    figures = []
+    for name in measured[small]:
+        ratio = measured[large][name] / measured[small][name]
+        detail = ", ".join(f"{n:,}: {measured[n][name]:.2f} ms" for n in sizes)
+        figures.append(
+            Figure(
+                f"{name}: latency at {large:,} / at {small}",
+                ratio,
+                "x",
+                "<= 1.5",
+                ratio <= 1.5,
+                detail,
+            )
+        )
+    return figures
+
+
+# -- 5. start-up -----------------------------------------------------------------------------
+
+
+def bench_startup(quick: bool) -> list[Figure]:
+    samples = []
+    for _ in range(3 if quick else 5):
+        port = free_port()
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "mockft",
+                "serve",
+                "--memory",
+                "--port",
+                str(port),
+                "--log-level",
+                "warning",
+            ],
+            stdout=subprocess.DEVNULL,
+        )
+        try:
+            samples.append(wait_healthy(f"http://127.0.0.1:{port}/mockft/health", process))
+        finally:
+            process.terminate()
+            process.wait()
+    value = statistics.median(samples)
+    figures = [Figure("mockft serve to first healthy response", value, "s", "< 1", value < 1)]
+    try:
+        from benchmarks import bench_plugin
+    except ImportError:
+        return figures
+    return figures + bench_plugin.figures(quick)  # type: ignore[no-any-return]
+
+
+# -- 6. full job -----------------------------------------------------------------------------
+
+
+def sdk_flow(base: str) -> None:
+    import base64
+
+    import openai
+
+    with openai.OpenAI(base_url=f"{base}/v1", api_key="sk-bench", max_retries=0) as client:
+        training = client.files.create(file=(TRAIN.name, TRAIN.read_bytes()), purpose="fine-tune")
+        job = client.fine_tuning.jobs.create(model="gpt-4o-mini", training_file=training.id)
+        httpx.post(f"{base}/mockft/clock/advance", json={"seconds": 86_400}, headers=AUTH)
+        done = client.fine_tuning.jobs.retrieve(job.id)
+        assert done.status == "succeeded" and done.fine_tuned_model
+        list(client.fine_tuning.jobs.list_events(job.id, limit=100))
+        client.fine_tuning.jobs.checkpoints.list(job.id)
+        base64.b64decode(client.files.content(done.result_files[0]).content)
+        client.models.delete(done.fine_tuned_model)
+
+
+def bench_full_job(quick: bool) -> list[Figure]:
+    samples = []
+    with mockft_server("--memory", "--clock", "manual") as (base, _):
+        for _ in range(3 if quick else 10):
+            started = time.perf_counter()
+            sdk_flow(base)
+            samples.append(time.perf_counter() - started)
+    value = statistics.median(samples) * 1000
+    return [
+        Figure(
+            "SDK end-to-end job flow, manual clock (live server)",
+            value,
+            "ms",
+            "-",
+            None,
+            "upload, create, advance, retrieve, events, checkpoints, CSV, delete",
+        )
+    ]
+
+
+BENCHES: dict[str, Callable[[bool], list[Figure]]] = {
+    "throughput": bench_throughput,
+    "uploads": bench_uploads,
+    "validation": bench_validation,
+    "scale": bench_scale,
+    "startup": bench_startup,
+    "full_job": bench_full_job,
+}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="smaller sizes, shorter runs")
+    parser.add_argument("--only", nargs="*", choices=sorted(BENCHES), help="run only these")
+    args = parser.parse_args()
+    started = time.perf_counter()
+    figures: list[Figure] = []
+    for name, bench in BENCHES.items():
+        if args.only and name not in args.only:
+            continue
+        print(f"-- {name}", file=sys.stderr, flush=True)
+        figures += bench(args.quick)
+    header = [
+        "| figure | measured | target | verdict | detail |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    table = "\n".join(header + [f.row() for f in figures])
+    print(table)
+    machine = (
+        f"{platform.python_implementation()} {platform.python_version()}, {os.cpu_count()} cores"
+    )
+    RESULTS.write_text(
+        "# mockft benchmark results\n\n"
+        f"`python -m benchmarks{' --quick' if args.quick else ''}` on {machine}, "
+        f"{time.strftime('%Y-%m-%d')}, {time.perf_counter() - started:.0f} s in all.\n\n"
+        f"{table}\n"
+    )
+    return 0 if all(f.ok is not False for f in figures) else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
