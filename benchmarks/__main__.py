@@ -165,6 +165,11 @@ LINE = (
 )
 
 
+def whole_lines(size: int) -> int:
+    """The largest size <= `size` made of whole JSON lines (a fine-tune file must parse)."""
+    return size // len(LINE) * len(LINE)
+
+
 def payload(size: int) -> Iterator[bytes]:
     block = LINE * (MB // len(LINE))
     sent = 0
@@ -210,8 +215,8 @@ def multipart(
 
 
 def bench_uploads(quick: bool) -> list[Figure]:
-    size = (256 if quick else 1024) * MB
-    part_size = 64 * MB
+    part_size = whole_lines(64 * MB)
+    size = part_size * (4 if quick else 16)
     figures = []
     with tempfile.TemporaryDirectory(dir=ROOT / "benchmarks") as tmp:
         disk = raw_disk_write(Path(tmp), size)
@@ -256,7 +261,7 @@ def bench_uploads(quick: bool) -> list[Figure]:
                 done.raise_for_status()
                 uploads_speed = size / (time.perf_counter() - started)
                 uploads_rss = peak_rss_mb(process.pid)
-    label = f"{size // MB} MB"
+    label = f"{size / MB:,.0f} MB"
     for name, speed, rss in (
         ("POST /v1/files", files_speed, files_rss),
         ("Uploads API, 64 MB parts", uploads_speed, uploads_rss),
