@@ -191,3 +191,30 @@ def test_bad_list_parameters(http: httpx.Client, query: dict[str, str], code: st
     assert response.status_code == 400
     assert response.json()["error"]["code"] == code
     assert response.json()["error"]["param"] in query
+
+
+@pytest.mark.parametrize(
+    ("data", "bad_line"),
+    [
+        (b'{"a":1}\n{"b":2}\n', None),
+        (b'{"a":1}\n\n  {"b":2} \r\n', None),
+        (b'\n\n\n{"a":1}\n', None),
+        (b'{"a":1}', None),
+        (b'{"a":1}\nnot json\n', 2),
+        (b"not json", 1),
+        (b'{"a": 1\n', 1),
+        (b'{"a":1}\n{bad}\n', 2),
+        (b"[1,2]\n", 1),
+        (b'{"a":1}\nx}\n', 2),
+        (b'\n{"a":1}\n\nzz\n', 4),
+        (b'{"x":1}\n' * 500 + b"{oops\n", 501),
+    ],
+)
+@pytest.mark.parametrize("chunk_size", [1, 3, 1 << 20])
+def test_json_lines_check_finds_the_first_bad_line(
+    data: bytes, bad_line: int | None, chunk_size: int
+) -> None:
+    from mockft.service.files import first_non_object_line
+
+    chunks = [data[i : i + chunk_size] for i in range(0, len(data), chunk_size)]
+    assert first_non_object_line(iter(chunks)) == bad_line
