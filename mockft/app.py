@@ -18,7 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mockft import errors
 from mockft.config import Settings
-from mockft.routes import control, files, fine_tuning, models, uploads
+from mockft.routes import chat, control, files, fine_tuning, models, uploads
 from mockft.routes.common import api_json, error_response
 from mockft.service import Service
 
@@ -117,7 +117,10 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
 
     app = Starlette(
         routes=[
-            *_under("/v1", [*fine_tuning.routes, *files.routes, *uploads.routes, *models.routes]),
+            *_under(
+                "/v1",
+                [*fine_tuning.routes, *files.routes, *uploads.routes, *chat.routes, *models.routes],
+            ),
             *_under("/mockft", control.routes),
         ],
         exception_handlers={errors.APIError: _api_error, HTTPException: _http_error},

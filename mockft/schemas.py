@@ -136,6 +136,48 @@ class CreateFineTuningJob(Request):
     ) = None
 
 
+CHAT_ROLES = ["system", "developer", "user", "assistant", "tool", "function"]
+OTHER_CHAT_PARAMETERS = (
+    "audio frequency_penalty function_call functions logit_bias logprobs metadata modalities "
+    "moderation parallel_tool_calls prediction presence_penalty prompt_cache_key "
+    "prompt_cache_options prompt_cache_retention reasoning_effort response_format "
+    "safety_identifier service_tier stop store tool_choice tools top_logprobs top_p user "
+    "verbosity web_search_options"
+).split()
+OTHER_COMPLETION_PARAMETERS = (
+    "best_of echo frequency_penalty logit_bias logprobs presence_penalty stop suffix top_p user"
+).split()
+
+
+class Sampling(Request):
+    """What the chat and legacy completions endpoints share; other documented parameters
+    are accepted and have no effect on the synthetic output."""
+
+    model_config = ConfigDict(extra="allow", strict=True)
+    model: str
+    n: Annotated[int, Field(ge=1, le=128)] | None = None
+    seed: int | None = None
+    stream: bool | None = None
+    stream_options: dict[str, Any] | None = None
+    temperature: Annotated[float, Field(ge=0, le=2)] | None = None
+    max_tokens: Annotated[int, Field(ge=1)] | None = None
+
+
+class ChatMessage(BaseModel):
+    model_config = ConfigDict(extra="allow", strict=True)
+    role: Literal["system", "developer", "user", "assistant", "tool", "function"]
+    content: str | list[dict[str, Any]] | None = None
+
+
+class CreateChatCompletion(Sampling):
+    messages: Annotated[list[ChatMessage], Field(min_length=1)]
+    max_completion_tokens: Annotated[int, Field(ge=1)] | None = None
+
+
+class CreateCompletion(Sampling):
+    prompt: str | list[str]
+
+
 class Resource(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -210,6 +252,7 @@ ERROR_RANK = {
     "string_too_long": 2,
     "string_too_short": 2,
     "too_long": 2,
+    "too_short": 2,
 }
 
 
@@ -272,6 +315,13 @@ def from_validation_error(exc: ValidationError) -> errors.APIError:
             "instead.",
             name,
             "array_above_max_length",
+        )
+    if kind == "too_short":
+        return errors.invalid(
+            f"Invalid '{name}': empty array. Expected an array with minimum length "
+            f"{ctx.get('min_length')}, but got an empty array instead.",
+            name,
+            "empty_array",
         )
     if kind == "string_too_short":
         return errors.invalid(

@@ -321,3 +321,23 @@ def metrics_event_data(m: StepMetrics, total_steps: int) -> dict[str, object]:
     }
     data.update({key: value for key, value in optional.items() if value is not None})
     return data
+
+
+# --- synthetic completions ------------------------------------------------------------------
+
+REPLY_SENTENCES = (2, 5)
+
+
+def reply_text(*parts: object) -> str:
+    """A deterministic, plausible reply for a prompt nobody trained: Faker seeded by `parts`."""
+    from faker import Faker  # imported here: only inference needs it, and it loads slowly
+
+    fake = Faker("en_US")
+    fake.seed_instance(draw_seed("reply", *parts))
+    low, high = REPLY_SENTENCES
+    count = low + draw_seed("reply-length", *parts) % (high - low + 1)
+    return " ".join(fake.sentence() for _ in range(count))
+
+
+def system_fingerprint(model: str) -> str:
+    return "fp_" + hashlib.sha256(model.encode()).hexdigest()[:10]

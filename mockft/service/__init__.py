@@ -10,6 +10,7 @@ from mockft.config import Settings
 from mockft.service.clockctl import ClockControl, restore_clock
 from mockft.service.context import Context
 from mockft.service.files import FileContent, Files
+from mockft.service.inference import Inference
 from mockft.service.jobs import Jobs
 from mockft.service.models import Models
 from mockft.service.uploads import MAX_PART_BYTES, Uploads
@@ -37,6 +38,7 @@ class Service:
         self.uploads = Uploads(self.ctx, self.files)
         self.models = Models(self.ctx)
         self.jobs = Jobs(self.ctx, self.files, self.models)
+        self.inference = Inference(self.ctx)
 
     @classmethod
     def open(cls, settings: Settings) -> Service:
@@ -53,4 +55,5 @@ class Service:
     def reset(self) -> None:
         self.store.clear()
         self.blobs.clear()
+        self.inference.clear()
         self.clock.save()
