@@ -84,33 +84,21 @@ def invalid_value(param: str, value: object, allowed: list[str]) -> APIError:
     )
 
 
-def below_minimum(param: str, minimum: float, got: object, kind: str = "integer") -> APIError:
-    return invalid(
-        f"Invalid '{param}': {kind} below minimum value. Expected a value >= {minimum}, "
-        f"but got {got} instead.",
-        param,
-        f"{kind}_below_min_value",
-    )
+def below_minimum(param: str, minimum: float, got: object, *, inclusive: bool = True) -> APIError:
+    return _out_of_range(param, minimum, got, low=True, inclusive=inclusive)
 
 
-def above_maximum(param: str, maximum: float, got: object, kind: str = "integer") -> APIError:
-    return invalid(
-        f"Invalid '{param}': {kind} above maximum value. Expected a value <= {maximum}, "
-        f"but got {got} instead.",
-        param,
-        f"{kind}_above_max_value",
-    )
+def above_maximum(param: str, maximum: float, got: object, *, inclusive: bool = True) -> APIError:
+    return _out_of_range(param, maximum, got, low=False, inclusive=inclusive)
 
 
-def out_of_range(param: str, kind: str, bound: float, got: object) -> APIError:
-    """From a pydantic bound check: `greater_than_equal`, `greater_than`, `less_than_equal`,
-    `less_than`."""
+def _out_of_range(param: str, bound: float, got: object, *, low: bool, inclusive: bool) -> APIError:
     number = "integer" if isinstance(bound, int) and isinstance(got, int) else "number"
-    low = kind.startswith("greater")
-    relation = (">" if low else "<") + ("=" if kind.endswith("_equal") else "")
+    relation = (">" if low else "<") + ("=" if inclusive else "")
+    side = "below minimum" if low else "above maximum"
     return invalid(
-        f"Invalid '{param}': {number} {'below minimum' if low else 'above maximum'} value. "
-        f"Expected a value {relation} {bound}, but got {got} instead.",
+        f"Invalid '{param}': {number} {side} value. Expected a value {relation} {bound}, "
+        f"but got {got} instead.",
         param,
         f"{number}_{'below_min' if low else 'above_max'}_value",
     )

@@ -305,7 +305,10 @@ def from_validation_error(exc: ValidationError) -> errors.APIError:
     if kind == "extra_forbidden":
         return errors.unknown_param(name)
     if kind in {"greater_than_equal", "greater_than", "less_than_equal", "less_than"}:
-        return errors.out_of_range(name, kind, _bound(ctx), value)
+        bound, inclusive = _bound(ctx), kind.endswith("_equal")
+        if kind.startswith("greater"):
+            return errors.below_minimum(name, bound, value, inclusive=inclusive)
+        return errors.above_maximum(name, bound, value, inclusive=inclusive)
     if kind == "string_too_long":
         return errors.string_too_long(name, int(ctx["max_length"]), len(str(value)))
     if kind == "too_long":

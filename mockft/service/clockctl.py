@@ -53,7 +53,7 @@ class ClockControl:
                 "seconds",
             )
         if seconds < 0:
-            raise errors.below_minimum("seconds", 0, seconds, "number")
+            raise errors.below_minimum("seconds", 0, seconds)
         now = self.clock.advance(seconds)
         self.save()
         return now
@@ -62,7 +62,7 @@ class ClockControl:
         if not isinstance(self.clock, ManualClock):
             raise errors.invalid("The clock can only be set in manual mode.", "now")
         if now < self.clock.now():
-            raise errors.below_minimum("now", self.clock.now(), now, "number")
+            raise errors.below_minimum("now", self.clock.now(), now)
         self.clock.set(now)
         self.save()
         return now
@@ -71,7 +71,7 @@ class ClockControl:
         if not isinstance(self.clock, SystemClock):
             raise errors.invalid("The speed can only be set on the system clock.", "speed")
         if speed <= 0:
-            raise errors.below_minimum("speed", 0, speed, "number")
+            raise errors.below_minimum("speed", 0, speed, inclusive=False)
         self.clock.set_speed(speed)
         self.save()
         return speed
