@@ -3,7 +3,8 @@ part written straight into a blob as it arrives, so memory never holds the file.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from python_multipart.exceptions import FormParserError
@@ -27,6 +28,19 @@ class StreamedFile:
 class MultipartForm:
     fields: dict[str, str] = field(default_factory=dict)
     file: StreamedFile | None = None
+
+    @contextmanager
+    def keeping_file(self) -> Iterator[None]:
+        """Commit the streamed file if the block (the caller's checks) succeeds; abort it
+        if the block raises. Nothing half-checked is ever kept."""
+        try:
+            yield
+        except BaseException:
+            if self.file is not None:
+                self.file.writer.abort()
+            raise
+        if self.file is not None:
+            self.file.writer.commit()
 
 
 class _TooLarge(Exception):

@@ -50,30 +50,18 @@ class Files(Part):
 
     def create(self, org: Organization, file_id: str, form: MultipartForm) -> FileObject:
         """Commit the streamed bytes of `form` as a File, or abort them on any error."""
-        writer = form.file.writer if form.file else None
-        try:
+        with form.keeping_file():
             purpose, expires_after = _file_fields(form)
             if form.file is None:
                 raise errors.missing_param("file")
-            filename = form.file.filename
-            if purpose == "fine-tune" and not filename.endswith(FINE_TUNE_EXTENSION):
+            if purpose == "fine-tune" and not form.file.filename.endswith(FINE_TUNE_EXTENSION):
                 raise errors.invalid(
                     "Invalid file format for Fine-Tuning API. Must be .jsonl", "file"
                 )
-            form.file.writer.commit()
-            writer = None
-        except BaseException:
-            if writer is not None:
-                writer.abort()
-            raise
-        try:
-            if purpose == "fine-tune":
-                self.check_json_lines(file_id)
-        except BaseException:
-            self.blobs.delete(file_id)
-            raise
+        assert form.file is not None  # checked in the block above
+        self.check_content(file_id, purpose)
         return self.store_file(
-            org, file_id, filename, purpose, form.file.writer.size, expires_after
+            org, file_id, form.file.filename, purpose, form.file.writer.size, expires_after
         )
 
     def store_file(
@@ -113,12 +101,16 @@ class Files(Part):
         writer.commit()
         return self.store_file(org, file_id, filename, purpose, len(content), None)
 
-    def check_json_lines(self, file_id: str) -> None:
-        """What the Files API checks of a fine-tune upload: JSON lines of objects. The first
-        lines are parsed; every line is checked for the shape of an object at C speed (the
-        deep, line-by-line checks come when a job validates the file)."""
+    def check_content(self, file_id: str, purpose: str) -> None:
+        """What the Files API checks of committed bytes before they become a File; bytes
+        that fail are deleted. A fine-tune file must be JSON lines of objects: the first
+        lines are parsed, every line is checked for the shape of an object at memory speed
+        (the deep, line-by-line checks come when a job validates the file)."""
+        if purpose != "fine-tune":
+            return
         bad = first_non_object_line(self.blobs.read(file_id))
         if bad is not None:
+            self.blobs.delete(file_id)
             raise errors.invalid(
                 "Invalid file format for Fine-Tuning API. Must be .jsonl "
                 f"(line {bad} is not a JSON object)",

@@ -80,20 +80,14 @@ class Uploads(Part):
     def add_part(
         self, org: Organization, upload_id: str, part_id: str, form: MultipartForm
     ) -> UploadPart:
-        writer = form.file.writer if form.file else None
-        try:
+        with form.keeping_file():
             self._pending_upload(org, upload_id)
             extra = sorted(form.fields)
             if extra:
                 raise errors.unknown_param(extra[0])
             if form.file is None:
                 raise errors.missing_param("data")
-            form.file.writer.commit()
-            writer = None
-        except BaseException:
-            if writer is not None:
-                writer.abort()
-            raise
+        assert form.file is not None  # checked in the block above
         part = UploadPart(id=part_id, created_at=self.now(), upload_id=upload_id)
         doc = part.model_dump()
         doc["size"] = form.file.writer.size
@@ -134,12 +128,7 @@ class Uploads(Part):
         except BaseException:
             writer.abort()
             raise
-        try:
-            if doc["purpose"] == "fine-tune":
-                self.files.check_json_lines(file_id)
-        except BaseException:
-            self.blobs.delete(file_id)
-            raise
+        self.files.check_content(file_id, doc["purpose"])
         expires_after = doc.get("expires_after")
         file = self.files.store_file(
             org,
