@@ -18,7 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mockft import errors
 from mockft.config import Settings
-from mockft.routes import chat, control, files, fine_tuning, models, uploads
+from mockft.routes import chat, control, files, fine_tuning, graders, models, uploads
 from mockft.routes.common import api_json, error_response
 from mockft.service import Service
 
@@ -119,7 +119,14 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
         routes=[
             *_under(
                 "/v1",
-                [*fine_tuning.routes, *files.routes, *uploads.routes, *chat.routes, *models.routes],
+                [
+                    *fine_tuning.routes,
+                    *files.routes,
+                    *uploads.routes,
+                    *chat.routes,
+                    *graders.routes,
+                    *models.routes,
+                ],
             ),
             *_under("/mockft", control.routes),
         ],

@@ -275,7 +275,7 @@ def json_type_name(value: object) -> str:
 def parse_json_body(raw: bytes) -> dict[str, Any]:
     try:
         data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         raise errors.invalid_json() from None
     if not isinstance(data, dict):
         raise errors.invalid_json()
