@@ -61,6 +61,9 @@ ERROR_KEYS: Final = frozenset({"message", "type", "param", "code"})
 # /resume), but the spec's FineTuningJob.status enum lacks "paused".
 SPEC_DEVIATIONS: Final[Mapping[str, tuple[str, ...]]] = {
     "/components/schemas/FineTuningJob/properties/status": ("paused",),
+    # OpenAIFile.purpose: createFile accepts purpose "evals" (CreateFileRequest's enum), and
+    # the file it creates has that purpose, but OpenAIFile's enum lacks it.
+    "/components/schemas/OpenAIFile/properties/purpose": ("evals",),
 }
 # ListFilesResponse.first_id / last_id: the spec requires strings, but an empty page has no
 # first or last object; the real API (like its other cursor lists, e.g. checkpoints, whose

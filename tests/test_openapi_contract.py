@@ -85,6 +85,7 @@ def test_env_var_points_at_another_spec(monkeypatch: pytest.MonkeyPatch, tmp_pat
         "components": {
             "schemas": {
                 "FineTuningJob": {"properties": {"status": {"enum": ["queued"]}}},
+                "OpenAIFile": {"properties": {"purpose": {"enum": ["fine-tune"]}}},
                 "ListFilesResponse": {
                     "properties": {"first_id": {"type": "string"}, "last_id": {"type": "string"}}
                 },
