@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -272,10 +273,25 @@ def json_type_name(value: object) -> str:
     return "an object"
 
 
+def _reject_constant(name: str) -> None:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):  # 1e999
+        raise ValueError(f"{text} is out of range")
+    return value
+
+
 def parse_json_body(raw: bytes) -> dict[str, Any]:
+    """Strict JSON: no NaN/Infinity (Python's json reads them; nothing else does) and no
+    lone surrogates (they could be stored but never written back out as UTF-8)."""
     try:
-        data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError, RecursionError):
+        data = json.loads(raw, parse_constant=_reject_constant, parse_float=_finite_float)
+        if b"\\u" in raw:
+            json.dumps(data, ensure_ascii=False).encode()
+    except (ValueError, UnicodeError, RecursionError):
         raise errors.invalid_json() from None
     if not isinstance(data, dict):
         raise errors.invalid_json()

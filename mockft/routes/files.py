@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from urllib.parse import quote
+
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
@@ -50,9 +52,16 @@ async def file_content(request: Request) -> Response:
         media_type="application/octet-stream",
         headers={
             "content-length": str(content.size),
-            "content-disposition": f'attachment; filename="{content.filename}"',
+            "content-disposition": content_disposition(content.filename),
         },
     )
+
+
+def content_disposition(filename: str) -> str:
+    """An ASCII fallback plus RFC 5987's UTF-8 form: any stored name fits in a header."""
+    fallback = "".join(c if 32 <= ord(c) < 127 and c not in '"\\' else "_" for c in filename)
+    encoded = quote(filename.encode("utf-8", "surrogateescape"), safe="")
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{encoded}"
 
 
 routes = [

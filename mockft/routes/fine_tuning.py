@@ -59,7 +59,7 @@ async def list_jobs(request: Request) -> Response:
     metadata = {
         key[len(METADATA_PREFIX) : -1]: value
         for key, value in query.items()
-        if key.startswith(METADATA_PREFIX) and key.endswith("]")
+        if key.startswith(METADATA_PREFIX) and key.endswith("]") and len(key) > len("metadata[]")
     }
     jobs = service_of(request).jobs.page(org_of(request), page, metadata or None)
     return api_json(envelope(jobs, page, _job_dict))

@@ -9,11 +9,11 @@ from mockft.clock import Clock
 from mockft.config import Settings
 from mockft.service.clockctl import ClockControl, restore_clock
 from mockft.service.context import Context
-from mockft.service.files import FileContent, Files
+from mockft.service.files import FILE, FileContent, Files
 from mockft.service.inference import Inference
 from mockft.service.jobs import Jobs
 from mockft.service.models import Models
-from mockft.service.uploads import MAX_PART_BYTES, Uploads
+from mockft.service.uploads import MAX_PART_BYTES, PART, Uploads
 from mockft.store import Blobs, Store, open_stores
 
 __all__ = ["MAX_PART_BYTES", "FileContent", "Service"]
@@ -43,7 +43,17 @@ class Service:
     @classmethod
     def open(cls, settings: Settings) -> Service:
         store, blobs = open_stores(None if settings.memory else settings.data_dir)
-        return cls(settings, store, blobs, restore_clock(settings, store))
+        service = cls(settings, store, blobs, restore_clock(settings, store))
+        service.sweep()
+        return service
+
+    def sweep(self) -> None:
+        """Delete bytes no live object owns: a crash can land between committing a blob
+        and recording (or tombstoning) its File or Part, and the client never heard back."""
+        now = self.ctx.now()
+        owned = self.store.ids(FILE, now) | self.store.ids(PART, now)
+        for key in self.blobs.keys() - owned:
+            self.blobs.delete(key)
 
     def close(self) -> None:
         self.clock.save()

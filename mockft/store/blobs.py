@@ -74,6 +74,9 @@ class DiskBlobs:
     def delete(self, key: str) -> None:
         (self._root / _checked(key)).unlink(missing_ok=True)
 
+    def keys(self) -> set[str]:
+        return {entry.name for entry in self._root.iterdir() if entry.is_file()}
+
     def clear(self) -> None:
         for entry in self._root.iterdir():
             if entry.is_file():
@@ -121,6 +124,9 @@ class MemoryBlobs:
 
     def delete(self, key: str) -> None:
         self._blobs.pop(key, None)
+
+    def keys(self) -> set[str]:
+        return set(self._blobs)
 
     def clear(self) -> None:
         self._blobs.clear()

@@ -33,6 +33,9 @@ CREATE TABLE IF NOT EXISTS sequences (name TEXT PRIMARY KEY, value INTEGER NOT N
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 ALIVE = "(gone_at IS NULL OR gone_at > ?)"
+# A deleted object keeps its row with gone_at = 0 (a tombstone): invisible everywhere, but a
+# list cursor naming it still finds its place, so paging survives concurrent deletes.
+TOMBSTONE = 0
 
 
 def _dumps(body: Document) -> str:
@@ -91,7 +94,14 @@ class SqliteStore:
         return dict(json.loads(rows[0][0])) if rows else None
 
     def delete(self, kind: str, obj_id: str) -> bool:
-        return self._write("DELETE FROM objects WHERE kind = ? AND id = ?", (kind, obj_id)) > 0
+        return (
+            self._write(
+                "UPDATE objects SET gone_at = ? WHERE kind = ? AND id = ? "
+                "AND (gone_at IS NULL OR gone_at > ?)",
+                (TOMBSTONE, kind, obj_id, TOMBSTONE),
+            )
+            > 0
+        )
 
     def page(
         self,
@@ -110,9 +120,12 @@ class SqliteStore:
         descending = page.order == "desc"
         with self._lock:
             if page.after is not None:
-                row = self._db.execute(
-                    "SELECT seq FROM objects WHERE kind = ? AND id = ?", (kind, page.after)
-                ).fetchone()
+                cursor_sql = "SELECT seq FROM objects WHERE kind = ? AND id = ?"
+                cursor_params: tuple[Any, ...] = (kind, page.after)
+                if org is not None:  # another organization's id is an unknown cursor
+                    cursor_sql += " AND org = ?"
+                    cursor_params += (org,)
+                row = self._db.execute(cursor_sql, cursor_params).fetchone()
                 if row is None:
                     return []
                 where += " AND seq < ?" if descending else " AND seq > ?"
@@ -147,10 +160,14 @@ class SqliteStore:
 
     def gone(self, kind: str, now: float) -> list[str]:
         rows = self._run(
-            "SELECT id FROM objects WHERE kind = ? AND gone_at IS NOT NULL AND gone_at <= ?",
-            (kind, now),
+            "SELECT id FROM objects WHERE kind = ? AND gone_at > ? AND gone_at <= ?",
+            (kind, TOMBSTONE, now),
         )
         return [r[0] for r in rows]
+
+    def ids(self, kind: str, now: float) -> set[str]:
+        rows = self._run(f"SELECT id FROM objects WHERE kind = ? AND {ALIVE}", (kind, now))
+        return {r[0] for r in rows}
 
     def next_sequence(self, name: str) -> int:
         rows = self._run(
