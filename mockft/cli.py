@@ -1,14 +1,19 @@
-"""`mockft serve | reset`: every serve flag is also a MOCKFT_* environment variable."""
+"""`mockft serve | validate | reset`: every serve flag is also a MOCKFT_* environment
+variable."""
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
-from collections.abc import Sequence
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any, Final, TextIO
 
 from pydantic import ValidationError
 
-from mockft import __version__
+from mockft import __version__, validation
 from mockft.config import Settings
 
 
@@ -44,6 +49,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--log-level", default="info", help="uvicorn log level (default info)")
 
+    _add_validate(commands)
+
     reset = commands.add_parser("reset", help="delete everything stored in the data dir")
     reset.add_argument("--data-dir", help="the data dir (MOCKFT_DATA_DIR, default ./.mockft)")
     return parser
@@ -71,6 +78,8 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "validate":
+        return _validate(args)
     try:
         settings = _settings(args)
     except ValidationError as exc:
@@ -102,3 +111,230 @@ def _serve(settings: Settings, log_level: str) -> int:
     sys.stdout.flush()
     uvicorn.run(app, host=settings.host, port=settings.port, log_level=log_level)
     return 0
+
+
+# -- mockft validate ----------------------------------------------------------------------
+
+EXIT_VALID: Final = 0
+EXIT_INVALID: Final = 1
+EXIT_USAGE: Final = 2
+DEFAULT_CHAT_MODEL: Final = "gpt-4o-mini"
+DEFAULT_PROMPT_COMPLETION_MODEL: Final = "babbage-002"
+READ_CHUNK_BYTES: Final = 1024 * 1024
+PROGRESS_WIDTH: Final = 30
+PROGRESS_INTERVAL_SECONDS: Final = 0.2
+BYTES_PER_MB: Final = 1_000_000
+SHOWN_LINES_SEPARATOR: Final = ", "
+JSON_INDENT: Final = 2
+
+
+def _add_validate(commands: Any) -> None:
+    validate = commands.add_parser(
+        "validate",
+        help="check a training file offline, exactly as a fine-tuning job would",
+        description="Check a JSONL training file as the fine-tuning service does (the same "
+        "code mockft serve runs); print each check's count, token statistics, the epochs "
+        '"auto" picks and the estimated cost. Exit 0 valid, 1 invalid, 2 usage error.',
+    )
+    validate.add_argument("file", help="the JSONL training file")
+    validate.add_argument(
+        "--model",
+        help=f"model to fine-tune (default {DEFAULT_CHAT_MODEL}, or "
+        f"{DEFAULT_PROMPT_COMPLETION_MODEL} when the file holds prompt/completion examples)",
+    )
+    validate.add_argument(
+        "--method",
+        choices=validation.METHODS,
+        help="fine-tuning method (default supervised, or dpo when the file holds preference "
+        "examples, or the model's only method)",
+    )
+    validate.add_argument("--json", action="store_true", help="print the report as JSON")
+
+
+def _validate(args: argparse.Namespace) -> int:
+    from mockft.catalog import load_catalog
+
+    path = Path(args.file)
+    if not path.is_file():
+        print(f"mockft validate: no such file: {path}", file=sys.stderr)
+        return EXIT_USAGE
+    sniffed = _first_example_format(path)
+    model = args.model or (
+        DEFAULT_PROMPT_COMPLETION_MODEL
+        if sniffed == validation.FORMAT_PROMPT_COMPLETION
+        else DEFAULT_CHAT_MODEL
+    )
+    catalog = load_catalog()
+    entry = catalog.resolve(model)
+    spec = catalog.fine_tuning(model)
+    if entry is None or spec is None:
+        tunable = ", ".join(m.id for m in catalog.fine_tunable())
+        reason = "is not a known model" if entry is None else "cannot be fine-tuned"
+        print(f"mockft validate: {model} {reason}; fine-tunable: {tunable}", file=sys.stderr)
+        return EXIT_USAGE
+    method = args.method
+    if method is None:
+        method = (
+            validation.METHOD_DPO
+            if sniffed == validation.FORMAT_DPO
+            else validation.METHOD_SUPERVISED
+        )
+        if not spec.supports(method):
+            method = spec.methods[0]
+    unsupported = validation.method_error(entry.id, spec, method)
+    if unsupported is not None:
+        print(f"mockft validate: {unsupported}", file=sys.stderr)
+        return EXIT_USAGE
+    progress = _Progress(path.stat().st_size, sys.stderr) if sys.stderr.isatty() else None
+    try:
+        report = validation.validate_file(
+            _read(path, progress),
+            model=entry.id,
+            model_spec=spec,
+            method=method,
+            source=str(path),
+        )
+    except OSError as exc:
+        print(f"mockft validate: cannot read {path}: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    finally:
+        if progress is not None:
+            progress.done()
+    estimate = validation.estimate_cost(report, spec)
+    if args.json:
+        print(json.dumps(_report_json(report, estimate), indent=JSON_INDENT))
+    else:
+        _print_report(report, estimate)
+    return EXIT_VALID if report.valid else EXIT_INVALID
+
+
+def _first_example_format(path: Path) -> str | None:
+    """The format of the file's first non-blank line, to pick defaults."""
+    try:
+        with open(path, "rb") as file:
+            for raw in file:
+                if raw.strip():
+                    example = json.loads(raw)
+                    break
+            else:
+                return None
+    except (OSError, ValueError):
+        return None
+    if not isinstance(example, dict):
+        return None
+    if "messages" in example:
+        return validation.FORMAT_CHAT
+    if any(key in example for key in validation.DPO_KEYS):
+        return validation.FORMAT_DPO
+    if any(key in example for key in validation.PROMPT_COMPLETION_KEYS):
+        return validation.FORMAT_PROMPT_COMPLETION
+    return None
+
+
+class _Progress:
+    """A bar on a terminal: bytes read of the file's size."""
+
+    def __init__(self, total: int, stream: TextIO) -> None:
+        self.total = max(1, total)
+        self.stream = stream
+        self.read = 0
+        self.shown_at = 0.0
+
+    def advance(self, size: int) -> None:
+        self.read += size
+        now = time.monotonic()
+        if now - self.shown_at < PROGRESS_INTERVAL_SECONDS:
+            return
+        self.shown_at = now
+        share = min(1.0, self.read / self.total)
+        filled = int(share * PROGRESS_WIDTH)
+        bar = "#" * filled + "." * (PROGRESS_WIDTH - filled)
+        self.stream.write(
+            f"\rvalidating [{bar}] {share:4.0%} "
+            f"{self.read / BYTES_PER_MB:.1f}/{self.total / BYTES_PER_MB:.1f} MB"
+        )
+        self.stream.flush()
+
+    def done(self) -> None:
+        if self.shown_at:
+            self.stream.write("\r\033[K")
+            self.stream.flush()
+
+
+def _read(path: Path, progress: _Progress | None) -> Iterator[bytes]:
+    with open(path, "rb") as file:
+        while chunk := file.read(READ_CHUNK_BYTES):
+            if progress is not None:
+                progress.advance(len(chunk))
+            yield chunk
+
+
+def _report_json(
+    report: validation.ValidationReport, estimate: validation.CostEstimate
+) -> dict[str, Any]:
+    return {
+        "file": report.source,
+        **report.to_dict(),
+        "n_epochs": estimate.n_epochs,
+        "billed_tokens": estimate.billed_tokens,
+        "price_per_1m_tokens": estimate.price_per_1m_tokens,
+        "price_per_hour": estimate.price_per_hour,
+        "estimated_cost": None if estimate.cost is None else round(estimate.cost, 6),
+    }
+
+
+def _print_report(report: validation.ValidationReport, estimate: validation.CostEstimate) -> None:
+    kind = "exact" if report.exact_tokens else "estimated"
+    print(f"mockft validate {report.source}")
+    print(
+        f"  model {report.model}, method {report.method}, "
+        f"{report.format.replace('_', '/')} examples; tokens by {report.tokenizer} ({kind})"
+    )
+    print()
+    width = max(len(check.title) for check in report.checks)
+    print(f"  {'':4} {'check':<{width}}  {'count':>7}  lines".rstrip())
+    for check in report.checks:
+        if not check.count:
+            mark = "ok"
+        elif check.severity == validation.ERROR:
+            mark = "FAIL"
+        else:
+            mark = "warn"
+        lines = SHOWN_LINES_SEPARATOR.join(str(line) for line in check.lines)
+        if check.count > len(check.lines):
+            lines += f" (+{check.count - len(check.lines)} more)"
+        print(f"  {mark:<4} {check.title:<{width}}  {check.count:>7,}  {lines}".rstrip())
+    stats = report.tokens
+    over = report.check(validation.OVER_TOKEN_LIMIT).count
+    print()
+    print(f"  examples          {report.n_examples:,} ({report.n_lines:,} lines)")
+    print(
+        f"  tokens/example    min {stats.min:,}, mean {stats.mean:,.1f}, max {stats.max:,}; "
+        f"total {stats.total:,}"
+    )
+    print(
+        f"  over the limit    {over:,} example(s) above {report.token_limit:,} tokens "
+        "(truncated when training)"
+    )
+    print(f'  epochs ("auto")   {estimate.n_epochs}')
+    print(
+        f"  billed tokens     {estimate.billed_tokens:,} "
+        f"({report.billable_tokens:,} billable x {estimate.n_epochs} epochs)"
+    )
+    if estimate.cost is not None:
+        print(
+            f"  estimated cost    ${estimate.cost:,.2f} "
+            f"(${estimate.price_per_1m_tokens:,.2f} per 1M training tokens)"
+        )
+    else:
+        print(
+            f"  estimated cost    billed per hour of training (${estimate.price_per_hour:,.2f}"
+            "/hour), not per token: no estimate from tokens"
+        )
+    print()
+    for warning in report.warnings:
+        print(f"  warning: {warning}")
+    if report.error is None:
+        print("  valid: a job with this file passes validation")
+    else:
+        print(f"  INVALID ({report.error.code}): {report.error.message}")

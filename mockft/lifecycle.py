@@ -117,6 +117,13 @@ class TrainingStats:
     n_examples: int
     billable_tokens: int  # tokens of one pass over the training file
     n_validation_examples: int = 0  # 0 = no validation file
+    # What validating the files found that does not stop the job (over-long examples,
+    # duplicates, ...): warn-level events at the end of `validating_files`.
+    warnings: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        # Stored jobs keep a JSON list; a tuple keeps the stats hashable.
+        object.__setattr__(self, "warnings", tuple(self.warnings))
 
 
 @dataclass(frozen=True)
@@ -167,6 +174,7 @@ class JobPlan:
     has_validation: bool
     seed: int
     validation_error: JobError | None = None
+    warnings: tuple[str, ...] = ()
 
     @property
     def hyperparameters(self) -> Hyperparameters:
@@ -368,6 +376,7 @@ def plan_job(
         has_validation=has_validation,
         seed=seed,
         validation_error=validation_error,
+        warnings=stats.warnings,
     )
 
 
@@ -599,6 +608,12 @@ def snapshot(
     checkpoints: list[CheckpointSpec] = []
     error: JobError | None = terminal.error if terminal is not None else None
     finished_at: int | None = terminal.at if terminal is not None else None
+    if happened(plan.validated_at):
+        validated_at = timeline.actual(plan.validated_at)
+        planned.extend(
+            _message_event(ctx.job_id, f"warning-{index}", validated_at, warning, LEVEL_WARN)
+            for index, warning in enumerate(plan.warnings)
+        )
     if plan.validation_error is not None:
         if happened(plan.validated_at):
             failed_at = timeline.actual(plan.validated_at)

@@ -1,15 +1,17 @@
 from __future__ import annotations
 
-import hashlib
+import functools
 import json
 import socket
 import sys
-import types
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mockft import tokens
 from mockft.tokens import (
@@ -70,8 +72,8 @@ SHORT_ANCHORS = {
 }
 SHORT_TOLERANCE = 2  # tokens: a single rare word can be one token or three
 
-# Per-file totals of count_example over fixtures/*.jsonl, measured with the real tiktoken
-# encodings (see fixtures/README.md). Estimator files are within 7.5 % of these.
+# Per-file totals of count_example over fixtures/*.jsonl, measured with tiktoken itself (see
+# fixtures/README.md): exact counting must give these numbers; the estimator is within 7.5 %.
 FIXTURE_COUNTS = {
     "train_chat.jsonl": {CL100K_BASE: 779, O200K_BASE: 754},
     "valid_chat.jsonl": {CL100K_BASE: 500, O200K_BASE: 482},
@@ -275,13 +277,128 @@ def test_cookbook_strings_within_tolerance(text: str, encoding: str) -> None:
     assert abs(count_text(text, encoding=encoding) - published) <= SHORT_TOLERANCE
 
 
+# -- exact counts through bpe-openai -------------------------------------------------------
+
+# Characters that stress the pre-tokenizer: spaces next to other whitespace, newlines after
+# punctuation, contractions, digits, CJK, emoji, non-ASCII whitespace, a lone surrogate.
+TRICKY = st.lists(
+    st.sampled_from(
+        list("abXY .,!?'-/\n\t\r019")
+        + ["é", "微", "\u00a0", "\u3000", "\x0b", "\x1c", "\x85", "😀", "\u2028", "\ud800"]
+        + ["'s", "'ll", "  ", "\n\n", " \n", "Hello", " world", "ing", "<|endoftext|>"]
+    ),
+    max_size=40,
+).map("".join)
+
+
+@functools.cache
+def bpe_encoding(encoding: str) -> Any:
+    """bpe-openai's public API, as a user would call it (tiktoken-compatible)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # its data loading, not ours
+        import bpe_openai
+
+        return bpe_openai.get_encoding(encoding)
+
+
+def real_count(text: str, encoding: str) -> int:
+    clean = text.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+    return len(bpe_encoding(encoding).encode_ordinary(clean))
+
+
+@pytest.mark.usefixtures("no_network")
+def test_exact_backend_by_default() -> None:
+    for encoding in tokens.ENCODINGS:
+        assert tokens.is_exact(encoding)
+        assert tokens.encoder_name(encoding) == f"bpe-openai:{encoding}"
+        assert count_text("hello world", encoding=encoding) == 2
+    assert count_text("") == 0
+
+
 @pytest.mark.parametrize("encoding", tokens.ENCODINGS)
-def test_exact_counts_when_tiktoken_is_available(encoding: str) -> None:
-    if not tokens.is_exact(encoding):
-        pytest.skip(f"no local tiktoken {encoding} file; the estimator is in use")
+def test_cookbook_counts_are_exact(encoding: str) -> None:
     assert count_messages(COOKBOOK_MESSAGES, encoding=encoding) == COOKBOOK_COUNTS[encoding]
     for text, published in SHORT_ANCHORS.items():
         assert count_text(text, encoding=encoding) == published[encoding]
+
+
+@pytest.mark.parametrize("name", sorted(FIXTURE_COUNTS))
+@pytest.mark.parametrize("encoding", tokens.ENCODINGS)
+def test_fixture_files_match_tiktoken(name: str, encoding: str) -> None:
+    total = sum(count_example(e, encoding=encoding) for e in read_jsonl(name))
+    assert total == FIXTURE_COUNTS[name][encoding]
+
+
+@settings(max_examples=400, deadline=None)
+@given(text=TRICKY)
+def test_memoised_counts_equal_the_tokenizer(text: str) -> None:
+    for encoding in tokens.ENCODINGS:
+        counter = tokens.get_counter(encoding, tokens.MODE_EXACT)
+        assert counter.count(text) == real_count(text, encoding)
+        assert counter.count(text) == real_count(text, encoding)  # again, from the caches
+
+
+@settings(max_examples=200, deadline=None)
+@given(text=TRICKY, start=st.integers(0, 40), width=st.integers(2, 40))
+def test_safe_cuts_do_not_change_the_count(text: str, start: int, width: int) -> None:
+    start = min(start, max(0, len(text) - 1))
+    end = min(len(text), start + width)
+    cut = tokens._safe_cut(text, start, end)
+    assert start < cut <= end or (start == cut == end)
+    if cut < end:  # a cut found inside the window is one the tokenizer makes too
+        for encoding in tokens.ENCODINGS:
+            whole = real_count(text[start:], encoding)
+            assert real_count(text[start:cut], encoding) + real_count(text[cut:], encoding) == whole
+
+
+def test_texts_beyond_the_per_call_limit_are_counted_in_pieces() -> None:
+    unit = "hello world\n"  # "hello", " world", "\n": a newline before a letter always cuts
+    text = unit * 100_000  # 1.2M characters, 300,000 tokens: too many for one bpe-openai call
+    with pytest.raises(ValueError):
+        bpe_encoding(CL100K_BASE).encode_ordinary(text)
+    assert count_text(text) == 3 * 100_000
+    pieces = list(tokens.split_for_counting(text))
+    assert "".join(pieces) == text and max(map(len, pieces)) <= tokens.MAX_CHARS_PER_CALL
+    # No newline, and double spaces so it is counted whole: cut at spaces and letter/digit
+    # boundaries, still exact.
+    one_line = "ab12  x " * 30_000
+    assert count_text(one_line) == real_count(one_line, CL100K_BASE)
+    pieces = list(tokens.split_for_counting(one_line))
+    assert len(pieces) > 1
+    assert sum(real_count(piece, CL100K_BASE) for piece in pieces) == count_text(one_line)
+
+
+def test_lone_surrogates_count_as_replacement_characters() -> None:
+    assert (
+        count_text("\ud800 hi") == count_text("\ufffd hi") == real_count("\ud800 hi", CL100K_BASE)
+    )
+
+
+def test_caches_stay_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(tokens, "WORD_CACHE_MAX_ENTRIES", 8)
+    monkeypatch.setattr(tokens, "SHORT_CACHE_MAX_ENTRIES", 5)
+    monkeypatch.setattr(tokens, "CACHE_MAX_ENTRIES", 4)
+    counter = tokens.get_counter(CL100K_BASE, tokens.MODE_EXACT).count
+    for number in range(200):
+        for text in (
+            f"sentence {number} with word{number} and more{number}",
+            f"padded  to be long enough for the middle cache, number {number}" * 2,
+        ):
+            assert counter(text) == counter(text) == real_count(text, CL100K_BASE)
+        assert len(counter._words) <= 8 + 3  # type: ignore[attr-defined]
+        assert len(counter._short) <= 5  # type: ignore[attr-defined]
+        assert len(counter._texts) <= 4  # type: ignore[attr-defined]
+
+
+def test_estimator_when_bpe_openai_is_missing(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "bpe_openai", None)  # import now raises ImportError
+    tokens.clear_cache()
+    assert not tokens.is_exact()
+    assert tokens.encoder_name() == "mockft-estimate-1:cl100k_base"
+    assert count_text("hello world") == tokens.estimate_text("hello world")
+    monkeypatch.setenv(tokens.TOKENIZER_ENV, tokens.MODE_EXACT)
+    with pytest.raises(RuntimeError, match="bpe-openai"):
+        count_text("hello world")
 
 
 # -- backends -----------------------------------------------------------------------------
@@ -312,89 +429,3 @@ def test_estimate_mode_names_the_estimator() -> None:
     assert tokens.encoder_name() == "mockft-estimate-1:cl100k_base"
     assert tokens.encoder_name(O200K_BASE) == "mockft-estimate-1:o200k_base"
     assert not tokens.is_exact()
-
-
-@pytest.mark.usefixtures("no_network")
-def test_empty_cache_falls_back_without_network(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
-    monkeypatch.setenv("TIKTOKEN_CACHE_DIR", str(tmp_path))
-    assert not tokens.is_exact()
-    assert tokens.encoder_name().startswith(tokens.ESTIMATOR_VERSION)
-    assert count_text("hello world") == 2
-    monkeypatch.setenv(tokens.TOKENIZER_ENV, tokens.MODE_TIKTOKEN)
-    with pytest.raises(RuntimeError, match="tiktoken"):
-        count_text("hello world")
-
-
-@pytest.mark.usefixtures("no_network")
-def test_disabled_cache_falls_back(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("TIKTOKEN_CACHE_DIR", "")  # tiktoken would download on every call
-    assert tokens.tiktoken_cache_path(CL100K_BASE) is None
-    assert not tokens.is_exact()
-
-
-@pytest.mark.usefixtures("no_network")
-def test_corrupt_cache_file_is_left_alone(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setenv("TIKTOKEN_CACHE_DIR", str(tmp_path))
-    path = tokens.tiktoken_cache_path(CL100K_BASE)
-    assert path is not None and path.parent == tmp_path
-    path.write_bytes(b"not a bpe file\n")
-    install_fake_tiktoken(monkeypatch)
-    assert not tokens.is_exact()  # hash mismatch: tiktoken itself would delete and re-download
-    assert path.read_bytes() == b"not a bpe file\n"
-
-
-@pytest.mark.usefixtures("no_network")
-def test_verified_local_file_gives_exact_counts(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
-    # A stand-in BPE file and a stand-in tiktoken: exercises the whole exact path offline.
-    bpe = b"aGk= 0\nIHRoZXJl 1\n"  # "hi", " there"
-    spec = tokens._BPE_FILES[CL100K_BASE]
-    fake_spec = tokens._BpeFile(
-        url=spec.url,
-        sha256=hashlib.sha256(bpe).hexdigest(),
-        pat_str=spec.pat_str,
-        special_tokens=spec.special_tokens,
-    )
-    monkeypatch.setattr(tokens, "_BPE_FILES", {**tokens._BPE_FILES, CL100K_BASE: fake_spec})
-    monkeypatch.setenv("TIKTOKEN_CACHE_DIR", str(tmp_path))
-    path = tokens.tiktoken_cache_path(CL100K_BASE)
-    assert path is not None
-    path.write_bytes(bpe)
-    built = install_fake_tiktoken(monkeypatch)
-
-    assert tokens.is_exact()
-    assert tokens.encoder_name() == "tiktoken:cl100k_base"
-    assert count_text("hi there you") == 3  # the fake splits on spaces
-    assert built["ranks"] == {b"hi": 0, b" there": 1}
-    assert built["name"] == CL100K_BASE and "<|endoftext|>" in built["special_tokens"]
-    monkeypatch.setenv(tokens.TOKENIZER_ENV, tokens.MODE_ESTIMATE)
-    assert not tokens.is_exact()  # the estimate mode wins even with a usable file
-
-
-def install_fake_tiktoken(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
-    built: dict[str, Any] = {}
-
-    class Encoding:
-        def __init__(
-            self,
-            name: str,
-            *,
-            pat_str: str,
-            mergeable_ranks: dict[bytes, int],
-            special_tokens: dict[str, int],
-        ) -> None:
-            built.update(
-                name=name, ranks=mergeable_ranks, special_tokens=special_tokens, pat=pat_str
-            )
-
-        def encode(self, text: str, disallowed_special: object = "all") -> list[int]:
-            assert disallowed_special == ()
-            return list(range(len(text.split())))
-
-    fake = types.ModuleType("tiktoken")
-    fake.Encoding = Encoding  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "tiktoken", fake)
-    return built

@@ -5,16 +5,16 @@ from __future__ import annotations
 
 import base64
 import functools
-import json
 from collections.abc import Callable
 from typing import Any
 
-from mockft import errors, lifecycle, synth, tokens
+from mockft import errors, lifecycle, synth
+from mockft import validation as validation_rules
 from mockft.auth import Organization
 from mockft.pagination import PageRequest
 from mockft.schemas import CreateFineTuningJob
 from mockft.service.context import Context, Part
-from mockft.service.files import FILE, Files, lines
+from mockft.service.files import FILE, Files
 from mockft.service.models import Models
 
 JOB = "job"
@@ -22,7 +22,6 @@ JOB_PREFIX = "ftjob-"
 RESULT_FILENAME = "step_metrics.csv"
 RESULT_PURPOSE = "fine-tune-results"
 FT_PREFIX = "ft:"
-MIN_EXAMPLES = 10
 
 
 class Jobs(Part):
@@ -52,7 +51,7 @@ class Jobs(Part):
             if request.seed is not None
             else synth.draw_seed(self.settings.seed, job_id)
         )
-        stats, failure = self._training_stats(training, validation)
+        stats, failure = self._training_stats(training, validation, base["snapshot"], method)
         requested = request.method.hyperparameters() if request.method else request.hyperparameters
         hyper = (requested.model_dump() if requested else {}) | {}
         model_name = synth.fine_tuned_model_name(
@@ -80,6 +79,7 @@ class Jobs(Part):
                 "n_examples": stats.n_examples,
                 "billable_tokens": stats.billable_tokens,
                 "n_validation_examples": stats.n_validation_examples,
+                "warnings": list(stats.warnings),
             },
             "validation_error": failure,
             "fine_tuned_model_name": model_name,
@@ -119,47 +119,51 @@ class Jobs(Part):
         return doc
 
     def _training_stats(
-        self, training: dict[str, Any], validation: dict[str, Any] | None
+        self,
+        training: dict[str, Any],
+        validation: dict[str, Any] | None,
+        snapshot: str,
+        method: str,
     ) -> tuple[lifecycle.TrainingStats, dict[str, Any] | None]:
-        """Example and token counts; a problem the real service finds while validating
-        becomes the job's error at the end of `validating_files`."""
-        n_train, train_tokens, problem = self._count(training["id"], "training_file")
+        """Example and token counts from `validation.validate_file`, the one judge of
+        training data. A model that cannot be tuned with `method` is a 400 now; a problem
+        found in a file becomes the job's error at the end of `validating_files`, and the
+        files' warnings become warn-level events there."""
+        spec = self.catalog.fine_tuning(snapshot)
+        if spec is None:  # a model that is tunable was resolved before this call
+            raise errors.server_error()
+        unsupported = validation_rules.method_error(snapshot, spec, method)
+        if unsupported is not None:
+            raise errors.invalid(unsupported, "model", "model_not_available")
+        train = self._count(training["id"], validation_rules.TRAINING_FILE, snapshot, method)
+        problem = train.job_error()
+        warnings = list(train.warnings)
         n_valid = 0
         if validation is not None and problem is None:
-            n_valid, _, problem = self._count(validation["id"], "validation_file")
-        if problem is None and n_train < MIN_EXAMPLES:
-            problem = {
-                "code": "invalid_training_file",
-                "message": f"Training file {training['id']} has {n_train} example(s), but must "
-                f"have at least {MIN_EXAMPLES} examples",
-                "param": "training_file",
-            }
-        stats = lifecycle.TrainingStats(n_train, train_tokens, n_valid)
+            checked = self._count(
+                validation["id"], validation_rules.VALIDATION_FILE, snapshot, method
+            )
+            n_valid, problem = checked.n_examples, checked.job_error()
+            warnings.extend(checked.warnings)
+        stats = lifecycle.TrainingStats(
+            train.n_examples, train.billable_tokens, n_valid, tuple(warnings)
+        )
         return stats, problem
 
-    def _count(self, file_id: str, param: str) -> tuple[int, int, dict[str, Any] | None]:
-        examples = total = 0
-        for number, line in enumerate(lines(self.blobs.read(file_id)), start=1):
-            if not line.strip():
-                continue
-            try:
-                example = json.loads(line)
-            except ValueError:
-                example = None
-            if not isinstance(example, dict):
-                return (
-                    examples,
-                    total,
-                    {
-                        "code": f"invalid_{param}",
-                        "message": f"Invalid file format. Line {number} of {file_id} is not a JSON "
-                        "object.",
-                        "param": param,
-                    },
-                )
-            examples += 1
-            total += tokens.count_example(example)
-        return examples, total, None
+    def _count(
+        self, file_id: str, purpose: str, snapshot: str, method: str
+    ) -> validation_rules.ValidationReport:
+        spec = self.catalog.fine_tuning(snapshot)
+        if spec is None:
+            raise errors.server_error()
+        return validation_rules.validate_file(
+            self.blobs.read(file_id),
+            model=snapshot,
+            model_spec=spec,
+            method=method,
+            purpose=purpose,
+            source=file_id,
+        )
 
     def _plan(self, doc: dict[str, Any]) -> lifecycle.JobPlan:
         failure = doc["validation_error"]
