@@ -90,12 +90,14 @@ class Method(Request):
     dpo: DpoMethod | None = None
     reinforcement: ReinforcementMethod | None = None
 
-    def hyperparameters(self) -> SupervisedHyperparameters:
-        chosen = {"supervised": self.supervised, "dpo": self.dpo}.get(self.type)
-        if self.type == "reinforcement":
-            chosen = self.reinforcement  # type: ignore[assignment]
-        found = chosen.hyperparameters if chosen is not None else None
-        return found or SupervisedHyperparameters()
+    def hyperparameters(self) -> SupervisedHyperparameters | None:
+        """The hyperparameters given for the chosen method, if any."""
+        chosen: SupervisedMethod | DpoMethod | ReinforcementMethod | None = {
+            "supervised": self.supervised,
+            "dpo": self.dpo,
+            "reinforcement": self.reinforcement,
+        }[self.type]
+        return chosen.hyperparameters if chosen is not None else None
 
 
 class Wandb(Request):

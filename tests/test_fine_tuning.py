@@ -291,3 +291,26 @@ def _check_isolation(server: LiveServer, a: openai.OpenAI, b: openai.OpenAI) -> 
         b.fine_tuning.jobs.create(model="gpt-4o-mini", training_file=done.training_file)
     assert done.fine_tuned_model not in {m.id for m in b.models.list()}
     assert list(b.fine_tuning.jobs.list()) == []
+
+
+def test_reinforcement_jobs_check_their_grader(http: httpx.Client, client: openai.OpenAI) -> None:
+    grader = {
+        "type": "string_check",
+        "name": "exact",
+        "input": "{{sample.output_text}}",
+        "reference": "{{item.answer}}",
+        "operation": "eq",
+    }
+    body = {
+        "model": "o4-mini",
+        "training_file": upload(client, TRAIN),
+        "method": {"type": "reinforcement", "reinforcement": {"grader": grader}},
+    }
+    created = http.post("/fine_tuning/jobs", json=body)
+    assert created.status_code == 200, created.text
+    assert created.json()["method"]["reinforcement"]["grader"] == grader
+
+    body["method"]["reinforcement"]["grader"] = {**grader, "operation": "resembles"}  # type: ignore[index]
+    refused = http.post("/fine_tuning/jobs", json=body)
+    assert refused.status_code == 400
+    assert refused.json()["error"]["param"] == "method.reinforcement.grader.operation"

@@ -8,7 +8,7 @@ import functools
 from collections.abc import Callable
 from typing import Any
 
-from mockft import errors, lifecycle, synth
+from mockft import errors, graders, lifecycle, synth
 from mockft import validation as validation_rules
 from mockft.auth import Organization
 from mockft.pagination import PageRequest
@@ -22,6 +22,8 @@ JOB_PREFIX = "ftjob-"
 RESULT_FILENAME = "step_metrics.csv"
 RESULT_PURPOSE = "fine-tune-results"
 FT_PREFIX = "ft:"
+SUPERVISED = "supervised"
+REINFORCEMENT = "reinforcement"
 
 
 class Jobs(Part):
@@ -32,12 +34,17 @@ class Jobs(Part):
 
     def create(self, org: Organization, request: CreateFineTuningJob) -> dict[str, Any]:
         base = self._fine_tunable_base(org, request.model)
-        method = request.method.type if request.method else "supervised"
+        method = request.method.type if request.method else SUPERVISED
         if request.method is not None and request.hyperparameters is not None:
             raise errors.invalid(
                 "Specify hyperparameters either in 'method' or at the top level, not both.",
                 "hyperparameters",
             )
+        if method == REINFORCEMENT:
+            reinforcement = request.method.reinforcement if request.method else None
+            if reinforcement is None:
+                raise errors.missing_param("method.reinforcement")
+            graders.parse_grader(reinforcement.grader, "method.reinforcement.grader")
         training = self._job_file(org, request.training_file, "training_file")
         validation = (
             self._job_file(org, request.validation_file, "validation_file")
@@ -51,16 +58,16 @@ class Jobs(Part):
             if request.seed is not None
             else synth.draw_seed(self.settings.seed, job_id)
         )
-        stats, failure = self._training_stats(training, validation, base["snapshot"], method)
+        stats, failure = self._training_stats(training, validation, base, method)
         requested = request.method.hyperparameters() if request.method else request.hyperparameters
-        hyper = (requested.model_dump() if requested else {}) | {}
+        hyper = requested.model_dump() if requested else {}
         model_name = synth.fine_tuned_model_name(
-            base["snapshot"], org.name, request.suffix, synth.model_tag(seed, job_id)
+            base, org.name, request.suffix, synth.model_tag(seed, job_id)
         )
         doc: dict[str, Any] = {
             "object": "fine_tuning.job",
             "id": job_id,
-            "model": base["snapshot"] if not request.model.startswith(FT_PREFIX) else request.model,
+            "model": request.model if request.model.startswith(FT_PREFIX) else base,
             "created_at": now,
             "organization_id": org.id,
             "training_file": training["id"],
@@ -83,7 +90,7 @@ class Jobs(Part):
             },
             "validation_error": failure,
             "fine_tuned_model_name": model_name,
-            "base_snapshot": base["snapshot"],
+            "base_snapshot": base,
             "interventions": [],
             "result_files": [],
             "materialized": False,
@@ -91,15 +98,17 @@ class Jobs(Part):
         self.store.insert(JOB, job_id, org.id, doc)
         return self._job_view(org, doc)
 
-    def _fine_tunable_base(self, org: Organization, model: str) -> dict[str, str]:
+    def _fine_tunable_base(self, org: Organization, model: str) -> str:
+        """The base snapshot a job on `model` trains: an alias resolves to its snapshot, a
+        fine-tuned model of this organization to the snapshot it was trained from."""
         if model.startswith(FT_PREFIX):
             tuned = self.models.tuned_base(org, model)
             if tuned is not None:
-                return {"snapshot": tuned}
+                return tuned
         else:
             entry = self.catalog.resolve(model)
             if entry is not None and self.catalog.fine_tuning(model) is not None:
-                return {"snapshot": entry.id}
+                return entry.id
         raise errors.invalid(
             f"Model {model} is not available for fine-tuning or does not exist.",
             "model",
@@ -232,27 +241,13 @@ class Jobs(Part):
 
     def _job_view(self, org: Organization, doc: dict[str, Any]) -> dict[str, Any]:
         plan, snap = self._observe(org, doc)
-        started = (
-            snap.status not in (lifecycle.VALIDATING_FILES, lifecycle.QUEUED)
-            and (doc["validation_error"] is None)
-            and snap.steps_done + int(snap.status == lifecycle.RUNNING) > 0
-        )
         hyper: dict[str, Any] = dict(doc["requested_hyperparameters"])
-        if started:
+        if snap.status in TRAINING_STARTED or snap.steps_done > 0:  # "auto" is resolved
             hyper = {
                 "n_epochs": plan.n_epochs,
                 "batch_size": plan.batch_size,
                 "learning_rate_multiplier": plan.learning_rate_multiplier,
             }
-        method = dict(doc["method"] or {"type": doc["method_type"]})
-        kind = method["type"]
-        method[kind] = {
-            **dict(method.get(kind) or {}),
-            "hyperparameters": {
-                **dict((method.get(kind) or {}).get("hyperparameters") or {}),
-                **hyper,
-            },
-        }
         error = snap.error
         return {
             "object": "fine_tuning.job",
@@ -278,7 +273,7 @@ class Jobs(Part):
             "estimated_finish": snap.estimated_finish,
             "integrations": doc["integrations"],
             "metadata": doc["metadata"],
-            "method": method,
+            "method": _method_view(doc["method"] or {"type": doc["method_type"]}, hyper),
         }
 
     def get(self, org: Organization, job_id: str) -> dict[str, Any]:
@@ -327,6 +322,17 @@ class Jobs(Part):
             raise errors.job_not_found(job_id)
         org = self.ctx.keys.organization(doc["organization_id"])
         return org, doc
+
+
+TRAINING_STARTED = frozenset({lifecycle.RUNNING, lifecycle.PAUSED, lifecycle.SUCCEEDED})
+
+
+def _method_view(method: dict[str, Any], hyper: dict[str, Any]) -> dict[str, Any]:
+    """The method as requested, its hyperparameters showing what the job uses now."""
+    kind = method["type"]
+    chosen = dict(method.get(kind) or {})
+    chosen["hyperparameters"] = {**dict(chosen.get("hyperparameters") or {}), **hyper}
+    return {**method, kind: chosen}
 
 
 # A job's plan and its snapshot at an instant are pure functions of hashable inputs, so they
