@@ -17,6 +17,7 @@ from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mockft import errors
+from mockft.chaos import Chaos, ChaosMiddleware, RequestLog, RequestLogMiddleware
 from mockft.config import Settings
 from mockft.routes import chat, control, files, fine_tuning, graders, models, uploads
 from mockft.routes.common import api_json, error_response
@@ -135,7 +136,12 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
     )
     app.state.service = service
     app.state.settings = settings
+    app.state.chaos = Chaos(seed=settings.seed)
+    app.state.requests = RequestLog()
+    # Outermost last: request log -> envelope (auth, headers, errors) -> chaos -> routes.
+    app.add_middleware(ChaosMiddleware, chaos=app.state.chaos, default_org=service.keys.default.id)
     app.add_middleware(OpenAIEnvelope, service=service)
+    app.add_middleware(RequestLogMiddleware, log=app.state.requests)
     return app
 
 

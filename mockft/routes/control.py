@@ -7,7 +7,8 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from mockft import __version__, errors, lifecycle
-from mockft.routes.common import api_json, json_body, service_of
+from mockft.chaos import RULE_OBJECT, Chaos, ChaosSpec, RequestLog
+from mockft.routes.common import api_json, json_body, parse_body, service_of
 from mockft.schemas import json_type_name
 
 
@@ -86,4 +87,61 @@ async def complete_job(request: Request) -> Response:
 routes += [
     Route("/jobs/{job_id}/fail", fail_job, methods=["POST"]),
     Route("/jobs/{job_id}/complete", complete_job, methods=["POST"]),
+]
+
+
+# --- chaos and the request log -----------------------------------------------------------
+
+
+def chaos_of(request: Request) -> Chaos:
+    chaos: Chaos = request.app.state.chaos
+    return chaos
+
+
+def request_log_of(request: Request) -> RequestLog:
+    log: RequestLog = request.app.state.requests
+    return log
+
+
+def rule_not_found(rule_id: str) -> errors.APIError:
+    return errors.APIError(404, f"No such chaos rule: {rule_id}", param="rule_id")
+
+
+async def add_chaos(request: Request) -> Response:
+    rule = chaos_of(request).add(await parse_body(request, ChaosSpec))
+    return api_json(rule.to_dict())
+
+
+async def list_chaos(request: Request) -> Response:
+    rules = chaos_of(request).rules()
+    return api_json({"object": "list", "data": [r.to_dict() for r in rules]})
+
+
+async def clear_chaos(request: Request) -> Response:
+    return api_json({"object": "list", "deleted": chaos_of(request).clear()})
+
+
+async def delete_chaos_rule(request: Request) -> Response:
+    rule_id = request.path_params["rule_id"]
+    if not chaos_of(request).remove(rule_id):
+        raise rule_not_found(rule_id)
+    return api_json({"object": RULE_OBJECT, "id": rule_id, "deleted": True})
+
+
+async def list_requests(request: Request) -> Response:
+    entries = request_log_of(request).entries()
+    return api_json({"object": "list", "data": [e.to_dict() for e in entries]})
+
+
+async def clear_requests(request: Request) -> Response:
+    return api_json({"object": "list", "deleted": request_log_of(request).clear()})
+
+
+routes += [
+    Route("/chaos", add_chaos, methods=["POST"]),
+    Route("/chaos", list_chaos, methods=["GET"]),
+    Route("/chaos", clear_chaos, methods=["DELETE"]),
+    Route("/chaos/{rule_id}", delete_chaos_rule, methods=["DELETE"]),
+    Route("/requests", list_requests, methods=["GET"]),
+    Route("/requests", clear_requests, methods=["DELETE"]),
 ]
