@@ -383,3 +383,15 @@ def test_a_live_server_drops_and_holds_connections_without_answering(
     assert [r.status for r in mockft_server.requests] == [None, None, 200]
     # The server did not try to answer the dropped requests itself (no 500, no error).
     assert [r.getMessage() for r in seen.records if r.levelno >= logging.WARNING] == []
+
+
+def test_reset_endpoint_clears_rules_and_the_request_log(mockft: Any) -> None:
+    client = mockft.openai(max_retries=0)
+    mockft.chaos(status=503, times=5)
+    with pytest.raises(openai.APIStatusError):
+        client.models.list()
+    assert mockft.requests
+    with mockft.http_client() as http:
+        assert http.post("/mockft/reset").status_code == 200
+    assert mockft.requests == []
+    assert client.models.list().data  # no rule left to answer 503

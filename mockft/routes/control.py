@@ -18,7 +18,10 @@ async def health(request: Request) -> Response:
 
 
 async def reset(request: Request) -> Response:
+    """Back to a fresh server: no objects, no chaos rules, an empty request log."""
     service_of(request).reset()
+    chaos_of(request).clear()
+    request_log_of(request).clear()
     return api_json({"reset": True})
 
 
