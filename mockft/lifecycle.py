@@ -38,7 +38,11 @@ RESUME = "resume"
 CANCEL = "cancel"
 FAIL = "fail"
 COMPLETE = "complete"
-INTERVENTION_KINDS = frozenset({PAUSE, RESUME, CANCEL, FAIL, COMPLETE})
+HOLD = "hold"  # control API: freeze the job in its current state (no event, no status change)
+RELEASE = "release"
+INTERVENTION_KINDS = frozenset({PAUSE, RESUME, CANCEL, FAIL, COMPLETE, HOLD, RELEASE})
+HOLDABLE_STATUSES = frozenset({VALIDATING_FILES, QUEUED, RUNNING})
+SILENT_INTERVENTIONS = frozenset({COMPLETE, HOLD, RELEASE})  # no event of their own
 
 LEVEL_INFO = "info"
 LEVEL_WARN = "warn"
@@ -152,6 +156,9 @@ class Intervention:
     at: int  # unix seconds
     kind: str  # one of INTERVENTION_KINDS
     error: JobError | None = None  # for "fail"
+    planned: int | None = None
+    """For a "fail" set up in advance: it happens when this planned instant of the plan
+    (a step's end, the end of validation, ...) actually comes, pauses included."""
 
     def __post_init__(self) -> None:
         if self.kind not in INTERVENTION_KINDS:
@@ -421,6 +428,7 @@ class _Pause:
     started: int  # actual instant the pause took effect
     threshold: int  # planned instants after this one are held back by the pause
     ended: int | None  # actual resume instant; None while still paused
+    held: bool = False  # a control-API hold: the status stays what it was
 
 
 @dataclass(frozen=True)
@@ -462,6 +470,8 @@ def _status_at(plan: JobPlan, timeline: _Timeline, at: int) -> str:
     if at >= timeline.actual(plan.finished_at):
         return SUCCEEDED
     for pause in timeline.pauses:
+        if pause.held:
+            continue
         if pause.started <= at and (pause.ended is None or at < pause.ended):
             return PAUSED
     if at >= timeline.actual(plan.started_at):
@@ -481,23 +491,44 @@ def _apply(
     """Fold the interventions that have happened by `now` into a timeline.
 
     Interventions are taken in time order (stable, so equal instants keep stored order);
-    one that is not allowed in the status at its instant is ignored. Returns the timeline
-    and the effective interventions with their index in `interventions` (for event ids).
-    """
+    one that is not allowed in the status at its instant is ignored. A failure set up for a
+    planned instant is placed where the other interventions make that instant happen.
+    Returns the timeline and the effective interventions with their index in
+    `interventions` (for event ids)."""
+    fixed = [(i, item) for i, item in enumerate(interventions) if item.planned is None]
+    timeline, _ = _fold(plan, fixed, now)
+    placed = list(fixed)
+    for index, item in enumerate(interventions):
+        if item.planned is not None:
+            at = timeline.actual(item.planned)
+            if at != _NEVER:
+                placed.append((index, replace(item, at=max(at, item.at))))
+    return _fold(plan, placed, now)
+
+
+def _fold(
+    plan: JobPlan, items: Sequence[tuple[int, Intervention]], now: int
+) -> tuple[_Timeline, tuple[tuple[int, Intervention], ...]]:
     timeline = _Timeline()
     effective: list[tuple[int, Intervention]] = []
-    for index, item in sorted(enumerate(interventions), key=lambda pair: pair[1].at):
+    for index, item in sorted(items, key=lambda pair: pair[1].at):
         if item.at > now:
             break
         status = _status_at(plan, timeline, item.at)
         if is_terminal(status):
             continue
+        open_pause = _open_pause(timeline, held=False)
+        open_hold = _open_pause(timeline, held=True)
         if item.kind == PAUSE and can_pause(status):
             pause = _Pause(started=item.at, threshold=item.at - timeline.delay(), ended=None)
             timeline = replace(timeline, pauses=(*timeline.pauses, pause))
-        elif item.kind == RESUME and can_resume(status):
-            ended = replace(timeline.pauses[-1], ended=item.at)
-            timeline = replace(timeline, pauses=(*timeline.pauses[:-1], ended))
+        elif item.kind == RESUME and can_resume(status) and open_pause is not None:
+            timeline = _end_pause(timeline, open_pause, item.at)
+        elif item.kind == HOLD and status in HOLDABLE_STATUSES and open_hold is None:
+            hold = _Pause(item.at, item.at - timeline.delay(), None, held=True)
+            timeline = replace(timeline, pauses=(*timeline.pauses, hold))
+        elif item.kind == RELEASE and open_hold is not None:
+            timeline = _end_pause(timeline, open_hold, item.at)
         elif item.kind == CANCEL and can_cancel(status):
             timeline = replace(timeline, terminal=_Terminal(item.at, CANCELLED, None))
         elif item.kind == FAIL:
@@ -509,6 +540,19 @@ def _apply(
             continue
         effective.append((index, item))
     return timeline, tuple(effective)
+
+
+def _open_pause(timeline: _Timeline, *, held: bool) -> int | None:
+    for position, pause in enumerate(timeline.pauses):
+        if pause.held == held and pause.ended is None:
+            return position
+    return None
+
+
+def _end_pause(timeline: _Timeline, position: int, at: int) -> _Timeline:
+    pauses = list(timeline.pauses)
+    pauses[position] = replace(pauses[position], ended=at)
+    return replace(timeline, pauses=tuple(pauses))
 
 
 # --- snapshot ----------------------------------------------------------------------------
@@ -645,7 +689,7 @@ def snapshot(
 
     intervention_events: list[EventSpec] = []
     for index, item in effective:
-        if item.kind == COMPLETE:
+        if item.kind in SILENT_INTERVENTIONS:
             continue
         key = f"{item.kind}-{index}"
         if item.kind == FAIL:

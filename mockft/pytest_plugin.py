@@ -188,17 +188,37 @@ class MockFTControls:
         code: str | None = None,
         message: str | None = None,
         param: str | None = None,
+        *,
+        at_step: int | None = None,
+        in_state: str | None = None,
     ) -> FineTuningJob:
-        """The job fails now with this error (default: the service's internal error)."""
+        """The job fails with this error (default: the service's internal error): now, or
+        when step `at_step` ends, or when it enters `in_state` ("queued", "running")."""
         from mockft import lifecycle
+        from mockft.service.jobs import FailurePoint
 
         error = lifecycle.JobError(
             code=code or lifecycle.DEFAULT_FAILURE_CODE,
             message=message or lifecycle.DEFAULT_FAILURE_MESSAGE,
             param=param,
         )
+        when = None
+        if at_step is not None or in_state is not None:
+            when = FailurePoint(step=at_step, state=in_state)
         org, _ = self.service.jobs.find(job_id)
-        return _sdk_job(self.service.jobs.intervene(org, job_id, lifecycle.FAIL, error))
+        job = self.service.jobs.intervene(org, job_id, lifecycle.FAIL, error, when)
+        return _sdk_job(job)
+
+    def hold_job(self, job_id: str) -> FineTuningJob:
+        """Freeze the job in its state (validating, queued, running) until `release_job`."""
+        return self._control(job_id, "hold")
+
+    def release_job(self, job_id: str) -> FineTuningJob:
+        return self._control(job_id, "release")
+
+    def _control(self, job_id: str, kind: str) -> FineTuningJob:
+        org, _ = self.service.jobs.find(job_id)
+        return _sdk_job(self.service.jobs.intervene(org, job_id, kind))
 
     def complete_job(self, job_id: str) -> FineTuningJob:
         """The job succeeds now, producing everything a success produces."""

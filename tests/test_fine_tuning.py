@@ -30,11 +30,11 @@ def create_job(client: openai.OpenAI, **extra: object) -> openai.types.fine_tuni
     )
 
 
-def run_to_end(client: openai.OpenAI, server: LiveServer, job_id: str) -> list[str]:
-    """Advance the clock a minute at a time, recording each new status seen."""
+def run_to_end(client: openai.OpenAI, server: LiveServer, job_id: str, step: int = 60) -> list[str]:
+    """Advance the clock `step` seconds at a time, recording each new status seen."""
     seen = [client.fine_tuning.jobs.retrieve(job_id).status]
-    for _ in range(200):
-        server.advance(60)
+    for _ in range(12_000 // step):
+        server.advance(step)
         status = client.fine_tuning.jobs.retrieve(job_id).status
         if status != seen[-1]:
             seen.append(status)
@@ -314,3 +314,67 @@ def test_reinforcement_jobs_check_their_grader(http: httpx.Client, client: opena
     refused = http.post("/fine_tuning/jobs", json=body)
     assert refused.status_code == 400
     assert refused.json()["error"]["param"] == "method.reinforcement.grader.operation"
+
+
+def control(server: LiveServer, path: str, body: dict[str, object] | None = None) -> httpx.Response:
+    return httpx.post(
+        f"{server.root}/mockft{path}", json=body or {}, headers={"Authorization": "Bearer k"}
+    )
+
+
+def test_hold_keeps_a_job_queued_until_released(client: openai.OpenAI, server: LiveServer) -> None:
+    job = create_job(client)
+    while client.fine_tuning.jobs.retrieve(job.id).status != "queued":
+        server.advance(5)
+    assert control(server, f"/jobs/{job.id}/hold").json()["status"] == "queued"
+    assert control(server, f"/jobs/{job.id}/hold").status_code == 400  # already held
+    server.advance(7 * 24 * 3600)
+    assert client.fine_tuning.jobs.retrieve(job.id).status == "queued"
+    assert control(server, f"/jobs/{job.id}/release").status_code == 200
+    assert control(server, f"/jobs/{job.id}/release").status_code == 400  # not held
+    assert run_to_end(client, server, job.id)[-1] == "succeeded"
+    messages = [e.message for e in client.fine_tuning.jobs.list_events(job.id, limit=1000)]
+    assert not any("paused" in m or "held" in m for m in messages)
+
+
+def test_fail_at_a_step_happens_when_that_step_comes(
+    client: openai.OpenAI, server: LiveServer
+) -> None:
+    job = create_job(client, hyperparameters={"n_epochs": 2})
+    armed = control(
+        server,
+        f"/jobs/{job.id}/fail",
+        {"code": "server_error", "message": "GPU fell over", "at_step": 7},
+    )
+    assert armed.json()["status"] == "validating_files"  # nothing happens yet
+    while client.fine_tuning.jobs.retrieve(job.id).status != "running":
+        server.advance(5)
+    client.fine_tuning.jobs.pause(job.id)  # pauses push the step (and the failure) later
+    server.advance(3600)
+    client.fine_tuning.jobs.resume(job.id)
+    assert run_to_end(client, server, job.id)[-1] == "failed"
+    failed = client.fine_tuning.jobs.retrieve(job.id)
+    assert failed.error is not None and failed.error.message == "GPU fell over"
+    steps = [
+        e.data["step"]
+        for e in client.fine_tuning.jobs.list_events(job.id, limit=1000)
+        if e.type == "metrics" and e.data
+    ]
+    assert max(steps) == 7
+
+
+def test_fail_on_entering_a_state(client: openai.OpenAI, server: LiveServer) -> None:
+    job = create_job(client)
+    control(
+        server, f"/jobs/{job.id}/fail", {"code": "quota", "message": "no", "in_state": "running"}
+    )
+    assert run_to_end(client, server, job.id, step=5) == ["validating_files", "queued", "failed"]
+    bad = control(server, f"/jobs/{job.id}/fail", {"in_state": "sleeping"})
+    assert bad.status_code == 400
+
+
+def test_fail_at_step_out_of_range_is_400(client: openai.OpenAI, server: LiveServer) -> None:
+    job = create_job(client)
+    response = control(server, f"/jobs/{job.id}/fail", {"at_step": 10_000})
+    assert response.status_code == 400
+    assert response.json()["error"]["param"] == "at_step"

@@ -160,6 +160,19 @@ def test_run_until_done_returns_a_job_that_fails_validation(mockft: MockFT) -> N
     assert done.finished_at == mockft.now()
 
 
+def test_fail_job_at_a_step_and_hold_release(mockft: MockFT) -> None:
+    job_id = start_job(mockft)
+    armed = mockft.fail_job(job_id, "server_error", "boom", at_step=2)
+    assert armed.status != "failed"
+    held = mockft.hold_job(job_id)
+    mockft.advance(30 * 24 * 3600)
+    assert mockft.job(job_id).status == held.status
+    mockft.release_job(job_id)
+    done = mockft.run_until_done(job_id)
+    assert done.status == "failed"
+    assert done.error is not None and done.error.message == "boom"
+
+
 def test_fail_job_fails_it_now_with_the_error(mockft: MockFT) -> None:
     job_id = start_job(mockft)
     failed = mockft.fail_job(job_id, "quota_exceeded", "You exceeded your current quota.")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -10,6 +12,7 @@ from mockft import __version__, errors, lifecycle
 from mockft.chaos import RULE_OBJECT, Chaos, ChaosSpec, RequestLog
 from mockft.routes.common import api_json, json_body, parse_body, service_of
 from mockft.schemas import json_type_name
+from mockft.service.jobs import FailurePoint
 
 
 async def health(request: Request) -> Response:
@@ -74,22 +77,44 @@ async def fail_job(request: Request) -> Response:
             raise errors.invalid_type(name, "a string", json_type_name(value))
     if param is not None and not isinstance(param, str):
         raise errors.invalid_type("param", "a string", json_type_name(param))
+    when = _failure_point(body)
     org, _ = service.jobs.find(request.path_params["job_id"])
     error = lifecycle.JobError(code=code, message=message, param=param)
-    return api_json(
-        service.jobs.intervene(org, request.path_params["job_id"], lifecycle.FAIL, error)
-    )
+    job_id = request.path_params["job_id"]
+    return api_json(service.jobs.intervene(org, job_id, lifecycle.FAIL, error, when))
 
 
-async def complete_job(request: Request) -> Response:
-    service = service_of(request)
-    org, _ = service.jobs.find(request.path_params["job_id"])
-    return api_json(service.jobs.intervene(org, request.path_params["job_id"], lifecycle.COMPLETE))
+def _failure_point(body: dict[str, object]) -> FailurePoint | None:
+    """`at_step: N` (the end of step N) or `in_state: "queued" | "running" | ...`."""
+    step, state = body.get("at_step"), body.get("in_state")
+    if step is not None and state is not None:
+        raise errors.invalid("Give at_step or in_state, not both.", "at_step")
+    if step is not None:
+        if isinstance(step, bool) or not isinstance(step, int):
+            raise errors.invalid_type("at_step", "an integer", json_type_name(step))
+        return FailurePoint(step=step)
+    if state is not None:
+        if not isinstance(state, str):
+            raise errors.invalid_type("in_state", "a string", json_type_name(state))
+        return FailurePoint(state=state)
+    return None
+
+
+def _job_control(kind: str) -> Callable[[Request], Awaitable[Response]]:
+    async def endpoint(request: Request) -> Response:
+        service = service_of(request)
+        job_id = request.path_params["job_id"]
+        org, _ = service.jobs.find(job_id)
+        return api_json(service.jobs.intervene(org, job_id, kind))
+
+    return endpoint
 
 
 routes += [
     Route("/jobs/{job_id}/fail", fail_job, methods=["POST"]),
-    Route("/jobs/{job_id}/complete", complete_job, methods=["POST"]),
+    Route("/jobs/{job_id}/complete", _job_control(lifecycle.COMPLETE), methods=["POST"]),
+    Route("/jobs/{job_id}/hold", _job_control(lifecycle.HOLD), methods=["POST"]),
+    Route("/jobs/{job_id}/release", _job_control(lifecycle.RELEASE), methods=["POST"]),
 ]
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import functools
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from mockft import errors, graders, lifecycle, synth
@@ -191,6 +192,7 @@ class Jobs(Part):
                 at=i["at"],
                 kind=i["kind"],
                 error=lifecycle.JobError(**i["error"]) if i.get("error") else None,
+                planned=i.get("planned"),
             )
             for i in doc["interventions"]
         )
@@ -291,16 +293,26 @@ class Jobs(Part):
         job_id: str,
         kind: str,
         error: lifecycle.JobError | None = None,
+        when: FailurePoint | None = None,
     ) -> dict[str, Any]:
+        """Cancel, pause or resume (the API), or fail, complete, hold or release (the
+        control API). A failure with `when` happens at that point of the plan instead of
+        now."""
         doc = self._job_doc(org, job_id)
-        _, snap = self._observe(org, doc)
-        if not ALLOWED_IN[kind](snap.status):
+        plan, snap = self._observe(org, doc)
+        held = sum(HOLD_BALANCE.get(i["kind"], 0) for i in doc["interventions"]) > 0
+        allowed = ALLOWED_IN[kind](snap.status) and (held if kind == lifecycle.RELEASE else True)
+        if kind == lifecycle.HOLD and held:
+            allowed = False
+        if not allowed:
             raise errors.invalid(
                 JOB_STATE_MESSAGES[kind].format(job_id=job_id, status=snap.status), "job_id"
             )
         entry: dict[str, Any] = {"at": self.now(), "kind": kind}
         if error is not None:
             entry["error"] = {"code": error.code, "message": error.message, "param": error.param}
+        if when is not None:
+            entry["planned"] = when.instant(plan)
         doc["interventions"].append(entry)
         self.store.update(JOB, job_id, doc)
         return self._job_view(org, doc)
@@ -372,13 +384,48 @@ def _not_terminal(status: str) -> bool:
     return not lifecycle.is_terminal(status)
 
 
+def _holdable(status: str) -> bool:
+    return status in lifecycle.HOLDABLE_STATUSES
+
+
 ALLOWED_IN: dict[str, Callable[[str], bool]] = {
     lifecycle.CANCEL: lifecycle.can_cancel,
     lifecycle.PAUSE: lifecycle.can_pause,
     lifecycle.RESUME: lifecycle.can_resume,
     lifecycle.FAIL: _not_terminal,
     lifecycle.COMPLETE: _not_terminal,
+    lifecycle.HOLD: _holdable,
+    lifecycle.RELEASE: _not_terminal,
 }
+HOLD_BALANCE = {lifecycle.HOLD: 1, lifecycle.RELEASE: -1}
+FAILURE_STATES = ("validating_files", "queued", "running")
+
+
+@dataclass(frozen=True)
+class FailurePoint:
+    """Where a failure set up in advance happens: at the end of a step, or on entering a
+    state (the end of validation for "queued", the start of training for "running")."""
+
+    step: int | None = None
+    state: str | None = None
+
+    def instant(self, plan: lifecycle.JobPlan) -> int:
+        if self.step is not None:
+            if not 1 <= self.step <= plan.total_steps:
+                raise errors.invalid(
+                    f"at_step must be between 1 and {plan.total_steps} for this job.", "at_step"
+                )
+            return plan.step_times[self.step - 1]
+        instants = {
+            "validating_files": plan.created_at,
+            "queued": plan.validated_at,
+            "running": plan.started_at,
+        }
+        if self.state not in instants:
+            raise errors.invalid_value("in_state", self.state, list(FAILURE_STATES))
+        return instants[self.state]
+
+
 JOB_STATE_MESSAGES = {
     lifecycle.CANCEL: "Job {job_id} cannot be cancelled because it is {status}.",
     lifecycle.PAUSE: "Job {job_id} cannot be paused because it is {status}; only running "
@@ -387,4 +434,6 @@ JOB_STATE_MESSAGES = {
     "jobs can be resumed.",
     lifecycle.FAIL: "Job {job_id} cannot be failed because it is already {status}.",
     lifecycle.COMPLETE: "Job {job_id} cannot be completed because it is already {status}.",
+    lifecycle.HOLD: "Job {job_id} cannot be held: it is {status} or already held.",
+    lifecycle.RELEASE: "Job {job_id} cannot be released: it is {status} and not held.",
 }
