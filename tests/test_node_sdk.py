@@ -1,0 +1,70 @@
+"""The official OpenAI Node SDK (`openai` from npm, pinned by tests/node/package-lock.json)
+runs the whole workflow (tests/node/workflow.mjs) against a live server, unchanged but for
+its baseURL. Runs wherever node is installed: the dependencies are installed here with
+`npm ci` (from the lock file) when tests/node/node_modules lacks them."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import FIXTURES, LiveServer
+
+NODE_DIR = Path(__file__).resolve().parent / "node"
+NODE = shutil.which("node")
+NPM = shutil.which("npm")
+
+
+def _installed() -> bool:
+    package = NODE_DIR / "node_modules" / "openai" / "package.json"
+    if not package.is_file():
+        return False
+    lock = json.loads((NODE_DIR / "package-lock.json").read_text())
+    wanted = lock["packages"]["node_modules/openai"]["version"]
+    return bool(json.loads(package.read_text())["version"] == wanted)
+
+
+def _ensure_installed() -> None:
+    if _installed():
+        return
+    assert NPM is not None, "node is installed but npm is not"
+    result = subprocess.run(
+        [NPM, "ci", "--no-audit", "--no-fund"],
+        cwd=NODE_DIR,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, f"npm ci failed:\n{result.stdout}\n{result.stderr}"
+    assert _installed()
+
+
+@pytest.mark.skipif(NODE is None, reason="node is not installed")
+def test_node_sdk_workflow(server: LiveServer) -> None:
+    assert NODE is not None
+    _ensure_installed()
+    env = {
+        **os.environ,
+        "MOCKFT_ROOT": server.root,
+        "MOCKFT_TRAIN": str(FIXTURES / "train_chat.jsonl"),
+        "MOCKFT_VALID": str(FIXTURES / "valid_chat.jsonl"),
+    }
+    env.pop("OPENAI_BASE_URL", None)  # the script names its baseURL itself
+    env.pop("OPENAI_API_KEY", None)
+    result = subprocess.run(
+        [NODE, "workflow.mjs"],
+        cwd=NODE_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, f"node workflow failed:\n{result.stdout}\n{result.stderr}"
+    summary = json.loads(result.stdout.strip().splitlines()[-1])
+    assert summary["ok"] is True
+    assert summary["steps"] == ["files", "uploads", "jobs", "models", "errors"]
