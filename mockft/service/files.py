@@ -91,15 +91,14 @@ class Files(Part):
         self.store.insert(FILE, file_id, org.id, obj.api(), tag=purpose, gone_at=expires_at)
         return obj
 
-    def store_generated_file(
-        self, org: Organization, filename: str, purpose: str, content: bytes
-    ) -> FileObject:
-        """A file the service makes itself (a job's result file)."""
+    def write_generated(self, content: bytes) -> str:
+        """The bytes of a file the service makes itself (a job's result file); the caller
+        records the File with `store_file`. Until then the start-up sweep owns them."""
         file_id = self.new_file_id()
         writer = self.blobs.writer(file_id)
         writer.write(content)
         writer.commit()
-        return self.store_file(org, file_id, filename, purpose, len(content), None)
+        return file_id
 
     def check_content(self, file_id: str, purpose: str) -> None:
         """What the Files API checks of committed bytes before they become a File; bytes

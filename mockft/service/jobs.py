@@ -221,19 +221,23 @@ class Jobs(Part):
         plan: lifecycle.JobPlan,
         snap: lifecycle.JobSnapshot,
     ) -> None:
-        csv = synth.result_csv(lifecycle.metrics_through(plan, snap.steps_done))
-        result = self.files.store_generated_file(
-            org, RESULT_FILENAME, RESULT_PURPOSE, base64.b64encode(csv)
+        content = base64.b64encode(
+            synth.result_csv(lifecycle.metrics_through(plan, snap.steps_done))
         )
+        result_id = self.files.write_generated(content)
         created = snap.finished_at or self.now()
         names = [doc["fine_tuned_model_name"]] + [
             c.fine_tuned_model_checkpoint for c in snap.checkpoints
         ]
-        for name in names:
-            self.models.register(org, name, created, doc["base_snapshot"], doc["id"])
-        doc["result_files"] = [result.id]
-        doc["materialized"] = True
-        self.store.update(JOB, doc["id"], doc)
+        with self.store.transaction():  # the File, the models and the flag, or none of them
+            self.files.store_file(
+                org, result_id, RESULT_FILENAME, RESULT_PURPOSE, len(content), None
+            )
+            for name in names:
+                self.models.register(org, name, created, doc["base_snapshot"], doc["id"])
+            doc["result_files"] = [result_id]
+            doc["materialized"] = True
+            self.store.update(JOB, doc["id"], doc)
 
     def _job_doc(self, org: Organization, job_id: str) -> dict[str, Any]:
         doc = self.store.get(JOB, job_id, org.id, self.now())

@@ -4,6 +4,7 @@ organization, listed in insertion order."""
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
 from mockft.pagination import PageRequest
@@ -67,6 +68,10 @@ class Store(Protocol):
     def get_meta(self, key: str) -> str | None: ...
 
     def set_meta(self, key: str, value: str) -> None: ...
+
+    def transaction(self) -> AbstractContextManager[None]:
+        """All writes inside happen together or not at all (a kill -9 included)."""
+        ...
 
     def clear(self) -> None: ...
 

@@ -8,7 +8,8 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -188,12 +189,21 @@ class SqliteStore:
             (key, value),
         )
 
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        with self._lock:  # re-entrant: the writes inside take it again
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
     def clear(self) -> None:
-        with self._lock:
-            self._db.execute("BEGIN")
+        with self.transaction():
             for table in ("objects", "sequences", "meta"):
                 self._db.execute(f"DELETE FROM {table}")
-            self._db.execute("COMMIT")
 
     def close(self) -> None:
         with self._lock:
