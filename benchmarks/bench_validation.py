@@ -26,7 +26,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 DEFAULT_MB: Final = 100
 BYTES_PER_MB: Final = 1_000_000
@@ -168,6 +168,51 @@ def run(code: str, *args: str) -> list[str]:
         [sys.executable, "-c", code, *args], check=True, capture_output=True, text=True
     )
     return done.stdout.split()
+
+
+def measure(mb: float, seed: int = 0) -> dict[str, float]:
+    """Generate the file, run both passes; MB/s, their ratio and peak RSS (MB)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "bench_chat.jsonl"
+        generate(path, int(mb * BYTES_PER_MB), seed)
+        size_mb = path.stat().st_size / BYTES_PER_MB
+        base_seconds, _ = run(BASELINE_PASS, str(path))[:2]
+        seconds, rss, _, _ = run(VALIDATION_PASS, str(path), TARGET_MODEL, str(CHUNK_SIZE))
+        _, import_rss = run(IMPORT_ONLY_PASS)
+    return {
+        "size_mb": size_mb,
+        "json_mb_s": size_mb / float(base_seconds),
+        "validation_mb_s": size_mb / float(seconds),
+        "rss_mb": int(rss) / 1024,
+        "import_rss_mb": int(import_rss) / 1024,
+    }
+
+
+def figures(quick: bool) -> list[Any]:
+    """For `python -m benchmarks`."""
+    from benchmarks.__main__ import Figure
+
+    m = measure(20 if quick else DEFAULT_MB)
+    ratio = m["validation_mb_s"] / m["json_mb_s"]
+    size = f"{m['size_mb']:.0f} MB chat file"
+    return [
+        Figure(
+            f"validation ({size}): speed vs json.loads per line",
+            ratio,
+            "x",
+            ">= 0.25",
+            ratio >= 0.25,
+            f"{m['validation_mb_s']:.1f} vs {m['json_mb_s']:.1f} MB/s; exact token counts",
+        ),
+        Figure(
+            f"validation ({size}): peak RSS",
+            m["rss_mb"],
+            "MB",
+            "< 100",
+            m["rss_mb"] < 100,
+            f"of which {m['import_rss_mb']:.0f} MB is imports + tokenizer vocabulary",
+        ),
+    ]
 
 
 def main() -> None:
