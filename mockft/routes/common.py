@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any, TypeVar
 
+import orjson
 from pydantic import BaseModel
 from starlette.requests import Request
 from starlette.responses import Response
@@ -28,7 +29,10 @@ def org_of(request: Request) -> Organization:
 
 
 def api_json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    content = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+    try:
+        content = orjson.dumps(body)
+    except TypeError:  # an integer past 64 bits, echoed from a request: the slow path
+        content = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
     return Response(content, status, headers=headers, media_type="application/json")
 
 

@@ -13,6 +13,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from mockft.pagination import PageRequest
 from mockft.store.base import Document
 
@@ -40,7 +42,7 @@ TOMBSTONE = 0
 
 
 def _dumps(body: Document) -> str:
-    return json.dumps(body, separators=(",", ":"), ensure_ascii=False)
+    return json.dumps(body, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
 
 def _metadata_path(key: str) -> str:
@@ -92,7 +94,7 @@ class SqliteStore:
             sql += " AND org = ?"
             params += (org,)
         rows = self._run(sql, params)
-        return dict(json.loads(rows[0][0])) if rows else None
+        return dict(orjson.loads(rows[0][0])) if rows else None
 
     def delete(self, kind: str, obj_id: str) -> bool:
         return (
@@ -136,14 +138,14 @@ class SqliteStore:
                 f"ORDER BY seq {'DESC' if descending else 'ASC'} LIMIT ?"
             )
             rows = self._db.execute(sql, params + (page.limit + 1,)).fetchall()
-        return [dict(json.loads(r[0])) for r in rows]
+        return [dict(orjson.loads(r[0])) for r in rows]
 
     def scan(
         self, kind: str, org: str | None, now: float, *, tag: str | None = None
     ) -> list[Document]:
         where, params = self._where(kind, org, now, tag)
         rows = self._run(f"SELECT body FROM objects WHERE {where} ORDER BY seq", params)
-        return [dict(json.loads(r[0])) for r in rows]
+        return [dict(orjson.loads(r[0])) for r in rows]
 
     @staticmethod
     def _where(
