@@ -167,13 +167,11 @@ class Portal:
 # --- httpx (openai 1.x, 2.x) -------------------------------------------------------------
 
 
-@functools.cache
-def _httpx_transports() -> tuple[
-    Callable[[ASGIApp, Portal], httpx.BaseTransport], Callable[[ASGIApp], httpx.AsyncBaseTransport]
-]:
-    import httpx
+def _transports_for(family: Any) -> tuple[Any, Any]:
+    """The sync and async transports for one client family (the `httpx` or the `httpx2`
+    module: the same API under two names)."""
 
-    def exchange(request: httpx.Request, body: bytes) -> Exchange:
+    def exchange(request: Any, body: bytes) -> Exchange:
         url = request.url
         return _exchange(
             request.method,
@@ -188,31 +186,40 @@ def _httpx_transports() -> tuple[
             request.extensions.get("timeout"),
         )
 
-    def response(request: httpx.Request, reply: Reply) -> httpx.Response:
-        return httpx.Response(
+    def response(request: Any, reply: Reply) -> Any:
+        return family.Response(
             reply.status, headers=reply.headers, content=reply.body, request=request
         )
 
-    class SyncTransport(httpx.BaseTransport):
+    class SyncTransport(family.BaseTransport):  # type: ignore[misc]
         def __init__(self, app: ASGIApp, portal: Portal) -> None:
             self.app = app
             self.portal = portal
 
-        def handle_request(self, request: httpx.Request) -> httpx.Response:
-            with _family_errors(httpx, request):
+        def handle_request(self, request: Any) -> Any:
+            with _family_errors(family, request):
                 reply = self.portal.call(self.app, exchange(request, request.read()))
             return response(request, reply)
 
-    class AsyncTransport(httpx.AsyncBaseTransport):
+    class AsyncTransport(family.AsyncBaseTransport):  # type: ignore[misc]
         def __init__(self, app: ASGIApp) -> None:
             self.app = app
 
-        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-            with _family_errors(httpx, request):
+        async def handle_async_request(self, request: Any) -> Any:
+            with _family_errors(family, request):
                 reply = await call_app(self.app, exchange(request, await request.aread()))
             return response(request, reply)
 
     return SyncTransport, AsyncTransport
+
+
+@functools.cache
+def _httpx_transports() -> tuple[
+    Callable[[ASGIApp, Portal], httpx.BaseTransport], Callable[[ASGIApp], httpx.AsyncBaseTransport]
+]:
+    import httpx
+
+    return _transports_for(httpx)
 
 
 # --- httpx2 (openai 3.x) -----------------------------------------------------------------
@@ -225,46 +232,7 @@ def _httpx2_transports() -> tuple[
 ]:
     import httpx2
 
-    def exchange(request: httpx2.Request, body: bytes) -> Exchange:
-        url = request.url
-        return _exchange(
-            request.method,
-            url.scheme,
-            url.host,
-            url.port,
-            url.path,
-            url.raw_path,
-            url.query,
-            list(request.headers.raw),
-            body,
-            request.extensions.get("timeout"),
-        )
-
-    def response(request: httpx2.Request, reply: Reply) -> httpx2.Response:
-        return httpx2.Response(
-            reply.status, headers=reply.headers, content=reply.body, request=request
-        )
-
-    class SyncTransport(httpx2.BaseTransport):
-        def __init__(self, app: ASGIApp, portal: Portal) -> None:
-            self.app = app
-            self.portal = portal
-
-        def handle_request(self, request: httpx2.Request) -> httpx2.Response:
-            with _family_errors(httpx2, request):
-                reply = self.portal.call(self.app, exchange(request, request.read()))
-            return response(request, reply)
-
-    class AsyncTransport(httpx2.AsyncBaseTransport):
-        def __init__(self, app: ASGIApp) -> None:
-            self.app = app
-
-        async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
-            with _family_errors(httpx2, request):
-                reply = await call_app(self.app, exchange(request, await request.aread()))
-            return response(request, reply)
-
-    return SyncTransport, AsyncTransport
+    return _transports_for(httpx2)
 
 
 @contextmanager
