@@ -182,6 +182,7 @@ class JobPlan:
     seed: int
     validation_error: JobError | None = None
     warnings: tuple[str, ...] = ()
+    graded: bool = False  # a reinforcement job: metrics carry the grader's rewards
 
     @property
     def hyperparameters(self) -> Hyperparameters:
@@ -328,6 +329,7 @@ def plan_job(
     hyperparameters: Hyperparameters,
     seed: int,
     validation_error: JobError | None = None,
+    graded: bool = False,
 ) -> JobPlan:
     hp = hyperparameters
     if stats.n_examples < 1 and validation_error is None:
@@ -384,6 +386,7 @@ def plan_job(
         seed=seed,
         validation_error=validation_error,
         warnings=stats.warnings,
+        graded=graded,
     )
 
 
@@ -391,7 +394,7 @@ def plan_job(
 
 
 def metrics_for_step(plan: JobPlan, step: int) -> synth.StepMetrics:
-    return synth.step_metrics(
+    metrics = synth.step_metrics(
         plan.seed,
         step,
         plan.total_steps,
@@ -400,6 +403,7 @@ def metrics_for_step(plan: JobPlan, step: int) -> synth.StepMetrics:
         plan.learning_rate_multiplier,
         plan.has_validation,
     )
+    return synth.with_rewards(metrics) if plan.graded else metrics
 
 
 def metrics_through(plan: JobPlan, last_step: int) -> tuple[synth.StepMetrics, ...]:
@@ -416,6 +420,8 @@ def checkpoint_metrics(m: synth.StepMetrics) -> dict[str, object]:
         "valid_mean_token_accuracy": m.valid_mean_token_accuracy,
         "full_valid_loss": m.full_valid_loss,
         "full_valid_mean_token_accuracy": m.full_valid_mean_token_accuracy,
+        "train_reward_mean": m.train_reward_mean,
+        "valid_reward_mean": m.valid_reward_mean,
     }
     return {key: value for key, value in values.items() if value is not None}
 

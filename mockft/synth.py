@@ -10,7 +10,7 @@ import hashlib
 import math
 import string
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 # --- ids and names -----------------------------------------------------------------------
 
@@ -61,6 +61,8 @@ ACCURACY_LOSS_SCALE = 0.4
 # --- result CSV and events ---------------------------------------------------------------
 
 RESULT_CSV_HEADER = "step,train_loss,train_accuracy,valid_loss,valid_mean_token_accuracy\n"
+REWARD_MESSAGE_TEMPLATE = ", reward={reward:.2f}"
+REWARD_SHARE = 0.9
 METRICS_MESSAGE_TEMPLATE = "Step {step}/{total_steps}: training loss={train_loss:.2f}"
 VALIDATION_MESSAGE_TEMPLATE = ", validation loss={valid_loss:.2f}"
 FULL_VALIDATION_MESSAGE_TEMPLATE = ", full validation loss={full_valid_loss:.2f}"
@@ -75,6 +77,8 @@ class StepMetrics:
     valid_mean_token_accuracy: float | None = None
     full_valid_loss: float | None = None
     full_valid_mean_token_accuracy: float | None = None
+    train_reward_mean: float | None = None  # reinforcement jobs: the grader's mean score
+    valid_reward_mean: float | None = None
 
 
 # --- hashing primitives ------------------------------------------------------------------
@@ -270,6 +274,20 @@ def step_metrics(
     )
 
 
+def with_rewards(m: StepMetrics) -> StepMetrics:
+    """A reinforcement job's step: the grader's mean reward tracks how well the model does,
+    so it rises as token accuracy does (a share of it, as graders are stricter)."""
+    return replace(
+        m,
+        train_reward_mean=_rounded(m.train_mean_token_accuracy * REWARD_SHARE),
+        valid_reward_mean=(
+            None
+            if m.valid_mean_token_accuracy is None
+            else _rounded(m.valid_mean_token_accuracy * REWARD_SHARE)
+        ),
+    )
+
+
 # --- result CSV and metrics events -------------------------------------------------------
 
 
@@ -303,6 +321,8 @@ def metrics_event_message(m: StepMetrics, total_steps: int) -> str:
         message += VALIDATION_MESSAGE_TEMPLATE.format(valid_loss=m.valid_loss)
     if m.full_valid_loss is not None:
         message += FULL_VALIDATION_MESSAGE_TEMPLATE.format(full_valid_loss=m.full_valid_loss)
+    if m.train_reward_mean is not None:
+        message += REWARD_MESSAGE_TEMPLATE.format(reward=m.train_reward_mean)
     return message
 
 
@@ -318,6 +338,8 @@ def metrics_event_data(m: StepMetrics, total_steps: int) -> dict[str, object]:
         "valid_mean_token_accuracy": m.valid_mean_token_accuracy,
         "full_valid_loss": m.full_valid_loss,
         "full_valid_mean_token_accuracy": m.full_valid_mean_token_accuracy,
+        "train_reward_mean": m.train_reward_mean,
+        "valid_reward_mean": m.valid_reward_mean,
     }
     data.update({key: value for key, value in optional.items() if value is not None})
     return data

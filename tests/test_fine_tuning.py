@@ -378,3 +378,38 @@ def test_fail_at_step_out_of_range_is_400(client: openai.OpenAI, server: LiveSer
     response = control(server, f"/jobs/{job.id}/fail", {"at_step": 10_000})
     assert response.status_code == 400
     assert response.json()["error"]["param"] == "at_step"
+
+
+def test_reinforcement_metrics_carry_the_grader_reward(
+    http: httpx.Client, client: openai.OpenAI, server: LiveServer
+) -> None:
+    grader = {
+        "type": "string_check",
+        "name": "exact",
+        "input": "{{sample.output_text}}",
+        "reference": "{{item.answer}}",
+        "operation": "eq",
+    }
+    job = http.post(
+        "/fine_tuning/jobs",
+        json={
+            "model": "o4-mini",
+            "training_file": upload(client, TRAIN),
+            "method": {"type": "reinforcement", "reinforcement": {"grader": grader}},
+        },
+    ).json()
+    assert run_to_end(client, server, job["id"])[-1] == "succeeded"
+    metrics = [
+        e for e in client.fine_tuning.jobs.list_events(job["id"], limit=1000) if e.type == "metrics"
+    ]
+    rewards = [e.data["train_reward_mean"] for e in reversed(metrics) if e.data]
+    assert len(rewards) == len(metrics) and all(0 <= r <= 1 for r in rewards)
+    assert sum(rewards[-5:]) > sum(rewards[:5])  # the model learns
+    assert "reward=" in metrics[0].message
+    checkpoint = client.fine_tuning.jobs.checkpoints.list(job["id"]).data[0]
+    assert "train_reward_mean" in checkpoint.metrics.model_dump()
+
+    supervised = create_job(client)
+    assert run_to_end(client, server, supervised.id)[-1] == "succeeded"
+    plain = client.fine_tuning.jobs.list_events(supervised.id, limit=1000).data
+    assert all("train_reward_mean" not in (e.data or {}) for e in plain)

@@ -253,3 +253,14 @@ def test_metrics_event_data_omits_absent_validation_values() -> None:
         "full_valid_loss",
         "full_valid_mean_token_accuracy",
     ]
+
+
+def test_rewards_follow_accuracy_and_only_when_asked() -> None:
+    plain = synth.step_metrics(1, 5, 30, 10, 3, 2.0, True)
+    assert plain.train_reward_mean is None and plain.valid_reward_mean is None
+    graded = synth.with_rewards(plain)
+    assert graded.train_reward_mean is not None and graded.valid_reward_mean is not None
+    assert 0 <= graded.train_reward_mean <= plain.train_mean_token_accuracy
+    assert "reward=" in synth.metrics_event_message(graded, 30)
+    assert "train_reward_mean" in synth.metrics_event_data(graded, 30)
+    assert "train_reward_mean" not in synth.metrics_event_data(plain, 30)

@@ -183,6 +183,7 @@ class Jobs(Part):
             lifecycle.RequestedHyperparameters(**doc["requested_hyperparameters"]),
             doc["seed"],
             lifecycle.JobError(**failure) if failure else None,
+            doc["method_type"] == REINFORCEMENT,
         )
 
     @staticmethod
@@ -364,6 +365,7 @@ def _plan_of(
     requested: lifecycle.RequestedHyperparameters,
     seed: int,
     failure: lifecycle.JobError | None,
+    graded: bool,
 ) -> lifecycle.JobPlan:
     return lifecycle.plan_job(
         created_at=created_at,
@@ -371,6 +373,7 @@ def _plan_of(
         hyperparameters=lifecycle.resolve_hyperparameters(requested, stats.n_examples),
         seed=seed,
         validation_error=failure,
+        graded=graded,
     )
 
 
