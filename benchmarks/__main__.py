@@ -31,6 +31,7 @@ RESULTS = ROOT / "benchmarks" / "results.md"
 TRAIN = ROOT / "fixtures" / "train_chat.jsonl"
 AUTH = {"Authorization": "Bearer sk-bench"}
 MB = 1024 * 1024
+HISTORY = "## Optimisation history"  # kept across runs: the table above it is regenerated
 
 
 @dataclass
@@ -496,11 +497,14 @@ def main() -> int:
     machine = (
         f"{platform.python_implementation()} {platform.python_version()}, {os.cpu_count()} cores"
     )
+    history = ""
+    if RESULTS.exists() and HISTORY in RESULTS.read_text():
+        history = "\n" + RESULTS.read_text()[RESULTS.read_text().index(HISTORY) :]
     RESULTS.write_text(
         "# mockft benchmark results\n\n"
         f"`python -m benchmarks{' --quick' if args.quick else ''}` on {machine}, "
         f"{time.strftime('%Y-%m-%d')}, {time.perf_counter() - started:.0f} s in all.\n\n"
-        f"{table}\n"
+        f"{table}\n" + history
     )
     return 0 if all(f.ok is not False for f in figures) else 1
 
