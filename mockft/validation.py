@@ -854,37 +854,33 @@ class _Validator:
 
     # -- parts
 
+    def _declared(
+        self, line: int, holder: dict[str, Any], key: str, problem: str, *, nested: bool
+    ) -> set[str]:
+        """The names declared under ``key`` (``tools`` or ``functions``); a malformed list
+        is flagged once."""
+        names: set[str] = set()
+        declared = holder.get(key)
+        if declared is None:
+            return names
+        ok = type(declared) is list
+        for entry in declared if ok else ():
+            name = _declared_name(entry, nested=nested)
+            if name is None:
+                ok = False
+            else:
+                names.add(name)
+        if not ok:
+            message = MSG_INVALID_TOOLS.format(line=line, key=key, problem=problem)
+            self.flag(INVALID_TOOLS, line, message)
+        return names
+
     def definitions(
         self, line: int, holder: dict[str, Any]
     ) -> tuple[frozenset[str], frozenset[str]]:
         """The function names declared in ``tools`` and in ``functions``."""
-        tool_names: set[str] = set()
-        tools = holder.get("tools")
-        if tools is not None:
-            ok = type(tools) is list
-            for tool in tools if ok else ():
-                name = _declared_name(tool, nested=True)
-                if name is None:
-                    ok = False
-                else:
-                    tool_names.add(name)
-            if not ok:
-                message = MSG_INVALID_TOOLS.format(line=line, key="tools", problem=TOOLS_PROBLEM)
-                self.flag(INVALID_TOOLS, line, message)
-        function_names: set[str] = set()
-        functions = holder.get("functions")
-        if functions is not None:
-            ok = type(functions) is list
-            for function in functions if ok else ():
-                name = _declared_name(function, nested=False)
-                if name is None:
-                    ok = False
-                else:
-                    function_names.add(name)
-            if not ok:
-                problem = FUNCTIONS_PROBLEM
-                message = MSG_INVALID_TOOLS.format(line=line, key="functions", problem=problem)
-                self.flag(INVALID_TOOLS, line, message)
+        tool_names = self._declared(line, holder, "tools", TOOLS_PROBLEM, nested=True)
+        function_names = self._declared(line, holder, "functions", FUNCTIONS_PROBLEM, nested=False)
         parallel = holder.get("parallel_tool_calls")
         if parallel is not None and type(parallel) is not bool:
             problem = PARALLEL_PROBLEM.format(type=_type_name(parallel))

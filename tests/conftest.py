@@ -103,15 +103,19 @@ def _check_hook(response: Any) -> None:
         assert set(body["error"]) == {"message", "type", "param", "code"}
 
 
-@pytest.fixture
-def http(server: LiveServer) -> Iterator[httpx.Client]:
+def checked_http(server: LiveServer) -> httpx.Client:
     """Raw HTTP with the key set; every response is checked against the spec."""
-    with httpx.Client(
+    return httpx.Client(
         base_url=server.base_url,
         headers={"Authorization": f"Bearer {API_KEY}"},
         event_hooks={"response": [_check_hook]},
         timeout=30,
-    ) as client:
+    )
+
+
+@pytest.fixture
+def http(server: LiveServer) -> Iterator[httpx.Client]:
+    with checked_http(server) as client:
         yield client
 
 

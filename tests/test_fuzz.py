@@ -53,6 +53,7 @@ from tests.conftest import (
     START,
     LiveServer,
     _check_hook,
+    checked_http,
     live_server,
     make_settings,
 )
@@ -309,12 +310,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
 @pytest.fixture(scope="module")
 def http(server: LiveServer) -> Iterator[httpx.Client]:
     """Raw HTTP; every response is checked against the spec (the conftest hook)."""
-    with httpx.Client(
-        base_url=server.base_url,
-        headers={"Authorization": f"Bearer {API_KEY}"},
-        event_hooks={"response": [_check_hook]},
-        timeout=30,
-    ) as client:
+    with checked_http(server) as client:
         yield client
 
 
