@@ -50,6 +50,7 @@ LEVEL_ERROR = "error"
 EVENT_TYPE_MESSAGE = "message"
 EVENT_TYPE_METRICS = "metrics"
 EVENT_ID_PREFIX = "ftevent-"
+EVENT_OBJECT = "fine_tuning.job.event"
 CHECKPOINT_ID_PREFIX = "ftckpt_"
 
 MSG_CREATED = "Created fine-tuning job: {job_id}"
@@ -212,12 +213,15 @@ class JobContext:
 
 @dataclass(frozen=True)
 class EventSpec:
+    """A `fine_tuning.job.event`, field for field as the API serialises it."""
+
     id: str
     created_at: int
     level: str
     message: str
     type: str
     data: dict[str, object]  # {} for message events
+    object: str = EVENT_OBJECT
 
 
 @dataclass(frozen=True)

@@ -75,15 +75,17 @@ def slice_after(items: Sequence[T], page: PageRequest, key: Callable[[T], str]) 
 def envelope(
     window: Sequence[T],
     page: PageRequest,
-    serialize: Callable[[T], dict[str, Any]],
+    serialize: Callable[[T], Any],
     *,
-    with_ids: bool = False,
+    id_of: Callable[[T], str] | None = None,
 ) -> dict[str, Any]:
-    """`window` is what the store returned for the page: up to `limit + 1` items."""
-    data = [serialize(item) for item in window[: page.limit]]
-    body: dict[str, Any] = {"object": "list", "data": data}
-    if with_ids:
-        body["first_id"] = data[0]["id"] if data else None
-        body["last_id"] = data[-1]["id"] if data else None
+    """`window` is what the store returned for the page: up to `limit + 1` items.
+    `serialize` gives what orjson writes (a dict or a dataclass); `id_of`, for the lists
+    whose envelope names its first and last ids."""
+    items = window[: page.limit]
+    body: dict[str, Any] = {"object": "list", "data": [serialize(item) for item in items]}
+    if id_of is not None:
+        body["first_id"] = id_of(items[0]) if items else None
+        body["last_id"] = id_of(items[-1]) if items else None
     body["has_more"] = len(window) > page.limit
     return body

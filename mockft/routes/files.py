@@ -32,7 +32,7 @@ async def list_files(request: Request) -> Response:
     service, org = service_of(request), org_of(request)
     page = page_request(request.query_params, default_limit=FILES_DEFAULT_LIMIT, orderable=True)
     window = service.files.page(org, page, request.query_params.get("purpose"))
-    return api_json(envelope(window, page, FileObject.api, with_ids=True))
+    return api_json(envelope(window, page, FileObject.api, id_of=lambda f: f.id))
 
 
 async def retrieve_file(request: Request) -> Response:
