@@ -127,38 +127,47 @@ def seed_job(base: str) -> str:
 
 
 def bench_throughput(quick: bool) -> list[Figure]:
-    seconds = 2.0 if quick else 5.0
+    """Both servers run side by side; each round loads one, then the other, so a burst of
+    load from elsewhere on the machine hits both alike. The median of the rounds' ratios."""
+    seconds, rounds = (2.0, 1) if quick else (4.0, 3)
     figures = []
-    with mockft_server("--memory", "--clock", "manual") as (base, _):
+    with contextlib.ExitStack() as stack:
+        base, _ = stack.enter_context(mockft_server("--memory", "--clock", "manual"))
         job_id = seed_job(base)
         paths = {
             "retrieve job": f"/v1/fine_tuning/jobs/{job_id}",
             "list events": f"/v1/fine_tuning/jobs/{job_id}/events",
         }
         bodies = {p: httpx.get(base + p, headers=AUTH).json() for p in paths.values()}
-        port = int(base.rsplit(":", 1)[1])
-        measured = {name: loadgen(port, path, seconds, AUTH) for name, path in paths.items()}
-    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
-        json.dump(bodies, f)
-    port = free_port()
-    bare = subprocess.Popen(
-        [sys.executable, "-m", "benchmarks.bare_app", str(port), f.name], cwd=ROOT
-    )
-    try:
-        wait_healthy(f"http://127.0.0.1:{port}{paths['retrieve job']}", bare)
-        limit = {name: loadgen(port, path, seconds, {}) for name, path in paths.items()}
-    finally:
-        bare.terminate()
-        bare.wait()
-        os.unlink(f.name)
-    for name in paths:
-        ratio = measured[name] / limit[name]
-        note = f"{measured[name]:,.0f} vs bare {limit[name]:,.0f} req/s"
-        figures.append(
-            Figure(
-                f"{name}: throughput vs bare Starlette", ratio, "x", ">= 0.6", ratio >= 0.6, note
-            )
+        bodies_file = Path(stack.enter_context(tempfile.TemporaryDirectory())) / "bodies.json"
+        bodies_file.write_text(json.dumps(bodies))
+        bare_port = free_port()
+        bare = subprocess.Popen(
+            [sys.executable, "-m", "benchmarks.bare_app", str(bare_port), str(bodies_file)],
+            cwd=ROOT,
         )
+        stack.callback(bare.wait)
+        stack.callback(bare.terminate)
+        wait_healthy(f"http://127.0.0.1:{bare_port}{paths['retrieve job']}", bare)
+        port = int(base.rsplit(":", 1)[1])
+        for name, path in paths.items():
+            samples = []
+            for _ in range(rounds):
+                ours = loadgen(port, path, seconds, AUTH)
+                limit = loadgen(bare_port, path, seconds, {})
+                samples.append((ours / limit, ours, limit))
+            ratio, ours, limit = sorted(samples)[len(samples) // 2]
+            note = f"{ours:,.0f} vs bare {limit:,.0f} req/s (median of {rounds} rounds)"
+            figures.append(
+                Figure(
+                    f"{name}: throughput vs bare Starlette",
+                    ratio,
+                    "x",
+                    ">= 0.6",
+                    ratio >= 0.6,
+                    note,
+                )
+            )
     return figures
 
 
