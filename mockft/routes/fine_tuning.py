@@ -1,6 +1,7 @@
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -15,9 +16,15 @@ JOBS_DEFAULT_LIMIT = 20
 EVENTS_DEFAULT_LIMIT = 20
 CHECKPOINTS_DEFAULT_LIMIT = 10
 METADATA_PREFIX = "metadata["
+T = TypeVar("T")
 
 
-def checkpoint_api(job_id: str) -> Any:
+def _as_is(item: T) -> T:
+    """For items already in their wire form (job views, event dataclasses)."""
+    return item
+
+
+def checkpoint_api(job_id: str) -> Callable[[lifecycle.CheckpointSpec], dict[str, Any]]:
     def serialize(checkpoint: lifecycle.CheckpointSpec) -> dict[str, Any]:
         return {
             "object": "fine_tuning.job.checkpoint",
@@ -30,10 +37,6 @@ def checkpoint_api(job_id: str) -> Any:
         }
 
     return serialize
-
-
-def _job_dict(job: dict[str, Any]) -> dict[str, Any]:
-    return job
 
 
 async def create_job(request: Request) -> Response:
@@ -50,7 +53,7 @@ async def list_jobs(request: Request) -> Response:
         if key.startswith(METADATA_PREFIX) and key.endswith("]") and len(key) > len("metadata[]")
     }
     jobs = service_of(request).jobs.page(org_of(request), page, metadata or None)
-    return api_json(envelope(jobs, page, _job_dict))
+    return api_json(envelope(jobs, page, _as_is))
 
 
 async def retrieve_job(request: Request) -> Response:
@@ -58,7 +61,7 @@ async def retrieve_job(request: Request) -> Response:
     return api_json(service_of(request).jobs.get(org_of(request), job_id))
 
 
-def _intervention(kind: str) -> Any:
+def _intervention(kind: str) -> Callable[[Request], Awaitable[Response]]:
     async def endpoint(request: Request) -> Response:
         job_id = request.path_params["job_id"]
         return api_json(service_of(request).jobs.intervene(org_of(request), job_id, kind))
@@ -71,7 +74,7 @@ async def list_events(request: Request) -> Response:
     events = service_of(request).jobs.events(org_of(request), request.path_params["job_id"])
     # An EventSpec is the event object as the API shows it: orjson writes the dataclass.
     window = slice_after(events, page, lambda e: e.id)
-    return api_json(envelope(window, page, lambda event: event))
+    return api_json(envelope(window, page, _as_is))
 
 
 async def list_checkpoints(request: Request) -> Response:
