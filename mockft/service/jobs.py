@@ -145,35 +145,29 @@ class Jobs(Part):
         unsupported = validation_rules.method_error(snapshot, spec, method)
         if unsupported is not None:
             raise errors.invalid(unsupported, "model", "model_not_available")
-        train = self._count(training["id"], validation_rules.TRAINING_FILE, snapshot, method)
+
+        def check(file_id: str, purpose: str) -> validation_rules.ValidationReport:
+            return validation_rules.validate_file(
+                self.blobs.read(file_id),
+                model=snapshot,
+                model_spec=spec,
+                method=method,
+                purpose=purpose,
+                source=file_id,
+            )
+
+        train = check(training["id"], validation_rules.TRAINING_FILE)
         problem = train.job_error()
         warnings = list(train.warnings)
         n_valid = 0
         if validation is not None and problem is None:
-            checked = self._count(
-                validation["id"], validation_rules.VALIDATION_FILE, snapshot, method
-            )
+            checked = check(validation["id"], validation_rules.VALIDATION_FILE)
             n_valid, problem = checked.n_examples, checked.job_error()
             warnings.extend(checked.warnings)
         stats = lifecycle.TrainingStats(
             train.n_examples, train.billable_tokens, n_valid, tuple(warnings)
         )
         return stats, problem
-
-    def _count(
-        self, file_id: str, purpose: str, snapshot: str, method: str
-    ) -> validation_rules.ValidationReport:
-        spec = self.catalog.fine_tuning(snapshot)
-        if spec is None:
-            raise errors.server_error()
-        return validation_rules.validate_file(
-            self.blobs.read(file_id),
-            model=snapshot,
-            model_spec=spec,
-            method=method,
-            purpose=purpose,
-            source=file_id,
-        )
 
     def _plan(self, doc: dict[str, Any]) -> lifecycle.JobPlan:
         failure = doc["validation_error"]
