@@ -519,7 +519,7 @@ def validate_file(
         source=source,
         counter=tokens.get_counter(encoding or tokens.encoding_for_model(model)),
     )
-    for number, line in enumerate(_lines(chunks, MAX_LINE_BYTES), start=1):
+    for number, line in enumerate(lines(chunks, MAX_LINE_BYTES), start=1):
         validator.line(number, line)
     return validator.report()
 
@@ -527,7 +527,7 @@ def validate_file(
 # -- reading lines ------------------------------------------------------------------------
 
 
-def _lines(chunks: Iterable[bytes], max_bytes: int) -> Iterator[bytes | None]:
+def lines(chunks: Iterable[bytes], max_bytes: int = MAX_LINE_BYTES) -> Iterator[bytes | None]:
     """The file's lines without their newline; None for a line longer than ``max_bytes``
     (which is skipped, not buffered). A final newline does not start another line. Holds
     one chunk and one line at a time."""

@@ -21,9 +21,9 @@ from mockft.schemas import (
     Sampling,
 )
 from mockft.service.context import Context, Part
-from mockft.service.files import lines
 from mockft.service.jobs import JOB
 from mockft.service.models import MODEL
+from mockft.validation import lines
 
 CHAT_PREFIX = "chatcmpl-"
 COMPLETION_PREFIX = "cmpl-"
@@ -158,6 +158,8 @@ class Inference(Part):
 def _replies(chunks: Iterator[bytes]) -> dict[str, str]:
     replies: dict[str, str] = {}
     for line in lines(chunks):
+        if line is None:  # longer than any training example may be
+            continue
         try:
             example = json.loads(line)
         except ValueError:
