@@ -112,14 +112,21 @@ class Uploads(Part):
                 "part_ids",
             )
         file_id = self.files.new_file_id()
-        digest = hashlib.md5(usedforsecurity=False)
+        # The checksum is computed only when the client gives one to compare with.
+        expected = request.md5.lower() if request.md5 is not None else None
+        digest = hashlib.md5(usedforsecurity=False) if expected is not None else None
         writer = self.blobs.writer(file_id)
         try:
             for part_id in request.part_ids:
                 for chunk in self.blobs.read(part_id):
-                    digest.update(chunk)
+                    if digest is not None:
+                        digest.update(chunk)
                     writer.write(chunk)
-            if request.md5 is not None and request.md5.lower() != digest.hexdigest():
+            if (
+                digest is not None
+                and request.md5 is not None
+                and (request.md5.lower() != digest.hexdigest())
+            ):
                 raise errors.invalid(
                     "The md5 checksum of the uploaded parts does not match the one provided.",
                     "md5",
