@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+from collections.abc import Iterator
 
 import httpx
 import openai
@@ -125,8 +126,9 @@ def test_batch_files_expire_after_30_days_by_default(http: httpx.Client) -> None
             "train.jsonl",
             b"not json\n",
             "fine-tune",
-            "Invalid file format for Fine-Tuning API. Must be .jsonl (line 1 is not a JSON object)",
-            "file",
+            "Expected file to have JSONL format, where every line is a JSON dictionary. "
+            'Line 1 is not a dictionary (HINT: line starts with: "not...").',
+            None,
         ),
         (
             "train.jsonl",
@@ -139,7 +141,7 @@ def test_batch_files_expire_after_30_days_by_default(http: httpx.Client) -> None
     ],
 )
 def test_rejected_uploads_use_the_real_wording_and_store_nothing(
-    http: httpx.Client, name: str, data: bytes, purpose: str, message: str, param: str
+    http: httpx.Client, name: str, data: bytes, purpose: str, message: str, param: str | None
 ) -> None:
     response = http.post("/files", files={"file": (name, data)}, data={"purpose": purpose})
     assert response.status_code == 400
@@ -194,27 +196,42 @@ def test_bad_list_parameters(http: httpx.Client, query: dict[str, str], code: st
 
 
 @pytest.mark.parametrize(
-    ("data", "bad_line"),
+    ("data", "bad"),
     [
         (b'{"a":1}\n{"b":2}\n', None),
         (b'{"a":1}\n\n  {"b":2} \r\n', None),
         (b'\n\n\n{"a":1}\n', None),
         (b'{"a":1}', None),
-        (b'{"a":1}\nnot json\n', 2),
-        (b"not json", 1),
-        (b'{"a": 1\n', 1),
-        (b'{"a":1}\n{bad}\n', 2),
-        (b"[1,2]\n", 1),
-        (b'{"a":1}\nx}\n', 2),
-        (b'\n{"a":1}\n\nzz\n', 4),
-        (b'{"x":1}\n' * 500 + b"{oops\n", 501),
+        (b'{"a":1}\nnot json\n', (2, b"not json")),
+        (b"not json", (1, b"not json")),
+        (b'{"a": 1\n', (1, b'{"a": 1')),
+        (b'{"a":1}\n{bad}\n', (2, b"{bad}")),
+        (b"[1,2]\n", (1, b"[1,2]")),
+        (b'\n{"a":1}\n\nzz\n', (4, b"zz")),
+        (b'{"x":1}\n' * 99 + b"{oops\n", (100, b"{oops")),
+        # Only the head is read at upload: line 101 is the job validation's to find.
+        (b'{"x":1}\n' * 100 + b"{oops\n", None),
     ],
 )
 @pytest.mark.parametrize("chunk_size", [1, 3, 1 << 20])
-def test_json_lines_check_finds_the_first_bad_line(
-    data: bytes, bad_line: int | None, chunk_size: int
+def test_upload_check_finds_the_first_bad_line_of_the_head(
+    data: bytes, bad: tuple[int, bytes] | None, chunk_size: int
 ) -> None:
-    from mockft.service.files import first_non_object_line
+    from mockft.service.files import first_non_dict_line
 
     chunks = [data[i : i + chunk_size] for i in range(0, len(data), chunk_size)]
-    assert first_non_object_line(iter(chunks)) == bad_line
+    assert first_non_dict_line(iter(chunks)) == bad
+
+
+def test_upload_check_reads_only_the_head() -> None:
+    from mockft.service.files import first_non_dict_line
+
+    read = []
+
+    def chunks() -> Iterator[bytes]:
+        for _ in range(1000):
+            read.append(1)
+            yield b'{"x":1}\n' * 10
+
+    assert first_non_dict_line(chunks()) is None
+    assert len(read) == 10

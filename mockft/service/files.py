@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
 import json
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -21,6 +21,7 @@ from mockft.schemas import (
 )
 from mockft.service.context import Part
 from mockft.store import BlobWriter
+from mockft.validation import lines
 
 FILE = "file"
 FILE_PREFIX = "file-"
@@ -102,18 +103,19 @@ class Files(Part):
 
     def check_content(self, file_id: str, purpose: str) -> None:
         """What the Files API checks of committed bytes before they become a File; bytes
-        that fail are deleted. A fine-tune file must be JSON lines of objects: the first
-        lines are parsed, every line is checked for the shape of an object at memory speed
-        (the deep, line-by-line checks come when a job validates the file)."""
+        that fail are deleted. Like the real API it looks at the head of a fine-tune file
+        only (a bad line further down passes here and fails the job's validation), so an
+        upload costs the same whatever its size."""
         if purpose != "fine-tune":
             return
-        bad = first_non_object_line(self.blobs.read(file_id))
+        bad = first_non_dict_line(self.blobs.read(file_id, HEAD_CHUNK_BYTES))
         if bad is not None:
             self.blobs.delete(file_id)
+            number, line = bad
+            hint = line[:3].decode("utf-8", "replace")
             raise errors.invalid(
-                "Invalid file format for Fine-Tuning API. Must be .jsonl "
-                f"(line {bad} is not a JSON object)",
-                "file",
+                "Expected file to have JSONL format, where every line is a JSON dictionary. "
+                f'Line {number} is not a dictionary (HINT: line starts with: "{hint}...").'
             )
 
     def get(self, org: Organization, file_id: str) -> FileObject:
@@ -173,58 +175,21 @@ def _file_fields(form: MultipartForm) -> tuple[str, ExpiresAfter | None]:
     return purpose, ExpiresAfter(anchor="created_at", seconds=value)
 
 
-# A line that is blank or looks like one JSON object: `{ ... }`.
-NOT_AN_OBJECT_LINE = re.compile(rb"^(?![ \t]*(?:\{[^\n]*\}[ \t\r]*)?$)", re.MULTILINE)
-PARSED_LINES = 100
+HEAD_LINES = 100  # lines of a fine-tune file the Files API parses at upload
+HEAD_CHUNK_BYTES = 64 * 1024
 
 
-def first_non_object_line(chunks: Iterator[bytes]) -> int | None:
-    """The 1-based number of the first line that is not a JSON object, or None."""
-    seen = 0  # lines wholly before `pending`
-    pending = b""
-    for chunk in chunks:
-        pending = pending + chunk if pending else chunk
-        cut = pending.rfind(b"\n") + 1
-        if cut:
-            found = _scan(pending, cut, seen)
-            if found is not None:
-                return found
-            seen += pending.count(b"\n", 0, cut)
-            pending = pending[cut:]
-    return _scan(pending + b"\n", len(pending) + 1, seen) if pending else None
+def first_non_dict_line(chunks: Iterator[bytes]) -> tuple[int, bytes] | None:
+    """Of the first HEAD_LINES lines, the first that is neither blank nor a JSON object,
+    as (1-based number, line); None if they all are. Reads no further than those lines; a
+    line too long to hold is left to the job's validation."""
+    for number, line in enumerate(itertools.islice(lines(chunks), HEAD_LINES), start=1):
+        if line is not None and line.strip() and not _is_dict(line):
+            return number, line
+    return None
 
 
-def _scan(block: bytes, end: int, seen: int) -> int | None:
-    """`block[:end]` holds whole lines, the first being line `seen + 1`."""
-    match = None if _all_braced(block, end) else NOT_AN_OBJECT_LINE.search(block, 0, end)
-    limit = match.start() if match else end
-    if seen < PARSED_LINES:
-        start = 0
-        for number in range(seen + 1, PARSED_LINES + 1):
-            stop = block.find(b"\n", start, limit)
-            if stop < 0:
-                break
-            line = block[start:stop]
-            if line.strip() and not _is_object(line):
-                return number
-            start = stop + 1
-    if match is None:
-        return None
-    return seen + block.count(b"\n", 0, match.start()) + 1
-
-
-def _all_braced(block: bytes, end: int) -> bool:
-    """Fast path (counts run at memory speed): every line of `block[:end]` is `{...}` or
-    empty, with no padding. Anything else (CRLF, spaces, a bad line) goes to the regular
-    expression."""
-    lines = block.count(b"\n", 0, end)
-    blank = block.count(b"\n\n", 0, end) + block.startswith(b"\n")
-    closed = block.count(b"}\n", 0, end)
-    opened = block.count(b"\n{", 0, end) + block.startswith(b"{")
-    return closed + blank == lines and opened + blank == lines
-
-
-def _is_object(line: bytes) -> bool:
+def _is_dict(line: bytes) -> bool:
     try:
         return isinstance(json.loads(line), dict)
     except ValueError:
