@@ -24,6 +24,7 @@ from mockft.routes.common import api_json, error_response
 from mockft.service import Service
 
 OPENAI_VERSION = "2020-10-01"
+VERSION_HEADER = (b"openai-version", OPENAI_VERSION.encode())
 PUBLIC_PATHS = frozenset({"/mockft/health"})
 GUARDED_PREFIXES = ("/v1/", "/mockft/")
 log = logging.getLogger("mockft")
@@ -42,7 +43,7 @@ class OpenAIEnvelope:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
-        request_id = "req_" + os.urandom(16).hex()
+        request_id = b"req_" + os.urandom(16).hex().encode()
         org_name = self.service.keys.default.name
         response_started = False
 
@@ -51,14 +52,16 @@ class OpenAIEnvelope:
             if message["type"] == "http.response.start":
                 response_started = True
                 elapsed = int((time.perf_counter() - started) * 1000)
-                headers = list(message.get("headers", []))
-                headers += [
-                    (b"openai-organization", org_name.encode()),
-                    (b"openai-processing-ms", str(elapsed).encode()),
-                    (b"openai-version", OPENAI_VERSION.encode()),
-                    (b"x-request-id", request_id.encode()),
-                ]
-                message = {**message, "headers": headers}
+                message = {
+                    **message,
+                    "headers": [
+                        *message.get("headers", ()),
+                        (b"openai-organization", org_name.encode()),
+                        (b"openai-processing-ms", b"%d" % elapsed),
+                        VERSION_HEADER,
+                        (b"x-request-id", request_id),
+                    ],
+                }
             await send(message)
 
         try:

@@ -12,6 +12,8 @@ arrives is counted; the cancel event is listed after it).
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import math
 from bisect import bisect_right
 from collections.abc import Sequence
@@ -184,6 +186,15 @@ class JobPlan:
     validation_error: JobError | None = None
     warnings: tuple[str, ...] = ()
     graded: bool = False  # a reinforcement job: metrics carry the grader's rewards
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    @functools.cached_property
+    def _hash(self) -> int:
+        # A plan keys the snapshot memo on every poll, and step_times can hold thousands of
+        # instants: hash the fields once (the plan is immutable).
+        return hash(tuple(getattr(self, f.name) for f in dataclasses.fields(self)))
 
     @property
     def hyperparameters(self) -> Hyperparameters:

@@ -9,6 +9,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
+
 from mockft import errors, graders, lifecycle, synth
 from mockft import validation as validation_rules
 from mockft.auth import Organization
@@ -97,7 +99,7 @@ class Jobs(Part):
             "materialized": False,
         }
         self.store.insert(JOB, job_id, org.id, doc)
-        return self._job_view(org, doc)
+        return self._job_view(org, _job_of(doc))
 
     def _fine_tunable_base(self, org: Organization, model: str) -> str:
         """The base snapshot a job on `model` trains: an alias resolves to its snapshot, a
@@ -169,45 +171,15 @@ class Jobs(Part):
         )
         return stats, problem
 
-    def _plan(self, doc: dict[str, Any]) -> lifecycle.JobPlan:
-        failure = doc["validation_error"]
-        return _plan_of(
-            doc["created_at"],
-            lifecycle.TrainingStats(**doc["stats"]),
-            lifecycle.RequestedHyperparameters(**doc["requested_hyperparameters"]),
-            doc["seed"],
-            lifecycle.JobError(**failure) if failure else None,
-            doc["method_type"] == REINFORCEMENT,
-        )
-
-    @staticmethod
-    def _interventions(doc: dict[str, Any]) -> tuple[lifecycle.Intervention, ...]:
-        return tuple(
-            lifecycle.Intervention(
-                at=i["at"],
-                kind=i["kind"],
-                error=lifecycle.JobError(**i["error"]) if i.get("error") else None,
-                planned=i.get("planned"),
-            )
-            for i in doc["interventions"]
-        )
-
-    def _observe(
-        self, org: Organization, doc: dict[str, Any]
-    ) -> tuple[lifecycle.JobPlan, lifecycle.JobSnapshot]:
+    def _observe(self, org: Organization, job: _Job) -> tuple[_Job, lifecycle.JobSnapshot]:
         """What is true of the job now; the first observation of success materialises
-        its result file and models (idempotently)."""
-        plan = self._plan(doc)
-        ctx = lifecycle.JobContext(
-            job_id=doc["id"],
-            training_file=doc["training_file"],
-            validation_file=doc["validation_file"],
-            fine_tuned_model=doc["fine_tuned_model_name"],
-        )
-        snap = _snapshot_of(plan, self._interventions(doc), self.now(), ctx)
-        if snap.status == lifecycle.SUCCEEDED and not doc["materialized"]:
-            self._materialise(org, doc, plan, snap)
-        return plan, snap
+        its result file and models (idempotently), and answers with the updated job."""
+        snap = _snapshot_of(job.plan, job.interventions, self.now(), job.context)
+        if snap.status == lifecycle.SUCCEEDED and not job.doc["materialized"]:
+            doc = self._job_doc(org, job.doc["id"])  # a copy of its own to update
+            self._materialise(org, doc, job.plan, snap)
+            job = _job_of(doc)
+        return job, snap
 
     def _materialise(
         self,
@@ -240,8 +212,16 @@ class Jobs(Part):
             raise errors.job_not_found(job_id)
         return doc
 
-    def _job_view(self, org: Organization, doc: dict[str, Any]) -> dict[str, Any]:
-        plan, snap = self._observe(org, doc)
+    def _job(self, org: Organization, job_id: str) -> _Job:
+        """The job for reading: decoded once per stored version (see `_decoded`)."""
+        text = self.store.get_encoded(JOB, job_id, org.id, self.now())
+        if text is None:
+            raise errors.job_not_found(job_id)
+        return _decoded(text)
+
+    def _job_view(self, org: Organization, job: _Job) -> dict[str, Any]:
+        job, snap = self._observe(org, job)
+        doc, plan = job.doc, job.plan
         hyper: dict[str, Any] = dict(doc["requested_hyperparameters"])
         if snap.status in TRAINING_STARTED or snap.steps_done > 0:  # "auto" is resolved
             hyper = {
@@ -278,13 +258,13 @@ class Jobs(Part):
         }
 
     def get(self, org: Organization, job_id: str) -> dict[str, Any]:
-        return self._job_view(org, self._job_doc(org, job_id))
+        return self._job_view(org, self._job(org, job_id))
 
     def page(
         self, org: Organization, page: PageRequest, metadata: dict[str, str] | None
     ) -> list[dict[str, Any]]:
         docs = self.store.page(JOB, org.id, page, self.now(), match=metadata)
-        return [self._job_view(org, d) for d in docs]
+        return [self._job_view(org, _job_of(d)) for d in docs]
 
     def intervene(
         self,
@@ -297,8 +277,9 @@ class Jobs(Part):
         """Cancel, pause or resume (the API), or fail, complete, hold or release (the
         control API). A failure with `when` happens at that point of the plan instead of
         now."""
-        doc = self._job_doc(org, job_id)
-        plan, snap = self._observe(org, doc)
+        # A fresh document of its own (not the shared decoding of `_job`): it is updated.
+        job, snap = self._observe(org, _job_of(self._job_doc(org, job_id)))
+        doc, plan = job.doc, job.plan
         held = sum(HOLD_BALANCE.get(i["kind"], 0) for i in doc["interventions"]) > 0
         allowed = ALLOWED_IN[kind](snap.status) and (held if kind == lifecycle.RELEASE else True)
         if kind == lifecycle.HOLD and held:
@@ -314,16 +295,16 @@ class Jobs(Part):
             entry["planned"] = when.instant(plan)
         doc["interventions"].append(entry)
         self.store.update(JOB, job_id, doc)
-        return self._job_view(org, doc)
+        return self._job_view(org, _job_of(doc))
 
     def events(self, org: Organization, job_id: str) -> list[lifecycle.EventSpec]:
         """Newest first."""
-        _, snap = self._observe(org, self._job_doc(org, job_id))
+        _, snap = self._observe(org, self._job(org, job_id))
         return list(reversed(snap.events))
 
     def checkpoints(self, org: Organization, job_id: str) -> list[lifecycle.CheckpointSpec]:
         """Newest first."""
-        _, snap = self._observe(org, self._job_doc(org, job_id))
+        _, snap = self._observe(org, self._job(org, job_id))
         return list(reversed(snap.checkpoints))
 
     def find(self, job_id: str) -> tuple[Organization, dict[str, Any]]:
@@ -347,9 +328,56 @@ def _method_view(method: dict[str, Any], hyper: dict[str, Any]) -> dict[str, Any
 
 
 # A job's plan and its snapshot at an instant are pure functions of hashable inputs, so they
-# are memoised: polling a job (or paging its events) at the same instant costs a lookup.
+# are memoised: polling a job (or paging its events) at the same instant costs a lookup. A
+# stored job's text is decoded into those inputs once per version of the text.
 PLAN_CACHE_SIZE = 4096
 SNAPSHOT_CACHE_SIZE = 4096
+DECODED_CACHE_SIZE = 4096
+
+
+@dataclass(frozen=True)
+class _Job:
+    """A stored job document with the hashable inputs of its timeline. `doc` may be shared
+    by every reader of the same stored text: read it, never change it."""
+
+    doc: dict[str, Any]
+    plan: lifecycle.JobPlan
+    interventions: tuple[lifecycle.Intervention, ...]
+    context: lifecycle.JobContext
+
+
+def _job_of(doc: dict[str, Any]) -> _Job:
+    failure = doc["validation_error"]
+    plan = _plan_of(
+        doc["created_at"],
+        lifecycle.TrainingStats(**doc["stats"]),
+        lifecycle.RequestedHyperparameters(**doc["requested_hyperparameters"]),
+        doc["seed"],
+        lifecycle.JobError(**failure) if failure else None,
+        doc["method_type"] == REINFORCEMENT,
+    )
+    interventions = tuple(
+        lifecycle.Intervention(
+            at=i["at"],
+            kind=i["kind"],
+            error=lifecycle.JobError(**i["error"]) if i.get("error") else None,
+            planned=i.get("planned"),
+        )
+        for i in doc["interventions"]
+    )
+    context = lifecycle.JobContext(
+        job_id=doc["id"],
+        training_file=doc["training_file"],
+        validation_file=doc["validation_file"],
+        fine_tuned_model=doc["fine_tuned_model_name"],
+    )
+    return _Job(doc, plan, interventions, context)
+
+
+@functools.lru_cache(maxsize=DECODED_CACHE_SIZE)
+def _decoded(text: str) -> _Job:
+    """Equal stored texts are equal documents: a poll of an unchanged job decodes nothing."""
+    return _job_of(orjson.loads(text))
 
 
 @functools.lru_cache(maxsize=PLAN_CACHE_SIZE)

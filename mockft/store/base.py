@@ -33,6 +33,11 @@ class Store(Protocol):
         """`org=None` looks across organizations (internal use only)."""
         ...
 
+    def get_encoded(self, kind: str, obj_id: str, org: str | None, now: float) -> str | None:
+        """The document as stored (JSON text): equal texts are equal documents, so what is
+        derived from a document can be memoised on its text."""
+        ...
+
     def delete(self, kind: str, obj_id: str) -> bool:
         """True if it existed. The object is gone, but a list cursor naming it still works."""
         ...

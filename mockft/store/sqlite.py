@@ -39,6 +39,8 @@ ALIVE = "(gone_at IS NULL OR gone_at > ?)"
 # A deleted object keeps its row with gone_at = 0 (a tombstone): invisible everywhere, but a
 # list cursor naming it still finds its place, so paging survives concurrent deletes.
 TOMBSTONE = 0
+GET_ANY_ORG = f"SELECT body FROM objects WHERE kind = ? AND id = ? AND {ALIVE}"
+GET_IN_ORG = GET_ANY_ORG + " AND org = ?"
 
 
 def _dumps(body: Document) -> str:
@@ -88,13 +90,14 @@ class SqliteStore:
         )
 
     def get(self, kind: str, obj_id: str, org: str | None, now: float) -> Document | None:
-        sql = f"SELECT body FROM objects WHERE kind = ? AND id = ? AND {ALIVE}"
-        params: tuple[Any, ...] = (kind, obj_id, now)
-        if org is not None:
-            sql += " AND org = ?"
-            params += (org,)
+        text = self.get_encoded(kind, obj_id, org, now)
+        return dict(orjson.loads(text)) if text is not None else None
+
+    def get_encoded(self, kind: str, obj_id: str, org: str | None, now: float) -> str | None:
+        sql = GET_IN_ORG if org is not None else GET_ANY_ORG
+        params = (kind, obj_id, now, org) if org is not None else (kind, obj_id, now)
         rows = self._run(sql, params)
-        return dict(orjson.loads(rows[0][0])) if rows else None
+        return str(rows[0][0]) if rows else None
 
     def delete(self, kind: str, obj_id: str) -> bool:
         return (
