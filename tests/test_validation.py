@@ -71,6 +71,8 @@ CASES = [
     Case(BAD / "not_json.jsonl", CHAT_MODEL, SUPERVISED, UPLOAD, "invalid_json", 4),
     Case(BAD / "invalid_utf8.jsonl", CHAT_MODEL, SUPERVISED, UPLOAD, "invalid_utf8", 7),
     Case(BAD / "not_object.jsonl", CHAT_MODEL, SUPERVISED, UPLOAD, "data_type", 8),
+    # ... and only the first: a line past them fails the job's validation instead
+    Case(BAD / "not_json_past_head.jsonl", CHAT_MODEL, SUPERVISED, FAILED, "invalid_json", 110),
     # refused at job creation: the model cannot be tuned with the method
     Case(FIXTURES / "train_dpo.jsonl", LEGACY_MODEL, DPO, CREATE),
     Case(FIXTURES / "train_chat.jsonl", CHAT_MODEL, RFT, CREATE),
@@ -658,7 +660,7 @@ def test_the_server_decides_as_the_report_says(
         return
     if case.outcome == UPLOAD:
         if case.line is not None and case.path.suffix == ".jsonl":
-            assert f"line {case.line} " in (decision.message or "")
+            assert f"line {case.line} " in (decision.message or "").lower()
         return
     job = decision.job
     events = list(client.fine_tuning.jobs.list_events(job.id, limit=100))

@@ -111,30 +111,18 @@ class Uploads(Part):
                 f"number of bytes specified when the upload was created ({doc['bytes']}).",
                 "part_ids",
             )
-        file_id = self.files.new_file_id()
-        # The checksum is computed only when the client gives one to compare with.
-        expected = request.md5.lower() if request.md5 is not None else None
-        digest = hashlib.md5(usedforsecurity=False) if expected is not None else None
-        writer = self.blobs.writer(file_id)
-        try:
+        if request.md5 is not None:  # read the parts only when there is a checksum to compare
+            digest = hashlib.md5(usedforsecurity=False)
             for part_id in request.part_ids:
                 for chunk in self.blobs.read(part_id):
-                    if digest is not None:
-                        digest.update(chunk)
-                    writer.write(chunk)
-            if (
-                digest is not None
-                and request.md5 is not None
-                and (request.md5.lower() != digest.hexdigest())
-            ):
+                    digest.update(chunk)
+            if digest.hexdigest() != request.md5.lower():
                 raise errors.invalid(
                     "The md5 checksum of the uploaded parts does not match the one provided.",
                     "md5",
                 )
-            writer.commit()
-        except BaseException:
-            writer.abort()
-            raise
+        file_id = self.files.new_file_id()
+        self.blobs.compose(file_id, request.part_ids)  # the parts' bytes, not a copy of them
         self.files.check_content(file_id, doc["purpose"])
         expires_after = doc.get("expires_after")
         file = self.files.store_file(

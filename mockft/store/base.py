@@ -3,7 +3,7 @@ organization, listed in insertion order."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
@@ -98,6 +98,11 @@ class BlobWriter(Protocol):
 
 class Blobs(Protocol):
     def writer(self, key: str) -> BlobWriter: ...
+
+    def compose(self, key: str, parts: Sequence[str]) -> None:
+        """Commit `key` as the concatenation of the committed `parts`, which stay as they
+        are (an Upload's parts become its File without their bytes being copied)."""
+        ...
 
     def read(self, key: str, chunk_size: int = ...) -> Iterator[bytes]: ...
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import BinaryIO
 
@@ -60,27 +60,55 @@ class DiskBlobs:
         key = _checked(key)
         return DiskBlobWriter(self._root / key, self._partial / f"{key}.{os.getpid()}")
 
+    def compose(self, key: str, parts: Sequence[str]) -> None:
+        """Commit `key` as the concatenation of `parts` without copying their bytes: a
+        directory of hard links to them, moved into place in one rename. The parts' own
+        keys are untouched (delete them when they are no longer wanted); a kill -9 before
+        the rename leaves only `.partial/` debris, which start-up removes."""
+        target = self._root / _checked(key)
+        temp = self._partial / f"{key}.{os.getpid()}"
+        temp.mkdir()
+        try:
+            for index, part in enumerate(parts):
+                source, segment = self._root / _checked(part), temp / f"{index:06d}"
+                try:
+                    os.link(source, segment)
+                except OSError:  # a filesystem without hard links: copy (in the kernel)
+                    shutil.copyfile(source, segment)
+            os.replace(temp, target)
+        except BaseException:
+            shutil.rmtree(temp, ignore_errors=True)
+            raise
+
+    def _segments(self, key: str) -> list[Path]:
+        path = self._root / _checked(key)
+        return sorted(path.iterdir()) if path.is_dir() else [path]
+
     def read(self, key: str, chunk_size: int = CHUNK_SIZE) -> Iterator[bytes]:
-        with open(self._root / _checked(key), "rb") as f:
-            while chunk := f.read(chunk_size):
-                yield chunk
+        for segment in self._segments(key):
+            with open(segment, "rb") as f:
+                while chunk := f.read(chunk_size):
+                    yield chunk
 
     def size(self, key: str) -> int | None:
         try:
-            return (self._root / _checked(key)).stat().st_size
+            return sum(segment.stat().st_size for segment in self._segments(key))
         except FileNotFoundError:
             return None
 
     def delete(self, key: str) -> None:
-        (self._root / _checked(key)).unlink(missing_ok=True)
+        path = self._root / _checked(key)
+        if path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
 
     def keys(self) -> set[str]:
-        return {entry.name for entry in self._root.iterdir() if entry.is_file()}
+        return {entry.name for entry in self._root.iterdir() if entry != self._partial}
 
     def clear(self) -> None:
-        for entry in self._root.iterdir():
-            if entry.is_file():
-                entry.unlink()
+        for key in self.keys():
+            self.delete(key)
 
 
 class MemoryBlobWriter:
@@ -112,6 +140,9 @@ class MemoryBlobs:
 
     def writer(self, key: str) -> MemoryBlobWriter:
         return MemoryBlobWriter(self._blobs, _checked(key))
+
+    def compose(self, key: str, parts: Sequence[str]) -> None:
+        self._blobs[_checked(key)] = b"".join(self._blobs[part] for part in parts)
 
     def read(self, key: str, chunk_size: int = CHUNK_SIZE) -> Iterator[bytes]:
         data = self._blobs[key]
