@@ -1,5 +1,6 @@
 """The physical limit of the stack: a bare Starlette app under the same uvicorn settings,
-answering fixed JSON bodies (the ones mockft answered) at the same paths.
+answering fixed JSON bodies (the ones mockft answered) at the same paths, and reading
+request bodies posted to /drain and discarding them (the limit of an upload).
 
     python -m benchmarks.bare_app PORT BODIES.json   (BODIES: {"/path": <json body>, ...})"""
 
@@ -21,7 +22,14 @@ def build(bodies: dict[str, object]) -> Starlette:
     async def endpoint(request: Request) -> Response:
         return Response(encoded[request.url.path], media_type="application/json")
 
-    return Starlette(routes=[Route(path, endpoint) for path in encoded])
+    async def drain(request: Request) -> Response:
+        size = 0
+        async for chunk in request.stream():
+            size += len(chunk)
+        return Response(json.dumps({"bytes": size}).encode(), media_type="application/json")
+
+    routes = [Route(path, endpoint) for path in encoded]
+    return Starlette(routes=[*routes, Route("/drain", drain, methods=["POST"])])
 
 
 if __name__ == "__main__":

@@ -354,7 +354,8 @@ def file_ids(http: httpx.Client) -> list[str]:
 
 
 def stray_files(server: LiveServer) -> list[Path]:
-    """Anything under the data dir that is not the database or a committed blob."""
+    """Anything under the data dir that is not the database or a committed blob (a file, or
+    the directory of segments of a composed one)."""
     data_dir = server.settings.data_dir
     allowed_db = {"mockft.sqlite3", "mockft.sqlite3-wal", "mockft.sqlite3-shm"}
     strays = []
@@ -364,8 +365,12 @@ def stray_files(server: LiveServer) -> list[Path]:
             continue
         if relative.parts[0] in allowed_db and len(relative.parts) == 1:
             continue
-        if len(relative.parts) == 2 and relative.parts[0] == "blobs":
-            if re.fullmatch(r"(file-|part_)[A-Za-z0-9]{24}", relative.parts[1]):
+        if len(relative.parts) >= 2 and relative.parts[0] == "blobs":
+            blob = re.fullmatch(r"(file-|part_)[A-Za-z0-9]{24}", relative.parts[1])
+            if blob and len(relative.parts) == 2:
+                continue
+            # a File composed of an Upload's parts: a directory of numbered segments
+            if blob and len(relative.parts) == 3 and re.fullmatch(r"\d{6}", relative.parts[2]):
                 continue
         strays.append(relative)
     return strays

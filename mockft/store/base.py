@@ -87,7 +87,9 @@ class BlobWriter(Protocol):
     @property
     def size(self) -> int: ...
 
-    def write(self, chunk: bytes) -> None: ...
+    def write(self, chunk: bytes) -> None:
+        """The bytes may reach the disk after this returns; `commit` waits for them."""
+        ...
 
     def commit(self) -> None:
         """Make the bytes durable and visible under the writer's key."""
