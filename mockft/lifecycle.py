@@ -256,6 +256,14 @@ class JobSnapshot:
     events: tuple[EventSpec, ...]  # oldest first; a strict total order
     checkpoints: tuple[CheckpointSpec, ...]  # oldest first
 
+    @functools.cached_property
+    def events_newest_first(self) -> tuple[EventSpec, ...]:
+        return self.events[::-1]
+
+    @functools.cached_property
+    def checkpoints_newest_first(self) -> tuple[CheckpointSpec, ...]:
+        return self.checkpoints[::-1]
+
 
 # --- status helpers ----------------------------------------------------------------------
 

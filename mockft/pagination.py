@@ -75,15 +75,16 @@ def slice_after(items: Sequence[T], page: PageRequest, key: Callable[[T], str]) 
 def envelope(
     window: Sequence[T],
     page: PageRequest,
-    serialize: Callable[[T], Any],
+    serialize: Callable[[T], Any] | None = None,
     *,
     id_of: Callable[[T], str] | None = None,
 ) -> dict[str, Any]:
     """`window` is what the store returned for the page: up to `limit + 1` items.
-    `serialize` gives what orjson writes (a dict or a dataclass); `id_of`, for the lists
-    whose envelope names its first and last ids."""
+    `serialize` gives what orjson writes (a dict or a dataclass); None for items that are
+    that already. `id_of`, for the lists whose envelope names its first and last ids."""
     items = window[: page.limit]
-    body: dict[str, Any] = {"object": "list", "data": [serialize(item) for item in items]}
+    data = list(items) if serialize is None else [serialize(item) for item in items]
+    body: dict[str, Any] = {"object": "list", "data": data}
     if id_of is not None:
         body["first_id"] = id_of(items[0]) if items else None
         body["last_id"] = id_of(items[-1]) if items else None

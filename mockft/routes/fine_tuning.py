@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -16,12 +16,6 @@ JOBS_DEFAULT_LIMIT = 20
 EVENTS_DEFAULT_LIMIT = 20
 CHECKPOINTS_DEFAULT_LIMIT = 10
 METADATA_PREFIX = "metadata["
-T = TypeVar("T")
-
-
-def _as_is(item: T) -> T:
-    """For items already in their wire form (job views, event dataclasses)."""
-    return item
 
 
 def checkpoint_api(job_id: str) -> Callable[[lifecycle.CheckpointSpec], dict[str, Any]]:
@@ -53,7 +47,7 @@ async def list_jobs(request: Request) -> Response:
         if key.startswith(METADATA_PREFIX) and key.endswith("]") and len(key) > len("metadata[]")
     }
     jobs = service_of(request).jobs.page(org_of(request), page, metadata or None)
-    return api_json(envelope(jobs, page, _as_is))
+    return api_json(envelope(jobs, page))
 
 
 async def retrieve_job(request: Request) -> Response:
@@ -74,7 +68,7 @@ async def list_events(request: Request) -> Response:
     events = service_of(request).jobs.events(org_of(request), request.path_params["job_id"])
     # An EventSpec is the event object as the API shows it: orjson writes the dataclass.
     window = slice_after(events, page, lambda e: e.id)
-    return api_json(envelope(window, page, _as_is))
+    return api_json(envelope(window, page))
 
 
 async def list_checkpoints(request: Request) -> Response:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import base64
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -297,15 +297,15 @@ class Jobs(Part):
         self.store.update(JOB, job_id, doc)
         return self._job_view(org, _job_of(doc))
 
-    def events(self, org: Organization, job_id: str) -> list[lifecycle.EventSpec]:
+    def events(self, org: Organization, job_id: str) -> Sequence[lifecycle.EventSpec]:
         """Newest first."""
         _, snap = self._observe(org, self._job(org, job_id))
-        return list(reversed(snap.events))
+        return snap.events_newest_first
 
-    def checkpoints(self, org: Organization, job_id: str) -> list[lifecycle.CheckpointSpec]:
+    def checkpoints(self, org: Organization, job_id: str) -> Sequence[lifecycle.CheckpointSpec]:
         """Newest first."""
         _, snap = self._observe(org, self._job(org, job_id))
-        return list(reversed(snap.checkpoints))
+        return snap.checkpoints_newest_first
 
     def find(self, job_id: str) -> tuple[Organization, dict[str, Any]]:
         """Control API: a job of any organization."""
