@@ -10,7 +10,6 @@ import shutil
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import BinaryIO
 
 CHUNK_SIZE = 1024 * 1024
 KEY_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
@@ -22,38 +21,63 @@ def _checked(key: str) -> str:
     return key
 
 
-# Writes go to the disk on these threads, one chunk in flight per writer, so that copying
-# a chunk into the page cache overlaps with receiving the next (both hold the GIL only
+# Writes go to the disk on these threads, one batch in flight per writer, so that copying
+# a batch into the page cache overlaps with receiving the next (both hold the GIL only
 # briefly). They only move bytes; nothing about the service's state is decided there.
 _WRITES = ThreadPoolExecutor(max_workers=4, thread_name_prefix="mockft-blob-write")
+BATCH_BYTES = 1024 * 1024  # chunks go to the thread in batches of this many bytes ...
+BATCH_BUFFERS = 512  # ... or this many chunks (one writev takes at most IOV_MAX, 1024)
+
+
+def _write_all(fd: int, buffers: list[bytes]) -> None:
+    """One gathered write (no joining copy); a short write goes on from where it stopped."""
+    written = os.writev(fd, buffers) if hasattr(os, "writev") else 0
+    for buffer in buffers:
+        if written >= len(buffer):
+            written -= len(buffer)
+            continue
+        view = memoryview(buffer)[written:]
+        while view:
+            view = view[os.write(fd, view) :]
+        written = 0
 
 
 class DiskBlobWriter:
     def __init__(self, final: Path, temp: Path) -> None:
         self._final = final
         self._temp = temp
-        self._file: BinaryIO = open(temp, "wb")  # noqa: SIM115 - closed in commit/abort
+        self._file = open(temp, "wb", buffering=0)  # noqa: SIM115 - closed in commit/abort
         self._size = 0
-        self._in_flight: Future[int] | None = None
+        self._batch: list[bytes] = []
+        self._batch_size = 0
+        self._in_flight: Future[None] | None = None
 
     @property
     def size(self) -> int:
         return self._size
 
     def _settle(self) -> None:
-        """Wait for the chunk in flight; its error (a full disk) is raised here."""
+        """Wait for the batch in flight; its error (a full disk) is raised here."""
         if self._in_flight is not None:
             in_flight, self._in_flight = self._in_flight, None
             in_flight.result()
 
-    def write(self, chunk: bytes) -> None:
+    def _hand_over(self) -> None:
         self._settle()
-        self._in_flight = _WRITES.submit(self._file.write, chunk)
+        if self._batch:
+            batch, self._batch, self._batch_size = self._batch, [], 0
+            self._in_flight = _WRITES.submit(_write_all, self._file.fileno(), batch)
+
+    def write(self, chunk: bytes) -> None:
+        self._batch.append(chunk)
+        self._batch_size += len(chunk)
         self._size += len(chunk)
+        if self._batch_size >= BATCH_BYTES or len(self._batch) >= BATCH_BUFFERS:
+            self._hand_over()
 
     def commit(self) -> None:
+        self._hand_over()
         self._settle()
-        self._file.flush()
         os.fsync(self._file.fileno())
         self._file.close()
         os.replace(self._temp, self._final)
