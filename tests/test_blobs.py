@@ -113,3 +113,39 @@ def test_start_up_sweeps_a_composed_file_no_record_owns(tmp_path: Path) -> None:
     assert reopened.blobs.keys() == {"part_a"}
     assert b"".join(reopened.blobs.read("part_a")) == b"abc"
     reopened.close()
+
+
+def test_disk_writer_keeps_every_byte_in_order_however_it_is_chunked(tmp_path: Path) -> None:
+    blobs = DiskBlobs(tmp_path)
+    data = bytes(range(256)) * 40  # 10,240 bytes
+    writer = blobs.writer("file-x")
+    for i in range(0, 2000):  # more single bytes than one gathered write may carry
+        writer.write(data[i : i + 1])
+    writer.write(data[2000:])
+    assert writer.size == len(data)
+    writer.commit()
+    assert b"".join(blobs.read("file-x")) == data
+
+
+def test_a_short_gathered_write_goes_on_where_it_stopped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mockft.store import blobs as module
+
+    def writev_five_bytes(fd: int, buffers: list[bytes]) -> int:
+        return os.write(fd, b"".join(buffers)[:5])
+
+    monkeypatch.setattr(os, "writev", writev_five_bytes)
+    target = tmp_path / "out"
+    with open(target, "wb", buffering=0) as f:
+        module._write_all(f.fileno(), [b"abc", b"defgh", b"ij"])
+    assert target.read_bytes() == b"abcdefghij"
+
+
+def test_an_aborted_write_leaves_nothing(tmp_path: Path) -> None:
+    blobs = DiskBlobs(tmp_path)
+    writer = blobs.writer("file-x")
+    writer.write(b"x" * (3 * 1024 * 1024))
+    writer.abort()
+    assert blobs.keys() == set()
+    assert list((tmp_path / ".partial").iterdir()) == []
