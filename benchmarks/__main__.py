@@ -131,7 +131,7 @@ def seed_job(base: str) -> str:
 def bench_throughput(quick: bool) -> list[Figure]:
     """Both servers run side by side; each round loads one, then the other, so a burst of
     load from elsewhere on the machine hits both alike. The median of the rounds' ratios."""
-    seconds, rounds = (2.0, 1) if quick else (4.0, 3)
+    seconds, rounds = (2.0, 1) if quick else (3.0, 5)
     figures = []
     with contextlib.ExitStack() as stack:
         base, _ = stack.enter_context(mockft_server("--memory", "--clock", "manual"))
