@@ -413,3 +413,20 @@ def test_reinforcement_metrics_carry_the_grader_reward(
     assert run_to_end(client, server, supervised.id)[-1] == "succeeded"
     plain = client.fine_tuning.jobs.list_events(supervised.id, limit=1000).data
     assert all("train_reward_mean" not in (e.data or {}) for e in plain)
+
+
+def test_results_are_made_once_even_from_an_older_reading_of_the_job(
+    client: openai.OpenAI, server: LiveServer
+) -> None:
+    """Reads share one decoding per stored version of a job; one taken before the results
+    were made must not make them a second time."""
+    job = create_job(client)
+    server.advance(86_400)
+    jobs, org = server.service.jobs, server.service.keys.default
+    before = jobs._job(org, job.id)  # decoded while the results are not made yet
+    assert not before.doc["materialized"]
+    assert client.fine_tuning.jobs.retrieve(job.id).status == "succeeded"  # makes them
+    jobs._observe(org, before)
+    results = [f for f in client.files.list() if f.purpose == "fine-tune-results"]
+    assert len(results) == 1
+    assert client.fine_tuning.jobs.retrieve(job.id).result_files == [results[0].id]

@@ -177,7 +177,8 @@ class Jobs(Part):
         snap = _snapshot_of(job.plan, job.interventions, self.now(), job.context)
         if snap.status == lifecycle.SUCCEEDED and not job.doc["materialized"]:
             doc = self._job_doc(org, job.doc["id"])  # a copy of its own to update
-            self._materialise(org, doc, job.plan, snap)
+            if not doc["materialized"]:  # `job` may be a decoding older than the store's
+                self._materialise(org, doc, job.plan, snap)
             job = _job_of(doc)
         return job, snap
 
