@@ -149,3 +149,20 @@ def test_an_aborted_write_leaves_nothing(tmp_path: Path) -> None:
     writer.abort()
     assert blobs.keys() == set()
     assert list((tmp_path / ".partial").iterdir()) == []
+
+
+def test_a_write_that_fails_at_commit_leaves_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    blobs = DiskBlobs(tmp_path)
+    writer = blobs.writer("file-x")
+    writer.write(b"abc")
+
+    def disk_full(fd: int, buffers: list[bytes]) -> int:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "writev", disk_full)
+    with pytest.raises(OSError, match="No space left"):
+        writer.commit()
+    assert blobs.keys() == set()
+    assert list((tmp_path / ".partial").iterdir()) == []

@@ -76,9 +76,13 @@ class DiskBlobWriter:
             self._hand_over()
 
     def commit(self) -> None:
-        self._hand_over()
-        self._settle()
-        os.fsync(self._file.fileno())
+        try:
+            self._hand_over()
+            self._settle()
+            os.fsync(self._file.fileno())
+        except BaseException:  # a full disk, say: nothing half-written stays behind
+            self.abort()
+            raise
         self._file.close()
         os.replace(self._temp, self._final)
 
@@ -90,8 +94,9 @@ class DiskBlobWriter:
 
 
 class DiskBlobs:
-    """`<root>/<key>` for committed bytes; `<root>/.partial/` for writes in flight,
-    emptied at start-up (a kill -9 mid-upload leaves nothing acknowledged there)."""
+    """`<root>/<key>` for committed bytes (a file, or for a composed blob a directory of
+    numbered segments); `<root>/.partial/` for writes in flight, emptied at start-up (a
+    kill -9 mid-upload leaves nothing acknowledged there)."""
 
     def __init__(self, root: Path) -> None:
         self._root = root
