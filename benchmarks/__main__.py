@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import hashlib
+import importlib.util
 import json
 import os
 import platform
@@ -25,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import uvicorn
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results.md"
@@ -548,8 +550,11 @@ def main() -> int:
     ]
     table = "\n".join(header + [f.row() for f in figures])
     print(table)
+    # uvicorn picks httptools when it is installed: the figures depend on which one served.
+    http = "httptools" if importlib.util.find_spec("httptools") else "h11"
     machine = (
-        f"{platform.python_implementation()} {platform.python_version()}, {os.cpu_count()} cores"
+        f"{platform.python_implementation()} {platform.python_version()}, {os.cpu_count()} cores, "
+        f"uvicorn {uvicorn.__version__} ({http})"
     )
     history = ""
     if RESULTS.exists() and HISTORY in RESULTS.read_text():
