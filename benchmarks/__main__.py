@@ -92,6 +92,25 @@ def mockft_server(
         process.wait(timeout=30)
 
 
+@contextlib.contextmanager
+def bare_server(bodies: dict[str, object]) -> Iterator[str]:
+    """The bare Starlette app (benchmarks/bare_app.py) answering `bodies`; yields its URL."""
+    with tempfile.TemporaryDirectory() as tmp:
+        bodies_file = Path(tmp) / "bodies.json"
+        bodies_file.write_text(json.dumps(bodies))
+        port = free_port()
+        process = subprocess.Popen(
+            [sys.executable, "-m", "benchmarks.bare_app", str(port), str(bodies_file)], cwd=ROOT
+        )
+        try:
+            # /drain is always there and answers a GET with 405: the app is up.
+            wait_healthy(f"http://127.0.0.1:{port}/drain", process, expect=405)
+            yield f"http://127.0.0.1:{port}"
+        finally:
+            process.terminate()
+            process.wait()
+
+
 def peak_rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
@@ -143,17 +162,8 @@ def bench_throughput(quick: bool) -> list[Figure]:
             "list events": f"/v1/fine_tuning/jobs/{job_id}/events",
         }
         bodies = {p: httpx.get(base + p, headers=AUTH).json() for p in paths.values()}
-        bodies_file = Path(stack.enter_context(tempfile.TemporaryDirectory())) / "bodies.json"
-        bodies_file.write_text(json.dumps(bodies))
-        bare_port = free_port()
-        bare = subprocess.Popen(
-            [sys.executable, "-m", "benchmarks.bare_app", str(bare_port), str(bodies_file)],
-            cwd=ROOT,
-        )
-        stack.callback(bare.wait)
-        stack.callback(bare.terminate)
-        wait_healthy(f"http://127.0.0.1:{bare_port}{paths['retrieve job']}", bare)
-        port = int(base.rsplit(":", 1)[1])
+        bare = stack.enter_context(bare_server(bodies))
+        port, bare_port = (int(url.rsplit(":", 1)[1]) for url in (base, bare))
         for name, path in paths.items():
             samples = []
             for _ in range(rounds):
@@ -289,7 +299,7 @@ def bench_uploads(quick: bool) -> list[Figure]:
                 uploads_speed = size / (time.perf_counter() - started)
                 uploads_rss = peak_rss_mb(process.pid)
         disks.append(raw_disk_write(Path(tmp), size))
-        drain_speed = bare_drain(Path(tmp), size)
+        drain_speed = bare_drain(size)
     disk = statistics.median(disks)
     shown = ", ".join(f"{d / MB:,.0f}" for d in disks)
     for name, speed, rss in (
@@ -321,25 +331,14 @@ def bench_uploads(quick: bool) -> list[Figure]:
     return figures
 
 
-def bare_drain(tmp: Path, size: int) -> float:
+def bare_drain(size: int) -> float:
     """MB/s of the Files upload's body through the bare app: uvicorn's HTTP parsing and
     Starlette's body stream, nothing stored."""
-    bodies = tmp / "bodies.json"
-    bodies.write_text("{}")
-    port = free_port()
-    bare = subprocess.Popen(
-        [sys.executable, "-m", "benchmarks.bare_app", str(port), str(bodies)], cwd=ROOT
-    )
-    try:
-        wait_healthy(f"http://127.0.0.1:{port}/drain", bare, expect=405)
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=600) as http:
-            started = time.perf_counter()
-            response = post_multipart(http, "/drain", size, "file", {"purpose": "fine-tune"})
-            elapsed = time.perf_counter() - started
-        assert response.json()["bytes"] > size
-    finally:
-        bare.terminate()
-        bare.wait()
+    with bare_server({}) as base, httpx.Client(base_url=base, timeout=600) as http:
+        started = time.perf_counter()
+        response = post_multipart(http, "/drain", size, "file", {"purpose": "fine-tune"})
+        elapsed = time.perf_counter() - started
+    assert response.json()["bytes"] > size
     return size / elapsed
 
 
