@@ -83,7 +83,7 @@ def envelope(
     `serialize` gives what orjson writes (a dict or a dataclass); None for items that are
     that already. `id_of`, for the lists whose envelope names its first and last ids."""
     items = window[: page.limit]
-    data = list(items) if serialize is None else [serialize(item) for item in items]
+    data = items if serialize is None else [serialize(item) for item in items]
     body: dict[str, Any] = {"object": "list", "data": data}
     if id_of is not None:
         body["first_id"] = id_of(items[0]) if items else None
