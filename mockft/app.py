@@ -16,7 +16,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from mockft import errors
+from mockft import azure, errors
 from mockft.chaos import Chaos, ChaosMiddleware, RequestLog, RequestLogMiddleware
 from mockft.config import Settings
 from mockft.routes import chat, control, files, fine_tuning, graders, models, uploads
@@ -133,6 +133,7 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
                 ],
             ),
             *_under("/mockft", control.routes),
+            *azure.routes(),
         ],
         exception_handlers={errors.APIError: _api_error, HTTPException: _http_error},
         lifespan=lifespan,

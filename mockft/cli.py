@@ -47,6 +47,12 @@ def _parser() -> argparse.ArgumentParser:
         dest="api_keys",
         help="accepted key, repeatable; KEY=org puts it in its own org (MOCKFT_API_KEYS)",
     )
+    serve.add_argument(
+        "--azure-auto-deploy",
+        action="store_true",
+        default=None,
+        help="Azure: a deployment named like a model exists by itself (MOCKFT_AZURE_AUTO_DEPLOY)",
+    )
     serve.add_argument("--log-level", default="info", help="uvicorn log level (default info)")
 
     _add_validate(commands)
@@ -69,6 +75,7 @@ def _settings(args: argparse.Namespace) -> Settings:
             "seed",
             "start_time",
             "api_keys",
+            "azure_auto_deploy",
         )
     }
     if overrides["api_keys"] is not None:

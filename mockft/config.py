@@ -15,6 +15,7 @@ DEFAULT_ORG_NAME = "mockft"
 # takes about three minutes on the real service, finishes in about three seconds.
 DEFAULT_SPEED = 60.0
 MAX_FILE_BYTES = 512 * 1024 * 1024  # the real Files API limit
+BOOL_SETTINGS = frozenset({"memory", "azure_auto_deploy"})
 
 
 class Settings(BaseModel):
@@ -33,6 +34,8 @@ class Settings(BaseModel):
     """Accepted keys; empty accepts any key. `KEY=org-name` puts a key in its own org."""
     org_name: str = DEFAULT_ORG_NAME
     max_file_bytes: int = Field(default=MAX_FILE_BYTES, gt=0)
+    azure_auto_deploy: bool = False
+    """Azure: a deployment named like a model the caller may use exists without being made."""
 
     @field_validator("api_keys", mode="before")
     @classmethod
@@ -49,7 +52,7 @@ class Settings(BaseModel):
         for name in cls.model_fields:
             raw = env.get(ENV_PREFIX + name.upper())
             if raw is not None:
-                values[name] = _parse_env_bool(raw) if name == "memory" else raw
+                values[name] = _parse_env_bool(raw) if name in BOOL_SETTINGS else raw
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls.model_validate(values)
 
