@@ -26,7 +26,7 @@ import pytest
 
 if TYPE_CHECKING:
     import uvicorn
-    from openai import AsyncOpenAI, OpenAI
+    from openai import AsyncOpenAI, AzureOpenAI, OpenAI
     from openai.types.fine_tuning import FineTuningJob
     from starlette.applications import Starlette
 
@@ -329,6 +329,25 @@ class MockFT(MockFTControls):
         http = openai.DefaultHttpxClient(transport=transport(self.app, self._portal, self.family))
         kwargs.setdefault("api_key", self.api_key)
         client = openai.OpenAI(base_url=self.base_url, http_client=http, **kwargs)
+        self._closers.append(client.close)
+        return client
+
+    def azure_openai(self, **kwargs: Any) -> AzureOpenAI:
+        """The SDK's `AzureOpenAI` client on this app's Azure paths, wired in-process: the key
+        in the `api-key` header (or pass `azure_ad_token=`), the newest GA `api_version`.
+        Keywords go to `openai.AzureOpenAI`. See docs/azure.md."""
+        import openai
+
+        from mockft.azure.versions import LATEST_GA
+        from mockft.transport import transport
+
+        http = openai.DefaultHttpxClient(transport=transport(self.app, self._portal, self.family))
+        if "azure_ad_token" not in kwargs and "azure_ad_token_provider" not in kwargs:
+            kwargs.setdefault("api_key", self.api_key)
+        if "base_url" not in kwargs:
+            kwargs.setdefault("azure_endpoint", IN_PROCESS_ROOT)
+        kwargs.setdefault("api_version", LATEST_GA)
+        client = openai.AzureOpenAI(http_client=http, **kwargs)
         self._closers.append(client.close)
         return client
 
