@@ -8,9 +8,8 @@ tests/node/azure_workflow.mjs for the Node SDK) run against live servers over re
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +27,7 @@ from mockft.service import Service
 from tests.conftest import FIXTURES, live_server, make_settings
 from tests.openapi_contract import response_violations, schema_violations
 from tests.sdk_flows import azure_workflow
-from tests.test_node_sdk import NODE, NODE_DIR, _ensure_installed
+from tests.test_node_sdk import NODE, run_workflow
 
 START = 1_700_000_000
 KEY = "azure-key-0123456789"
@@ -128,17 +127,22 @@ class Azure:
         return str(done["fine_tuned_model"])
 
 
-@pytest.fixture
-def azure() -> Iterator[Azure]:
-    client = Azure(make_app())
+@contextmanager
+def serve(tmp_path: Path | None = None, **overrides: Any) -> Iterator[Azure]:
+    client = Azure(make_app(tmp_path, **overrides))
     with client.http:
         yield client
 
 
 @pytest.fixture
+def azure() -> Iterator[Azure]:
+    with serve() as client:
+        yield client
+
+
+@pytest.fixture
 def keyed() -> Iterator[Azure]:
-    client = Azure(make_app(api_keys=(f"{KEY}=acme", "sk-globex-000000=globex")))
-    with client.http:
+    with serve(api_keys=(f"{KEY}=acme", "sk-globex-000000=globex")) as client:
         yield client
 
 
@@ -560,8 +564,7 @@ def test_a_deployment_call_with_a_bad_body_answers_as_the_endpoint_does(azure: A
 
 
 def test_auto_deploy_makes_a_deployment_of_every_model_named_like_it() -> None:
-    azure = Azure(make_app(azure_auto_deploy=True))
-    with azure.http:
+    with serve(azure_auto_deploy=True) as azure:
         model = azure.tuned_model()
         for name in ("gpt-4o-mini", model):
             response = azure.post(f"/openai/deployments/{name}/chat/completions", json=_chat())
@@ -576,11 +579,9 @@ def test_auto_deploy_makes_a_deployment_of_every_model_named_like_it() -> None:
 
 
 def test_deployments_survive_a_restart(tmp_path: Path) -> None:
-    first = Azure(make_app(tmp_path))
-    with first.http:
+    with serve(tmp_path) as first:
         assert first.deploy("mini", "gpt-4o-mini").status_code == 201
-    again = Azure(make_app(tmp_path))
-    with again.http:
+    with serve(tmp_path) as again:
         assert (
             again.openai("GET", "/mockft/azure/deployments/mini").json()["model"] == "gpt-4o-mini"
         )
@@ -629,32 +630,13 @@ def test_the_python_sdk_workflow(tmp_path: Path, config: str) -> None:
 @pytest.mark.skipif(NODE is None, reason="node is not installed")
 @pytest.mark.parametrize("config", ["key", "entra", "v1"])
 def test_the_node_sdk_azure_workflow(tmp_path: Path, config: str) -> None:
-    assert NODE is not None
-    _ensure_installed()
     with live_server(make_settings(tmp_path)) as live:
-        env = {
-            **os.environ,
-            "MOCKFT_ROOT": live.root,
-            "MOCKFT_TRAIN": str(TRAIN),
-            "MOCKFT_AZURE_CONFIG": config,
-        }
-        for name in (
-            "OPENAI_BASE_URL",
-            "OPENAI_API_KEY",
-            "AZURE_OPENAI_API_KEY",
-            "OPENAI_API_VERSION",
-        ):
-            env.pop(name, None)
-        result = subprocess.run(
-            [NODE, "azure_workflow.mjs"],
-            cwd=NODE_DIR,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=300,
+        summary = run_workflow(
+            "azure_workflow.mjs",
+            MOCKFT_ROOT=live.root,
+            MOCKFT_TRAIN=str(TRAIN),
+            MOCKFT_AZURE_CONFIG=config,
         )
-    assert result.returncode == 0, f"node workflow failed:\n{result.stdout}\n{result.stderr}"
-    summary = json.loads(result.stdout.strip().splitlines()[-1])
     assert summary == {"config": config, "steps": ["files", "job", "results", "chat"], "ok": True}
 
 

@@ -10,6 +10,7 @@ import os
 import shutil
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -44,27 +45,44 @@ def _ensure_installed() -> None:
     assert _installed()
 
 
-@pytest.mark.skipif(NODE is None, reason="node is not installed")
-def test_node_sdk_workflow(server: LiveServer) -> None:
+# SDK settings a shell may carry: the scripts name their endpoints and keys themselves.
+SDK_ENVIRONMENT = frozenset(
+    {
+        "OPENAI_BASE_URL",
+        "OPENAI_API_KEY",
+        "OPENAI_API_VERSION",
+        "AZURE_OPENAI_API_KEY",
+        "AZURE_OPENAI_ENDPOINT",
+    }
+)
+
+
+def run_workflow(script: str, **variables: str) -> dict[str, Any]:
+    """Run a workflow script of tests/node with these environment variables; its summary
+    (the last line of its output)."""
     assert NODE is not None
     _ensure_installed()
-    env = {
-        **os.environ,
-        "MOCKFT_ROOT": server.root,
-        "MOCKFT_TRAIN": str(FIXTURES / "train_chat.jsonl"),
-        "MOCKFT_VALID": str(FIXTURES / "valid_chat.jsonl"),
-    }
-    env.pop("OPENAI_BASE_URL", None)  # the script names its baseURL itself
-    env.pop("OPENAI_API_KEY", None)
+    env = {k: v for k, v in os.environ.items() if k not in SDK_ENVIRONMENT}
     result = subprocess.run(
-        [NODE, "workflow.mjs"],
+        [NODE, script],
         cwd=NODE_DIR,
-        env=env,
+        env={**env, **variables},
         capture_output=True,
         text=True,
         timeout=300,
     )
-    assert result.returncode == 0, f"node workflow failed:\n{result.stdout}\n{result.stderr}"
-    summary = json.loads(result.stdout.strip().splitlines()[-1])
+    assert result.returncode == 0, f"node {script} failed:\n{result.stdout}\n{result.stderr}"
+    summary: dict[str, Any] = json.loads(result.stdout.strip().splitlines()[-1])
+    return summary
+
+
+@pytest.mark.skipif(NODE is None, reason="node is not installed")
+def test_node_sdk_workflow(server: LiveServer) -> None:
+    summary = run_workflow(
+        "workflow.mjs",
+        MOCKFT_ROOT=server.root,
+        MOCKFT_TRAIN=str(FIXTURES / "train_chat.jsonl"),
+        MOCKFT_VALID=str(FIXTURES / "valid_chat.jsonl"),
+    )
     assert summary["ok"] is True
     assert summary["steps"] == ["files", "uploads", "jobs", "models", "errors"]

@@ -17,10 +17,9 @@ from mockft.azure import errors
 
 PARAM = "api-version"
 
-FINE_TUNING: frozenset[str] = frozenset(
+# From 2023-12-01-preview every data-plane version has both fine-tuning and inference.
+_BOTH = frozenset(
     {
-        "2023-09-15-preview",
-        "2023-10-01-preview",
         "2023-12-01-preview",
         "2024-02-01",
         "2024-02-15-preview",
@@ -40,34 +39,16 @@ FINE_TUNING: frozenset[str] = frozenset(
         "2025-04-01-preview",
     }
 )
-INFERENCE: frozenset[str] = frozenset(
-    {
-        "2022-12-01",
-        "2023-03-15-preview",
-        "2023-05-15",
-        "2023-06-01-preview",
-        "2023-07-01-preview",
-        "2023-08-01-preview",
-        "2023-09-01-preview",
-        "2023-12-01-preview",
-        "2024-02-01",
-        "2024-02-15-preview",
-        "2024-03-01-preview",
-        "2024-04-01-preview",
-        "2024-05-01-preview",
-        "2024-06-01",
-        "2024-07-01-preview",
-        "2024-08-01-preview",
-        "2024-09-01-preview",
-        "2024-10-01-preview",
-        "2024-10-21",
-        "2024-12-01-preview",
-        "2025-01-01-preview",
-        "2025-02-01-preview",
-        "2025-03-01-preview",
-        "2025-04-01-preview",
-    }
-)
+FINE_TUNING: frozenset[str] = _BOTH | {"2023-09-15-preview", "2023-10-01-preview"}
+INFERENCE: frozenset[str] = _BOTH | {
+    "2022-12-01",
+    "2023-03-15-preview",
+    "2023-05-15",
+    "2023-06-01-preview",
+    "2023-07-01-preview",
+    "2023-08-01-preview",
+    "2023-09-01-preview",
+}
 V1: frozenset[str] = frozenset({"v1", "preview"})
 # The newest generally available version with both fine-tuning and inference.
 LATEST_GA = "2024-10-21"

@@ -8,20 +8,12 @@ from collections.abc import Iterator
 import pytest
 
 from mockft.azure import shapes
-from tests.test_azure import BASE, KEY, Azure, make_app
+from tests.test_azure import BASE, KEY, Azure, serve
 
 
 @pytest.fixture
 def azure() -> Iterator[Azure]:
-    client = Azure(make_app())
-    with client.http:
-        yield client
-
-
-@pytest.fixture
-def keyed() -> Iterator[Azure]:
-    client = Azure(make_app(api_keys=(KEY,)))
-    with client.http:
+    with serve() as client:
         yield client
 
 
@@ -68,9 +60,10 @@ def test_an_unknown_deployment_is_404_deployment_not_found(azure: Azure) -> None
     }
 
 
-def test_a_wrong_key_is_401_access_denied(keyed: Azure) -> None:
+def test_a_wrong_key_is_401_access_denied() -> None:
     """SciSharp/BotSharp#386 (2024-04-02): the full response to a wrong `api-key`."""
-    response = keyed.get("/openai/models", key="0123456789abcdef")
+    with serve(api_keys=(KEY,)) as keyed:
+        response = keyed.get("/openai/models", key="0123456789abcdef")
     assert response.status_code == 401
     assert response.json() == {
         "error": {
@@ -82,11 +75,11 @@ def test_a_wrong_key_is_401_access_denied(keyed: Azure) -> None:
     }
 
 
-def test_a_refused_entra_token_is_the_gateways_401(keyed: Azure) -> None:
+def test_a_refused_entra_token_is_the_gateways_401() -> None:
     """Azure-Samples/azure-search-openai-demo#458 (2024-09-12): not the error envelope."""
-    response = keyed.get(
-        "/openai/models", key=None, headers={"Authorization": "Bearer eyJ0eXAiOiJKV1Qi.x.y"}
-    )
+    token = {"Authorization": "Bearer eyJ0eXAiOiJKV1Qi.x.y"}
+    with serve(api_keys=(KEY,)) as keyed:
+        response = keyed.get("/openai/models", key=None, headers=token)
     assert response.status_code == 401
     assert response.json() == {
         "statusCode": 401,
