@@ -660,3 +660,16 @@ def test_the_pytest_plugin_gives_an_azure_client(mockft: MockFT) -> None:
         model="marv", messages=[{"role": "user", "content": prompt}]
     )
     assert answer.choices[0].message.content == reply
+
+
+def test_a_client_bound_to_one_deployment_reaches_the_rest_of_the_api(mockft: MockFT) -> None:
+    """`AzureOpenAI(azure_deployment=...)`: calls go to that deployment, everything else to
+    the resource's classic paths."""
+    mockft.http_client().put("/mockft/azure/deployments/mini", json={"model": "gpt-4o-mini"})
+    client = mockft.azure_openai(azure_deployment="mini")
+    answer = client.chat.completions.create(
+        model="ignored", messages=[{"role": "user", "content": "hi"}]
+    )
+    assert answer.model == "gpt-4o-mini"
+    assert client.files.list().data == []
+    assert client.models.retrieve("gpt-4o-mini").id == "gpt-4o-mini"
