@@ -557,6 +557,10 @@ def test_a_deployment_call_with_a_bad_body_answers_as_the_endpoint_does(azure: A
     bad_json = azure.post("/openai/deployments/mini/chat/completions", content=b"{nope")
     assert bad_json.status_code == 400
     assert bad_json.json()["error"]["message"].startswith("We could not parse the JSON body")
+    for raw in (b'{"model": "\\ud800"}', b'{"model": "mini", "n": NaN}'):  # strict JSON
+        odd = azure.post("/openai/v1/chat/completions", content=raw)
+        assert odd.status_code == 400, raw
+        assert odd.json()["error"]["message"].startswith("We could not parse the JSON body")
     no_model = azure.post("/openai/v1/chat/completions", json=_chat())
     assert no_model.status_code == 400 and no_model.json()["error"]["param"] == "model"
     no_messages = azure.post("/openai/deployments/mini/chat/completions", json={})

@@ -31,8 +31,10 @@ from starlette.types import Message
 from mockft.auth import Organization
 from mockft.azure import auth, errors, shapes, versions
 from mockft.azure.deployments import DeploymentRequest, Deployments
+from mockft.errors import APIError
 from mockft.routes import chat, files, fine_tuning, graders, models, uploads
 from mockft.routes.common import api_json, org_of, parse_body, service_of
+from mockft.schemas import parse_json_body
 
 CLASSIC_PREFIX = "/openai"
 V1_PREFIX = "/openai/v1"
@@ -139,11 +141,12 @@ def _model_call(path: str, target: Endpoint) -> Route:
 
 
 def _json_object(raw: bytes) -> dict[str, Any] | None:
+    """The body if the endpoint would take it as a JSON object (the same strict reading);
+    None otherwise, and the endpoint answers it as it answers any such body."""
     try:
-        body = json.loads(raw)
-    except (ValueError, RecursionError):
+        return parse_json_body(raw)
+    except APIError:
         return None
-    return body if isinstance(body, dict) else None
 
 
 def _replay(request: Request, body: dict[str, Any]) -> Request:
