@@ -58,8 +58,12 @@ async def file_content(request: Request) -> Response:
 
 
 def content_disposition(filename: str) -> str:
-    """An ASCII fallback plus RFC 5987's UTF-8 form: any stored name fits in a header."""
+    """`attachment; filename="image.png"`, as the real API sends it (ruby-openai cassette,
+    2025-02). A name that cannot be quoted as it is gets an ASCII fallback plus RFC 5987's
+    UTF-8 form, so any stored name fits in a header."""
     fallback = "".join(c if 32 <= ord(c) < 127 and c not in '"\\' else "_" for c in filename)
+    if fallback == filename:
+        return f'attachment; filename="{filename}"'
     encoded = quote(filename.encode("utf-8", "surrogateescape"), safe="")
     return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{encoded}"
 
