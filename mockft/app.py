@@ -67,7 +67,9 @@ class OpenAIEnvelope:
         try:
             path: str = scope["path"]
             if path.startswith(GUARDED_PREFIXES) and path not in PUBLIC_PATHS:
-                org = self.service.authenticate(_header(scope, b"authorization"))
+                org = self.service.authenticate(
+                    _header(scope, b"authorization"), _header(scope, b"openai-organization")
+                )
                 org_name = org.name
                 scope.setdefault("state", {})["org"] = org
             await self.app(scope, receive, send_with_headers)

@@ -36,7 +36,12 @@ class KeyRing:
         """The organization with this id (one no longer configured keeps its id)."""
         return self._by_id.get(org_id) or Organization(id=org_id, name=self.default.name)
 
-    def authenticate(self, authorization: str | None) -> Organization:
+    def authenticate(
+        self, authorization: str | None, organization: str | None = None
+    ) -> Organization:
+        """The organization a request acts for. With configured keys, an
+        `OpenAI-Organization` header (`organization`) must name the key's own organization
+        id, as on the real API; with any key accepted there is no identity to compare."""
         if not authorization or not authorization.lower().startswith(BEARER):
             raise errors.missing_api_key()
         key = authorization[len(BEARER) :].strip()
@@ -47,4 +52,7 @@ class KeyRing:
         org = self._orgs.get(key)
         if org is None:
             raise errors.incorrect_api_key(key)
+        named = (organization or "").strip()
+        if named and named != org.id:
+            raise errors.mismatched_organization()
         return org

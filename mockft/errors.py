@@ -12,7 +12,7 @@ MISSING_KEY_MESSAGE = (
     "You didn't provide an API key. You need to provide your API key in an Authorization "
     "header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY), or as the password "
     "field (with blank username) if you're accessing the API from your browser and are "
-    "prompted for a username. You can obtain an API key from "
+    "prompted for a username and password. You can obtain an API key from "
     "https://platform.openai.com/account/api-keys."
 )
 INVALID_JSON_MESSAGE = (
@@ -22,6 +22,8 @@ INVALID_JSON_MESSAGE = (
     "contact us through our help center at help.openai.com.)"
 )
 SERVER_ERROR_MESSAGE = "The server had an error while processing your request. Sorry about that!"
+MASK_KEEP_HEAD = 8  # characters of a wrong key the 401 shows before the stars
+MASK_KEEP_TAIL = 4  # and after them
 
 
 class APIError(Exception):
@@ -135,9 +137,13 @@ def incorrect_api_key(key: str) -> APIError:
 
 
 def mask_key(key: str) -> str:
-    if len(key) <= 8:
-        return "*" * len(key)
-    return key[:3] + "*" * (len(key) - 7) + key[-4:]
+    """A wrong key as the real 401 echoes it: the first eight and the last four characters,
+    a star for each one between; a key of twelve characters or fewer is shown whole
+    ("lm-studio", "claude"). Captures: see docs/fidelity.md, "Errors, auth and headers"."""
+    if len(key) <= MASK_KEEP_HEAD + MASK_KEEP_TAIL:
+        return key
+    hidden = len(key) - MASK_KEEP_HEAD - MASK_KEEP_TAIL
+    return key[:MASK_KEEP_HEAD] + "*" * hidden + key[-MASK_KEEP_TAIL:]
 
 
 def file_not_found(file_id: str) -> APIError:
@@ -165,3 +171,15 @@ def job_not_found(job_id: str) -> APIError:
 
 def server_error() -> APIError:
     return APIError(500, SERVER_ERROR_MESSAGE, type=SERVER_ERROR)
+
+
+# -- sweep (issue 12): errors the sweep of public captures found ------------------------
+
+
+def mismatched_organization() -> APIError:
+    """An `OpenAI-Organization` header naming an organization the key is not in."""
+    return APIError(
+        401,
+        "OpenAI-Organization header should match organization for API key",
+        code="mismatched_organization",
+    )

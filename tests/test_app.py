@@ -44,10 +44,10 @@ def test_configured_keys_reject_others_and_separate_orgs(tmp_path: Path) -> None
 
 
 def _check_isolation(base_url: str, alice: httpx.Client, bob: httpx.Client) -> None:
-    wrong = httpx.get(f"{base_url}/files", headers={"Authorization": "Bearer sk-eve12345"})
+    wrong = httpx.get(f"{base_url}/files", headers={"Authorization": "Bearer sk-eve1234567890"})
     assert wrong.status_code == 401
     assert wrong.json()["error"]["code"] == "invalid_api_key"
-    assert "sk-eve12345" not in wrong.json()["error"]["message"]
+    assert "sk-eve1234567890" not in wrong.json()["error"]["message"]
 
     created = alice.post("/files", files={"file": ("a.txt", b"x")}, data={"purpose": "assistants"})
     file_id = created.json()["id"]

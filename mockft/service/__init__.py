@@ -59,8 +59,10 @@ class Service:
         self.clock.save()
         self.store.close()
 
-    def authenticate(self, authorization: str | None) -> Organization:
-        return self.keys.authenticate(authorization)
+    def authenticate(
+        self, authorization: str | None, organization: str | None = None
+    ) -> Organization:
+        return self.keys.authenticate(authorization, organization)
 
     def reset(self) -> None:
         self.store.clear()
