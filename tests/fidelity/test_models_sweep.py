@@ -17,7 +17,7 @@ def test_retrieve_a_base_model_is_the_recorded_object(http: httpx.Client) -> Non
 
 
 def test_retrieve_gpt_4o_is_owned_by_system(http: httpx.Client) -> None:
-    real = capture("venice/openai_files.json")["models_retrieve_gpt_4o"]
+    real = capture("venice/openai_models.json")["models_retrieve_gpt_4o"]
     assert http.get(f"/models/{real['id']}").json() == real
 
 
