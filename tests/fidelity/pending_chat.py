@@ -118,3 +118,16 @@ def test_tool_calls_must_be_answered(http: httpx.Client) -> None:
     response = http.post("/chat/completions", json={"model": "gpt-4o-mini", "messages": messages})
     assert response.status_code == 400
     assert response.json()["error"] == {**real["error"], "param": "messages.[1].role"}
+
+
+def test_content_of_the_wrong_type(http: httpx.Client) -> None:
+    real = quote("chat_content_wrong_type")
+    messages = [
+        {"role": "user", "content": "x"},
+        {"role": "user", "content": {"type": "text", "text": "hi"}},
+    ]
+    response = http.post("/chat/completions", json={"model": "gpt-4o-mini", "messages": messages})
+    assert response.status_code == real["status"]
+    error = response.json()["error"]
+    assert error["message"] == real["message"]
+    assert (error["param"], error["code"]) == ("messages[1].content", "invalid_type")
