@@ -227,15 +227,7 @@ def _first_example_format(path: Path) -> str | None:
                 return None
     except (OSError, ValueError):
         return None
-    if not isinstance(example, dict):
-        return None
-    if "messages" in example:
-        return validation.FORMAT_CHAT
-    if any(key in example for key in validation.DPO_KEYS):
-        return validation.FORMAT_DPO
-    if any(key in example for key in validation.PROMPT_COMPLETION_KEYS):
-        return validation.FORMAT_PROMPT_COMPLETION
-    return None
+    return validation.format_of(example) if isinstance(example, dict) else None
 
 
 class _Progress:
@@ -291,11 +283,10 @@ def _report_json(
 
 
 def _print_report(report: validation.ValidationReport, estimate: validation.CostEstimate) -> None:
-    kind = "exact" if report.exact_tokens else "estimated"
     print(f"mockft validate {report.source}")
     print(
         f"  model {report.model}, method {report.method}, "
-        f"{report.format.replace('_', '/')} examples; tokens by {report.tokenizer} ({kind})"
+        f"{report.format.replace('_', '/')} examples; tokens by {report.tokenizer}"
     )
     print()
     width = max(len(check.title) for check in report.checks)

@@ -1,13 +1,12 @@
-"""Token counting for training data: exact through ``bpe-openai``, estimated only without it.
+"""Token counts and token pieces, exact and offline, through ``bpe-openai``.
 
-Nothing here touches the network. Exact counts come from the ``bpe-openai`` package (a runtime
+Nothing here touches the network. Counts come from the ``bpe-openai`` package (a runtime
 dependency), which embeds the real ``cl100k_base`` and ``o200k_base`` vocabularies; its counts
-equal tiktoken's. If it cannot be imported, a deterministic estimator (below) takes over.
-``MOCKFT_TOKENIZER`` picks the backend: ``auto`` (default: exact, else the estimator),
-``estimate`` (always the estimator) or ``exact`` (``bpe-openai`` or an error).
+equal tiktoken's. Every text model in the catalog (``mockft/fixtures/models.json``) tokenizes
+with one of the two (``encoding_for_model``): the gpt-4o, gpt-4.1, o-series and newer families
+with ``o200k_base``; gpt-3.5, gpt-4, ``babbage-002``, ``davinci-002`` and the embedding models
+with ``cl100k_base``, as tiktoken maps them. So there is no estimate anywhere: a count is exact.
 
-Exact counting
---------------
 Text is counted as ordinary text: a special-token string such as ``<|endoftext|>`` counts as
 the characters it is made of (``validation`` rejects such strings in training data, as the
 real service does). ``bpe-openai`` refuses more than ``200,000`` tokens (and a million
@@ -24,49 +23,10 @@ count is the sum of the counts of ``" " + word``, and those are memoised (natura
 repeats its words). Repeated texts (roles, a system prompt on every line) are memoised too.
 All caches are bounded (a few MB) and emptied when full.
 
-The estimator
--------------
-1. Split the text with a stdlib-``re`` version of the cl100k pre-tokenizer pattern: contractions,
-   letter runs with one optional leading non-letter, digit runs of at most 3, punctuation runs,
-   whitespace runs. BPE never merges across these pieces, so the total is a sum over pieces.
-2. Price each piece. Digit runs, whitespace runs and contractions: 1. A letter run: 1 up to
-   ``free_letters`` letters, then one more token per ``letters_per_extra_token`` letters;
-   camelCase is priced per hump, ALL-CAPS at ``upper_letters_per_token`` letters a token, CJK
-   and other non-ASCII letters per character; a leading punctuation character (``"word``,
-   ``(word``) adds a fraction. A punctuation run: 1, plus a fraction per extra distinct
-   character run (long runs of one repeated character, like ``-----``, are cheap).
-3. Sum, scale, round half up. The parameters were fitted per encoding against real
-   ``cl100k_base`` and ``o200k_base`` counts on one half of ~2,900 documents (Python reference
-   prose, OpenAPI descriptions, git release notes, licences, JSON, Python source, mixed
-   Chinese/English) plus four of the fixture files; the table is for the other half.
-
-Measured error against the real encodings (estimate - exact; "mean" and "worst" are per
-document, documents of 20+ tokens; cl100k / o200k):
-
-=======================================  ===============  ============  ===========
-held-out documents                       error of total   mean |error|  worst
-=======================================  ===============  ============  ===========
-Python reference prose (249)             -0.8 / -1.0 %    2.2 / 2.3 %   12 / 12 %
-OpenAPI descriptions (151)               -1.0 / -0.6 %    4.0 / 3.7 %   20 / 20 %
-git release notes (108)                  -2.1 / -2.1 %    2.7 / 2.7 %   12 / 12 %
-licence text (48)                        -0.4 / -0.2 %    1.4 / 1.2 %   12 / 12 %
-JSON (158)                               -0.7 / -0.3 %    2.0 / 2.0 %   13 / 16 %
-Python source (68)                       -1.2 / -0.7 %    2.9 / 3.2 %   18 / 19 %
-Chinese/English mix (78 / 73)            -2.1 / -2.1 %    7.3 / 6.5 %   30 / 22 %
-=======================================  ===============  ============  ===========
-
-On ``fixtures/*.jsonl`` (67 examples, ``count_example``) file totals are off by -7.4 % to
--1.2 % (cl100k) and -4.3 % to -0.8 % (o200k), one example by at most 11.4 % / 7.2 %; short
-conversational English with proper nouns is underestimated most. Expect a training file to
-be within a few per cent (up to ~8 %, usually low) and a single short example within ~12 %; a
-single word can be one token or three, so the estimator is for file totals, cost estimates
-and limits, not exact budgets.
-
 Chat formatting follows OpenAI's cookbook "How to count tokens with tiktoken": 3 tokens per
 message, 1 more when a message has a ``name``, 3 priming the reply. On the cookbook's own
 example (six messages, published counts 129 for gpt-3.5-turbo-0613 / gpt-4 and 124 for
-gpt-4o) exact counting gives exactly 129 and 124; the estimator gives 125 and 126
-(-3.1 % / +1.6 %).
+gpt-4o) this gives exactly 129 and 124.
 """
 
 from __future__ import annotations
@@ -74,8 +34,6 @@ from __future__ import annotations
 import functools
 import importlib
 import json
-import math
-import os
 import re
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -102,14 +60,8 @@ SPECIAL_TOKENS: Final = (
     "<|endofprompt|>",
 )
 
-TOKENIZER_ENV: Final = "MOCKFT_TOKENIZER"
-MODE_AUTO: Final = "auto"
-MODE_ESTIMATE: Final = "estimate"
-MODE_EXACT: Final = "exact"
-MODES: Final = (MODE_AUTO, MODE_ESTIMATE, MODE_EXACT)
-ESTIMATOR_VERSION: Final = "mockft-estimate-1"
-EXACT_BACKEND: Final = "bpe-openai"
-EXACT_MODULE: Final = "bpe_openai"
+BACKEND: Final = "bpe-openai"
+BACKEND_MODULE: Final = "bpe_openai"
 
 # bpe-openai refuses > 200,000 tokens or >= 1,000,000 characters per call; a character is at
 # most 4 UTF-8 bytes and so at most 4 tokens, so 40,000 characters are always safe.
@@ -276,15 +228,30 @@ class _ExactCounter:
             return self._count_piece(_sanitized(text))
 
 
-def _load_exact(encoding: str) -> Callable[[str], int] | None:
-    try:
-        with warnings.catch_warnings():
-            # bpe-openai 0.1.4 reads its vocabularies through a deprecated importlib API.
-            warnings.simplefilter("ignore", DeprecationWarning)
-            module: Any = importlib.import_module(EXACT_MODULE)
-            encoder: Any = module.get_encoding(encoding)
-    except Exception:  # not installed, or an incompatible version
-        return None
+def _encoder(encoding: str) -> Any:
+    if encoding not in ENCODINGS:
+        raise ValueError(f"Unknown encoding {encoding!r}; expected one of {', '.join(ENCODINGS)}")
+    with warnings.catch_warnings():
+        # bpe-openai 0.1.4 reads its vocabularies through a deprecated importlib API.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        module: Any = importlib.import_module(BACKEND_MODULE)
+        return module.get_encoding(encoding)
+
+
+@dataclass(frozen=True)
+class TokenCounter:
+    """Counts and splits plain text with one encoding."""
+
+    encoding: str
+    name: str  # e.g. "bpe-openai:o200k_base"
+    count: Callable[[str], int]
+    pieces: Callable[[str], list[bytes]]  # the bytes of each token, in order
+
+
+@functools.cache
+def get_counter(encoding: str = DEFAULT_ENCODING) -> TokenCounter:
+    """The counter for ``encoding`` (its vocabulary is loaded once per process)."""
+    encoder = _encoder(encoding)
 
     def public(text: str) -> int:
         return len(encoder.encode_ordinary(text))
@@ -299,202 +266,14 @@ def _load_exact(encoding: str) -> Callable[[str], int] | None:
                 count_piece = raw
         except Exception:
             pass
-    return _ExactCounter(count_piece)
 
+    def pieces(text: str) -> list[bytes]:
+        found: list[bytes] = []
+        for part in split_for_counting(_sanitized(text)):
+            found.extend(map(encoder.decode_single_token_bytes, encoder.encode_ordinary(part)))
+        return found
 
-# -- the estimator ------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class EstimatorParams:
-    free_letters: int  # a lowercase or Capitalised run up to this long is one token
-    letters_per_extra_token: float  # beyond that, one more token per this many letters
-    upper_letters_per_token: float  # ALL-CAPS runs
-    cjk_per_char: float
-    other_non_ascii_per_char: float
-    ascii_letters_per_token_mixed: float  # ASCII letters inside a non-ASCII run
-    punct_lead_cost: float  # extra for a letter run led by punctuation, e.g. '"word'
-    punct_free_units: int  # character runs a punctuation piece holds in one token
-    punct_unit_cost: float  # each further run
-    repeat_run_letters: int  # a run of one repeated character costs 1 unit per this many
-    scale: float  # overall bias correction
-
-
-ESTIMATOR_PARAMS: Final[Mapping[str, EstimatorParams]] = {
-    CL100K_BASE: EstimatorParams(
-        free_letters=12,
-        letters_per_extra_token=3.0,
-        upper_letters_per_token=5.0,
-        cjk_per_char=1.0,
-        other_non_ascii_per_char=0.5,
-        ascii_letters_per_token_mixed=4.0,
-        punct_lead_cost=0.3,
-        punct_free_units=3,
-        punct_unit_cost=0.5,
-        repeat_run_letters=8,
-        scale=1.02,
-    ),
-    O200K_BASE: EstimatorParams(
-        free_letters=12,
-        letters_per_extra_token=3.0,
-        upper_letters_per_token=5.0,
-        cjk_per_char=0.7,
-        other_non_ascii_per_char=0.5,
-        ascii_letters_per_token_mixed=4.0,
-        punct_lead_cost=0.4,
-        punct_free_units=3,
-        punct_unit_cost=0.5,
-        repeat_run_letters=8,
-        scale=1.02,
-    ),
-}
-
-_PRETOKENIZE: Final = re.compile(
-    r"'(?i:[sdmt]|ll|ve|re)"  # contractions
-    r"|(?:[^\r\n\w]|_)?[^\W\d_]+"  # a letter run, with one optional leading non-letter
-    r"|\d{1,3}"  # digits, at most three at a time
-    r"| ?(?:[^\s\w]|_)+[\r\n]*"  # a punctuation run
-    r"|\s*[\r\n]+"  # whitespace ending in a newline
-    r"|\s+(?!\S)"  # whitespace not followed by text
-    r"|\s+"
-)
-_CAMEL_HUMPS: Final = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+")
-_SAME_CHARACTER_RUNS: Final = re.compile(r"(.)\1*", re.DOTALL)
-_CONTRACTIONS: Final = frozenset({"s", "d", "m", "t", "ll", "ve", "re"})
-_CJK_RANGES: Final = (
-    (0x3000, 0x9FFF),  # CJK punctuation, kana, unified ideographs
-    (0xAC00, 0xD7AF),  # Hangul syllables
-    (0xF900, 0xFAFF),  # compatibility ideographs
-    (0xFF00, 0xFFEF),  # full-width forms
-    (0x20000, 0x3FFFF),  # supplementary ideographs
-)
-
-
-def _is_cjk(char: str) -> bool:
-    code = ord(char)
-    return any(low <= code <= high for low, high in _CJK_RANGES)
-
-
-def _hump_cost(hump: str, p: EstimatorParams) -> float:
-    if len(hump) > 1 and hump.isupper():
-        return max(1.0, len(hump) / p.upper_letters_per_token)
-    return 1.0 + max(0, len(hump) - p.free_letters) / p.letters_per_extra_token
-
-
-def _letters_cost(run: str, p: EstimatorParams) -> float:
-    if run.isascii():
-        return sum(_hump_cost(hump, p) for hump in _CAMEL_HUMPS.findall(run))
-    cjk = sum(1 for char in run if _is_cjk(char))
-    other = sum(1 for char in run if not char.isascii()) - cjk
-    ascii_letters = len(run) - cjk - other
-    return max(
-        1.0,
-        cjk * p.cjk_per_char
-        + other * p.other_non_ascii_per_char
-        + ascii_letters / p.ascii_letters_per_token_mixed,
-    )
-
-
-def _punctuation_cost(run: str, p: EstimatorParams) -> float:
-    units = sum(
-        1 + (len(same.group()) - 1) // p.repeat_run_letters
-        for same in _SAME_CHARACTER_RUNS.finditer(run)
-    )
-    return 1.0 + max(0, units - p.punct_free_units) * p.punct_unit_cost
-
-
-@functools.lru_cache(maxsize=65536)
-def _piece_cost(piece: str, p: EstimatorParams) -> float:
-    first = piece[0]
-    if first == "'" and piece[1:].lower() in _CONTRACTIONS:
-        return 1.0
-    if first.isalpha():
-        return _letters_cost(piece, p)
-    if len(piece) > 1 and piece[1].isalpha():
-        lead = 0.0 if first == " " else p.punct_lead_cost
-        return lead + _letters_cost(piece[1:], p)
-    if first.isdecimal() or piece.isspace():
-        return 1.0
-    return _punctuation_cost(piece.rstrip("\r\n"), p)
-
-
-def estimate_text(text: str, encoding: str = DEFAULT_ENCODING) -> int:
-    """The estimator's count for ``text`` (whatever backend is active)."""
-    p = _estimator_params(encoding)
-    total = sum(_piece_cost(piece, p) for piece in _PRETOKENIZE.findall(text))
-    return math.floor(total * p.scale + 0.5)
-
-
-def _estimator_params(encoding: str) -> EstimatorParams:
-    try:
-        return ESTIMATOR_PARAMS[encoding]
-    except KeyError:
-        raise ValueError(
-            f"Unknown encoding {encoding!r}; expected one of {', '.join(ENCODINGS)}"
-        ) from None
-
-
-# -- choosing a backend -------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class TokenCounter:
-    """Counts the tokens of plain text with one encoding and one backend."""
-
-    encoding: str
-    name: str  # "bpe-openai:cl100k_base" or "mockft-estimate-1:cl100k_base"
-    exact: bool
-    count: Callable[[str], int]
-
-
-def tokenizer_mode() -> str:
-    mode = os.environ.get(TOKENIZER_ENV, MODE_AUTO).strip().lower() or MODE_AUTO
-    if mode not in MODES:
-        raise ValueError(f"{TOKENIZER_ENV}={mode!r}; expected one of {', '.join(MODES)}")
-    return mode
-
-
-def get_counter(encoding: str = DEFAULT_ENCODING, mode: str | None = None) -> TokenCounter:
-    """The counter for ``encoding`` in ``mode`` (default: the ``MOCKFT_TOKENIZER`` mode)."""
-    if mode is None:
-        mode = tokenizer_mode()
-    elif mode not in MODES:
-        raise ValueError(f"Unknown tokenizer mode {mode!r}; expected one of {', '.join(MODES)}")
-    return _counter(encoding, mode)
-
-
-@functools.cache
-def _counter(encoding: str, mode: str) -> TokenCounter:
-    _estimator_params(encoding)  # reject unknown encodings in every mode
-    exact = None if mode == MODE_ESTIMATE else _load_exact(encoding)
-    if exact is not None:
-        return TokenCounter(encoding, f"{EXACT_BACKEND}:{encoding}", True, exact)
-    if mode == MODE_EXACT:
-        raise RuntimeError(
-            f"{TOKENIZER_ENV}={MODE_EXACT} but {EXACT_BACKEND} ({EXACT_MODULE}) cannot be "
-            f"imported or has no {encoding}"
-        )
-    return TokenCounter(
-        encoding,
-        f"{ESTIMATOR_VERSION}:{encoding}",
-        False,
-        functools.partial(estimate_text, encoding=encoding),
-    )
-
-
-def clear_cache() -> None:
-    """Forget chosen backends (after changing the environment)."""
-    _counter.cache_clear()
-
-
-def encoder_name(encoding: str = DEFAULT_ENCODING) -> str:
-    """Which backend counts ``encoding`` now: ``bpe-openai:<enc>`` or
-    ``mockft-estimate-1:<enc>``."""
-    return get_counter(encoding).name
-
-
-def is_exact(encoding: str = DEFAULT_ENCODING) -> bool:
-    return get_counter(encoding).exact
+    return TokenCounter(encoding, f"{BACKEND}:{encoding}", _ExactCounter(count_piece), pieces)
 
 
 # -- text, messages, examples -------------------------------------------------------------
@@ -502,6 +281,11 @@ def is_exact(encoding: str = DEFAULT_ENCODING) -> bool:
 
 def count_text(text: str, *, encoding: str = DEFAULT_ENCODING) -> int:
     return get_counter(encoding).count(text)
+
+
+def token_pieces(text: str, *, encoding: str = DEFAULT_ENCODING) -> list[bytes]:
+    """The bytes of each token of ``text``, in order (they join back to its UTF-8)."""
+    return get_counter(encoding).pieces(text)
 
 
 def count_messages(

@@ -263,8 +263,11 @@ def test_too_few_examples_fail_during_validation(client: openai.OpenAI, server: 
     job = client.fine_tuning.jobs.create(model="gpt-4o-mini", training_file=small.id)
     assert run_to_end(client, server, job.id) == ["validating_files", "failed"]
     failed = client.fine_tuning.jobs.retrieve(job.id)
-    assert failed.error is not None and failed.error.code == "invalid_training_file"
+    assert failed.error is not None and failed.error.code == "invalid_n_examples"
     assert failed.error.param == "training_file"
+    assert failed.error.message == (
+        "Training file has 5 example(s), but must have at least 10 examples"
+    )
 
 
 def test_another_org_sees_nothing(tmp_path: Path) -> None:

@@ -3,9 +3,7 @@ from __future__ import annotations
 import functools
 import json
 import socket
-import sys
 import warnings
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mockft import tokens
+from mockft.catalog import load_catalog
 from mockft.tokens import (
     CL100K_BASE,
     O200K_BASE,
@@ -61,7 +60,6 @@ COOKBOOK_MESSAGES = [
     },
 ]
 COOKBOOK_COUNTS = {CL100K_BASE: 129, O200K_BASE: 124}
-COOKBOOK_TOLERANCE = 0.05  # relative
 
 # Strings from the same cookbook's encoding comparison, with its published counts.
 SHORT_ANCHORS = {
@@ -70,10 +68,9 @@ SHORT_ANCHORS = {
     "2 + 2 = 4": {CL100K_BASE: 7, O200K_BASE: 7},
     "お誕生日おめでとう": {CL100K_BASE: 9, O200K_BASE: 8},
 }
-SHORT_TOLERANCE = 2  # tokens: a single rare word can be one token or three
 
 # Per-file totals of count_example over fixtures/*.jsonl, measured with tiktoken itself (see
-# fixtures/README.md): exact counting must give these numbers; the estimator is within 7.5 %.
+# fixtures/README.md): counting must give exactly these numbers.
 FIXTURE_COUNTS = {
     "train_chat.jsonl": {CL100K_BASE: 779, O200K_BASE: 754},
     "valid_chat.jsonl": {CL100K_BASE: 500, O200K_BASE: 482},
@@ -82,7 +79,6 @@ FIXTURE_COUNTS = {
     "train_tools.jsonl": {CL100K_BASE: 2684, O200K_BASE: 2676},
     "train_weights.jsonl": {CL100K_BASE: 676, O200K_BASE: 658},
 }
-FIXTURE_TOLERANCE = 0.10  # relative, per file
 
 PROSE = (
     "Fine-tuning lets you get more out of the models available through the API. OpenAI's "
@@ -91,19 +87,6 @@ PROSE = (
     "Using demonstrations to show how to perform a task is often called few-shot learning. "
     '{"messages": [{"role": "user", "content": "What\'s 2 + 2?"}]} 384,400 km — 微调模型。\n\n'
 )
-
-
-@pytest.fixture(autouse=True)
-def fresh_backends(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.delenv(tokens.TOKENIZER_ENV, raising=False)
-    tokens.clear_cache()
-    yield
-    tokens.clear_cache()
-
-
-@pytest.fixture
-def estimator(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(tokens.TOKENIZER_ENV, tokens.MODE_ESTIMATE)
 
 
 @pytest.fixture
@@ -124,16 +107,6 @@ def read_jsonl(name: str) -> list[dict[str, Any]]:
 # -- plain text ---------------------------------------------------------------------------
 
 
-@pytest.mark.usefixtures("estimator")
-def test_deterministic() -> None:
-    first = [count_text(PROSE, encoding=e) for e in tokens.ENCODINGS]
-    tokens.clear_cache()
-    tokens._piece_cost.cache_clear()
-    assert [count_text(PROSE, encoding=e) for e in tokens.ENCODINGS] == first
-    assert tokens.estimate_text(PROSE) == first[0]
-
-
-@pytest.mark.usefixtures("estimator")
 def test_small_cases() -> None:
     assert count_text("") == 0
     assert count_text("a") == 1
@@ -144,25 +117,12 @@ def test_small_cases() -> None:
     assert count_text("don't") == 2
 
 
-@pytest.mark.usefixtures("estimator")
 @pytest.mark.parametrize("encoding", tokens.ENCODINGS)
-def test_monotonic_in_length(encoding: str) -> None:
-    text = PROSE * 3
-    counts = [count_text(text[:end], encoding=encoding) for end in range(len(text) + 1)]
-    assert all(a <= b for a, b in zip(counts, counts[1:]))
+def test_more_words_more_tokens(encoding: str) -> None:
     words = [count_text("sarcastic chatbot " * n, encoding=encoding) for n in range(1, 40)]
     assert all(a < b for a, b in zip(words, words[1:]))
 
 
-@pytest.mark.usefixtures("estimator")
-def test_long_and_odd_words_cost_more() -> None:
-    assert count_text("cat") == 1
-    assert count_text("pneumonoultramicroscopicsilicovolcanoconiosis") > 5
-    assert count_text("getUserAccountSettings") >= 4  # camelCase: one token per hump
-    assert count_text("-" * 64) < count_text("-+*/" * 16)  # repeats are cheap
-
-
-@pytest.mark.usefixtures("estimator")
 def test_cjk_is_cheaper_in_o200k() -> None:
     text = "微调允许您通过提供以下内容从API提供的模型中获得更多收益"
     assert count_text(text, encoding=O200K_BASE) < count_text(text, encoding=CL100K_BASE)
@@ -171,7 +131,6 @@ def test_cjk_is_cheaper_in_o200k() -> None:
 # -- messages -----------------------------------------------------------------------------
 
 
-@pytest.mark.usefixtures("estimator")
 def test_chat_overhead() -> None:
     per_message, per_name, priming = 3, 1, 3
     assert count_messages([]) == priming
@@ -185,7 +144,6 @@ def test_chat_overhead() -> None:
     assert two == 2 * hi - priming
 
 
-@pytest.mark.usefixtures("estimator")
 def test_message_values() -> None:
     plain = count_messages([{"role": "assistant", "content": "Paris"}])
     assert count_messages([{"role": "assistant", "content": "Paris", "weight": 0}]) == plain
@@ -208,7 +166,6 @@ def test_message_values() -> None:
 # -- examples -----------------------------------------------------------------------------
 
 
-@pytest.mark.usefixtures("estimator")
 def test_chat_example_counts_messages_and_tools() -> None:
     example = read_jsonl("train_tools.jsonl")[0]
     messages = count_messages(example["messages"])
@@ -219,14 +176,12 @@ def test_chat_example_counts_messages_and_tools() -> None:
     assert count_example(legacy) > count_example(chat)
 
 
-@pytest.mark.usefixtures("estimator")
 def test_prompt_completion_example_has_no_chat_overhead() -> None:
     example = read_jsonl("train_prompt_completion.jsonl")[0]
     expected = count_text(example["prompt"]) + count_text(example["completion"])
     assert count_example(example) == expected
 
 
-@pytest.mark.usefixtures("estimator")
 def test_dpo_example_counts_prompt_and_both_outputs() -> None:
     example = read_jsonl("train_dpo.jsonl")[0]
     prompt = count_messages(example["input"]["messages"])
@@ -235,7 +190,6 @@ def test_dpo_example_counts_prompt_and_both_outputs() -> None:
     assert count_example(example) == prompt + preferred + rejected
 
 
-@pytest.mark.usefixtures("estimator")
 def test_weights_example_ignores_weight_keys() -> None:
     example = read_jsonl("train_weights.jsonl")[0]
     stripped = [{k: v for k, v in m.items() if k != "weight"} for m in example["messages"]]
@@ -245,36 +199,6 @@ def test_weights_example_ignores_weight_keys() -> None:
 def test_unrecognised_example() -> None:
     with pytest.raises(ValueError, match="Unrecognised example"):
         count_example({"conversation": []})
-
-
-@pytest.mark.usefixtures("estimator")
-@pytest.mark.parametrize("name", sorted(FIXTURE_COUNTS))
-@pytest.mark.parametrize("encoding", tokens.ENCODINGS)
-def test_fixture_files_against_real_counts(name: str, encoding: str) -> None:
-    examples = read_jsonl(name)
-    counts = [count_example(e, encoding=encoding) for e in examples]
-    assert all(c > 10 for c in counts)
-    real = FIXTURE_COUNTS[name][encoding]
-    assert abs(sum(counts) - real) <= FIXTURE_TOLERANCE * real, (sum(counts), real)
-
-
-# -- published anchors --------------------------------------------------------------------
-
-
-@pytest.mark.usefixtures("estimator")
-@pytest.mark.parametrize("encoding", tokens.ENCODINGS)
-def test_cookbook_message_count_within_tolerance(encoding: str) -> None:
-    published = COOKBOOK_COUNTS[encoding]
-    estimate = count_messages(COOKBOOK_MESSAGES, encoding=encoding)
-    assert abs(estimate - published) <= COOKBOOK_TOLERANCE * published, estimate
-
-
-@pytest.mark.usefixtures("estimator")
-@pytest.mark.parametrize("text", sorted(SHORT_ANCHORS))
-@pytest.mark.parametrize("encoding", tokens.ENCODINGS)
-def test_cookbook_strings_within_tolerance(text: str, encoding: str) -> None:
-    published = SHORT_ANCHORS[text][encoding]
-    assert abs(count_text(text, encoding=encoding) - published) <= SHORT_TOLERANCE
 
 
 # -- exact counts through bpe-openai -------------------------------------------------------
@@ -307,10 +231,9 @@ def real_count(text: str, encoding: str) -> int:
 
 
 @pytest.mark.usefixtures("no_network")
-def test_exact_backend_by_default() -> None:
+def test_exact_counts_offline() -> None:
     for encoding in tokens.ENCODINGS:
-        assert tokens.is_exact(encoding)
-        assert tokens.encoder_name(encoding) == f"bpe-openai:{encoding}"
+        assert tokens.get_counter(encoding).name == f"bpe-openai:{encoding}"
         assert count_text("hello world", encoding=encoding) == 2
     assert count_text("") == 0
 
@@ -333,7 +256,7 @@ def test_fixture_files_match_tiktoken(name: str, encoding: str) -> None:
 @given(text=TRICKY)
 def test_memoised_counts_equal_the_tokenizer(text: str) -> None:
     for encoding in tokens.ENCODINGS:
-        counter = tokens.get_counter(encoding, tokens.MODE_EXACT)
+        counter = tokens.get_counter(encoding)
         assert counter.count(text) == real_count(text, encoding)
         assert counter.count(text) == real_count(text, encoding)  # again, from the caches
 
@@ -378,7 +301,7 @@ def test_caches_stay_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(tokens, "WORD_CACHE_MAX_ENTRIES", 8)
     monkeypatch.setattr(tokens, "SHORT_CACHE_MAX_ENTRIES", 5)
     monkeypatch.setattr(tokens, "CACHE_MAX_ENTRIES", 4)
-    counter = tokens.get_counter(CL100K_BASE, tokens.MODE_EXACT).count
+    counter = tokens.get_counter(CL100K_BASE).count
     for number in range(200):
         for text in (
             f"sentence {number} with word{number} and more{number}",
@@ -388,17 +311,6 @@ def test_caches_stay_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
         assert len(counter._words) <= 8 + 3  # type: ignore[attr-defined]
         assert len(counter._short) <= 5  # type: ignore[attr-defined]
         assert len(counter._texts) <= 4  # type: ignore[attr-defined]
-
-
-def test_estimator_when_bpe_openai_is_missing(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(sys.modules, "bpe_openai", None)  # import now raises ImportError
-    tokens.clear_cache()
-    assert not tokens.is_exact()
-    assert tokens.encoder_name() == "mockft-estimate-1:cl100k_base"
-    assert count_text("hello world") == tokens.estimate_text("hello world")
-    monkeypatch.setenv(tokens.TOKENIZER_ENV, tokens.MODE_EXACT)
-    with pytest.raises(RuntimeError, match="bpe-openai"):
-        count_text("hello world")
 
 
 # -- backends -----------------------------------------------------------------------------
@@ -414,18 +326,26 @@ def test_encoding_for_model() -> None:
     assert tokens.encoding_for_model("ft:gpt-3.5-turbo-0125:org:sfx:abc123") == CL100K_BASE
 
 
-def test_unknown_encoding_and_mode(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_unknown_encoding() -> None:
     with pytest.raises(ValueError, match="Unknown encoding"):
         count_text("hi", encoding="r50k_base")
-    with pytest.raises(ValueError, match="Unknown tokenizer mode"):
-        tokens.get_counter(CL100K_BASE, "fast")
-    monkeypatch.setenv(tokens.TOKENIZER_ENV, "bogus")
-    with pytest.raises(ValueError, match=tokens.TOKENIZER_ENV):
-        count_text("hi")
 
 
-@pytest.mark.usefixtures("estimator")
-def test_estimate_mode_names_the_estimator() -> None:
-    assert tokens.encoder_name() == "mockft-estimate-1:cl100k_base"
-    assert tokens.encoder_name(O200K_BASE) == "mockft-estimate-1:o200k_base"
-    assert not tokens.is_exact()
+def test_every_catalog_text_model_has_an_offline_encoding() -> None:
+    for model in load_catalog():
+        if model.context_window is None:  # not a text model (whisper, tts, dall-e)
+            continue
+        encoding = tokens.encoding_for_model(model.id)
+        assert tokens.get_counter(encoding).name == f"bpe-openai:{encoding}"
+
+
+@pytest.mark.parametrize("encoding", tokens.ENCODINGS)
+def test_token_pieces_are_the_tokens(encoding: str) -> None:
+    for text in ("Hello world, 微调 baseball! 😀", PROSE, "", "\ud800 x"):
+        pieces = tokens.token_pieces(text, encoding=encoding)
+        clean = text.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+        assert b"".join(pieces) == clean.encode()
+        assert len(pieces) == count_text(text, encoding=encoding) == real_count(text, encoding)
+    # a character split across tokens: the pieces are bytes, not always whole characters
+    assert tokens.token_pieces("微调", encoding=O200K_BASE) == ["微".encode(), "调".encode()]
+    assert any(len(p) == 1 for p in tokens.token_pieces("😀", encoding=CL100K_BASE))

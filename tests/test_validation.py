@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from mockft import lifecycle, tokens, validation
 from mockft.catalog import load_catalog
-from mockft.validation import ValidationReport
+from mockft.validation import ValidationReport, fingerprints, reader
 from tests.conftest import FIXTURES, LiveServer
 from tests.test_tokens import FIXTURE_COUNTS
 
@@ -119,17 +119,14 @@ CASES = [
     Case(BAD / "undeclared_tool.jsonl", CHAT_MODEL, SUPERVISED, FAILED, "undeclared_tool", 8),
     Case(BAD / "special_token.jsonl", CHAT_MODEL, SUPERVISED, FAILED, "invalid_token", 11),
     Case(BAD / "wrong_format.jsonl", CHAT_MODEL, SUPERVISED, FAILED, "wrong_format", 3),
+    Case(BAD / "extra_key.jsonl", CHAT_MODEL, SUPERVISED, FAILED, "extra_example_keys", 4),
+    # a file in another format than the job needs fails as a whole: no line is named
     Case(
-        FIXTURES / "train_prompt_completion.jsonl",
-        CHAT_MODEL,
-        SUPERVISED,
-        FAILED,
-        "wrong_format",
-        1,
+        FIXTURES / "train_prompt_completion.jsonl", CHAT_MODEL, SUPERVISED, FAILED, "wrong_format"
     ),
-    Case(FIXTURES / "train_chat.jsonl", LEGACY_MODEL, SUPERVISED, FAILED, "wrong_format", 1),
-    Case(FIXTURES / "train_dpo.jsonl", CHAT_MODEL, SUPERVISED, FAILED, "wrong_format", 1),
-    Case(FIXTURES / "train_chat.jsonl", CHAT_MODEL, DPO, FAILED, "wrong_format", 1),
+    Case(FIXTURES / "train_chat.jsonl", LEGACY_MODEL, SUPERVISED, FAILED, "wrong_format"),
+    Case(FIXTURES / "train_dpo.jsonl", CHAT_MODEL, SUPERVISED, FAILED, "wrong_format"),
+    Case(FIXTURES / "train_chat.jsonl", CHAT_MODEL, DPO, FAILED, "wrong_format"),
     Case(
         BAD / "missing_completion.jsonl",
         LEGACY_MODEL,
@@ -143,7 +140,7 @@ CASES = [
     Case(BAD / "dpo_two_preferred.jsonl", CHAT_MODEL, DPO, FAILED, "dpo_invalid_output", 7),
 ]
 CASE_IDS = [f"{case.id}:{case.model}:{case.method}" for case in CASES]
-LINE_NAMED = re.compile(r"\b[Ll]ine (\d+)\b")
+LINE_NAMED = re.compile(r"\bExample (\d+)\b|\bLine (\d+)\b")
 
 
 def validate(
@@ -181,7 +178,7 @@ def chats(count: int) -> list[dict[str, Any]]:
 
 def named_line(message: str) -> int | None:
     found = LINE_NAMED.search(message)
-    return int(found.group(1)) if found else None
+    return int(found.group(1) or found.group(2)) if found else None
 
 
 # -- the fixture corpus, judged offline ---------------------------------------------------
@@ -207,7 +204,8 @@ def test_fixture_corpus(case: Case) -> None:
             assert len(report.warnings) == 1 and f" {case.line}" in report.warnings[0]
         return
     assert report.error is not None
-    assert (report.error.code, report.error.param) == ("invalid_training_file", "training_file")
+    code = "invalid_n_examples" if case.check == "too_few_examples" else "invalid_training_file"
+    assert (report.error.code, report.error.param) == (code, "training_file")
     assert report.error.check == case.check
     assert report.error.line == case.line == named_line(report.error.message)
     failing = [check.code for check in report.checks if check.count and check.severity == "error"]
@@ -218,7 +216,7 @@ def test_fixture_corpus(case: Case) -> None:
 
 
 def test_every_check_is_exercised() -> None:
-    exercised = {case.check for case in CASES} | {"line_too_long", "unused_example_keys"}
+    exercised = {case.check for case in CASES} | {"line_too_long"}
     assert exercised >= {check.code for check in validation.CHECKS}
 
 
@@ -228,7 +226,7 @@ def test_valid_fixtures_count_exactly(name: str) -> None:
     report = validate(case.path.read_bytes(), case.model, case.method)
     encoding = tokens.encoding_for_model(CATALOG.resolve(case.model).id)  # type: ignore[union-attr]
     assert report.tokens.total == report.billable_tokens == FIXTURE_COUNTS[name][encoding]
-    assert report.tokenizer == f"bpe-openai:{encoding}" and report.exact_tokens
+    assert report.tokenizer == f"bpe-openai:{encoding}"
     assert report.tokens.min <= report.tokens.mean <= report.tokens.max
 
 
@@ -270,7 +268,11 @@ def test_nan_is_not_json() -> None:
     data = jsonl(*chats(10)) + b'{"messages": [], "x": NaN}\n'
     report = validate(data)
     assert report.error is not None and report.error.check == "invalid_json"
-    assert report.error.message.startswith("Invalid file format. Line 11 cannot be parsed.")
+    assert report.error.message.startswith(
+        "The job failed due to an invalid training file. Invalid file format. Example 11 cannot "
+        "be parsed. Error: line contains invalid json: "
+    )
+    assert report.error.message.endswith("(line 11)")
 
 
 @pytest.mark.parametrize(
@@ -286,14 +288,17 @@ def test_deep_nesting_is_an_error_not_a_crash(depth: int, check: str) -> None:
 
 
 def test_a_line_too_long_is_skipped_without_being_kept(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(validation, "MAX_LINE_BYTES", 200)
+    monkeypatch.setattr(reader, "MAX_LINE_BYTES", 200)
     long = json.dumps(chat("x" * 300)).encode()
     data = jsonl(*chats(5)) + long + b"\n" + jsonl(*chats(5)) + long  # the last: no newline
     for chunks in ([data], [data[i : i + 64] for i in range(0, len(data), 64)]):
         report = validate(chunks)
         assert report.check("line_too_long").lines == (6, 12)
         assert report.error is not None and report.error.line == 6
-        assert report.error.message == "Invalid file format. Line 6 is longer than 200 bytes."
+        assert report.error.message == (
+            "The job failed due to an invalid training file. Invalid file format. Example 6 is "
+            "longer than 200 bytes."
+        )
         assert report.n_examples == 12 and report.tokens.n_examples == 10
 
 
@@ -302,7 +307,8 @@ def test_invalid_utf8_names_the_byte() -> None:
     report = validate(data)
     assert report.error is not None
     assert report.error.message == (
-        "Invalid file format. Line 11 is not valid UTF-8: invalid byte 0xe9 at position 17."
+        "The job failed due to an invalid training file. Invalid file format. Example 11 is not "
+        "valid UTF-8: invalid byte 0xe9 at position 17."
     )
 
 
@@ -312,33 +318,37 @@ def test_invalid_utf8_names_the_byte() -> None:
 def first_error(*examples: object, model: str = CHAT_MODEL, method: str = SUPERVISED) -> str:
     report = validate(jsonl(*examples, *chats(10)), model, method)
     assert report.error is not None and report.error.line == 1
-    return f"{report.error.check}: {report.error.message}"
+    prefix = "The job failed due to an invalid training file. Invalid file format. Example 1"
+    assert report.error.message.startswith(prefix)
+    return f"{report.error.check}:{report.error.message.removeprefix(prefix)}"
 
 
 def test_chat_messages() -> None:
     bad = {"messages": [{"role": "user", "content": "Hi", "weight": 1}]}
     assert first_error(bad) == (
-        'invalid_weight: Invalid file format. Line 1, message 1: "weight" is only allowed on '
-        "assistant messages, not on a user message."
+        'invalid_weight:, message 1 has a "weight", which only assistant messages may have (it '
+        "is a user message)."
     )
     weighted = chat("Hi")
     weighted["messages"][1]["weight"] = True
     assert first_error(weighted).endswith('"weight" must be 0 or 1, got true.')
     empty = {"messages": []}
-    assert first_error(empty).endswith('key "messages": the list of messages is empty.')
+    assert first_error(empty).endswith(' has an empty list of "messages".')
     parts = chat("Hi")
     parts["messages"][0]["content"] = [{"type": "text", "text": "Hi"}, {"type": "audio"}]
     assert first_error(parts) == (
-        "invalid_content: Invalid file format. Line 1, message 1, content part 2: expected "
+        "invalid_content:, message 1, content part 2 must be "
         '{"type": "text", "text": ...} or {"type": "image_url", "image_url": {"url": ...}}.'
     )
     no_role = {"messages": [{"role": None, "content": "Hi"}, {"role": "assistant", "content": "."}]}
-    assert first_error(no_role).startswith("message_missing_key:")
+    assert first_error(no_role) == (
+        "message_missing_key:, message 1 Discriminator 'role' is missing in value"
+    )
     assistant_without_content = {
         "messages": [{"role": "user", "content": "Hi"}, {"role": "assistant"}]
     }
     assert first_error(assistant_without_content).endswith(
-        'message 2 (assistant): missing "content" (or "tool_calls" / "function_call").'
+        'message 2 (assistant) is missing "content" (or "tool_calls" / "function_call").'
     )
 
 
@@ -364,14 +374,19 @@ def test_valid_chat_variants() -> None:
     assert report.n_examples == report.tokens.n_examples == 14
 
 
-def test_unused_example_keys_are_a_warning() -> None:
-    report = validate(jsonl(chat("Hi", metadata={"id": 1}), *chats(10)))
-    assert report.valid
-    assert report.check("unused_example_keys").lines == (1,)
-    assert report.warnings == (
-        "Training file f: 1 example(s) have keys that chat fine-tuning does not use; they are "
-        "ignored (line 1).",
+def test_keys_a_format_lacks_fail_the_example() -> None:
+    report = validate(jsonl(*chats(10), chat("Hi", metadata={"id": 1}), chat("Ho", x=1)))
+    assert report.check("extra_example_keys").lines == (11, 12)
+    assert report.error is not None and report.error.message.endswith(
+        'Invalid file format. Example 11 contains an extra "metadata".'
     )
+    prompt = {"prompt": "Q", "completion": " A", "label": 1}
+    assert (
+        first_error(prompt, model=LEGACY_MODEL) == 'extra_example_keys: contains an extra "label".'
+    )
+    dpo = json.loads((FIXTURES / "train_dpo.jsonl").read_text().splitlines()[0])
+    dpo["input"]["seed"] = 3
+    assert first_error(dpo, method=DPO) == 'extra_example_keys: contains an extra "seed".'
 
 
 def test_tool_calls() -> None:
@@ -389,17 +404,16 @@ def test_tool_calls() -> None:
     assert validate(jsonl(example, *chats(10))).valid
     undeclared = {**example, "tools": []}
     assert first_error(undeclared) == (
-        'undeclared_tool: Invalid file format. Line 1, message 2: calls function "lookup", '
-        'which is not declared in "tools".'
+        'undeclared_tool:, message 2 calls function "lookup", which is not declared in "tools".'
     )
     from_user = json.loads(json.dumps(example))
     from_user["messages"][0]["tool_calls"] = [call]
     assert first_error(from_user).endswith(
-        'message 1, key "tool_calls": only assistant messages can call tools.'
+        'message 1 "tool_calls": only assistant messages can call tools.'
     )
     parallel = {**example, "parallel_tool_calls": "yes"}
     assert first_error(parallel).endswith(
-        'key "parallel_tool_calls": expected true or false, got a string.'
+        '"parallel_tool_calls": expected true or false, got a string.'
     )
     legacy = {
         "messages": example["messages"][:1]
@@ -407,7 +421,7 @@ def test_tool_calls() -> None:
         "functions": [{"name": "lookup"}],
     }
     assert first_error(legacy).endswith(
-        'key "function_call": the "arguments" of a call to "lookup" must be a string (of '
+        '"function_call": the "arguments" of a call to "lookup" must be a string (of '
         "JSON), got an object."
     )
 
@@ -432,12 +446,13 @@ def test_prompt_completion() -> None:
     examples = [{"prompt": f"Q{n}", "completion": f" A{n}"} for n in range(10)]
     assert validate(jsonl(*examples), LEGACY_MODEL).valid
     assert first_error({"prompt": 1, "completion": "x"}, model=LEGACY_MODEL) == (
-        'missing_prompt_completion: Invalid file format. Line 1, key "prompt": expected a '
-        "string, got a number."
+        'missing_prompt_completion: "prompt" must be a string, got a number.'
     )
     assert first_error({"prompt": "<|endoftext|>", "completion": "x"}, model=LEGACY_MODEL) == (
-        'invalid_token: Invalid file format. Line 1, key "prompt" contains an invalid token: '
-        "<|endoftext|>."
+        "invalid_token: prompt contains an invalid token: <|endoftext|>."
+    )
+    assert first_error({"prompt": "x"}, model=LEGACY_MODEL) == (
+        "missing_prompt_completion: is missing key 'completion'."
     )
 
 
@@ -447,7 +462,8 @@ def test_dpo_messages_are_checked_too() -> None:
     report = validate(jsonl(example) + (FIXTURES / "train_dpo.jsonl").read_bytes(), method=DPO)
     assert report.error is not None and report.error.check == "invalid_weight"
     assert report.error.message == (  # numbered after the input's two messages
-        'Invalid file format. Line 1, message 3: "weight" is only used in supervised chat examples.'
+        "The job failed due to an invalid training file. Invalid file format. Example 1, "
+        'message 3 has a "weight", which only supervised chat examples use.'
     )
 
 
@@ -468,8 +484,9 @@ def test_reinforcement_examples_carry_grader_fields() -> None:
     assert report.check("unrecognized_role").count == 0 and report.warnings == ()
     developer_in_chat = validate(jsonl(*examples), CHAT_MODEL, SUPERVISED)
     assert developer_in_chat.check("unrecognized_role").count == 10
-    no_messages = validate(jsonl({"reference_answer": "4"}, *examples), RFT_MODEL, RFT)
+    no_messages = validate(jsonl(*examples, {"reference_answer": "4"}), RFT_MODEL, RFT)
     assert no_messages.error is not None and no_messages.error.check == "missing_messages_list"
+    assert no_messages.error.message.endswith("Example 11 is missing key 'messages'.")
 
 
 def test_validation_files_need_no_minimum_and_have_their_own_code() -> None:
@@ -478,8 +495,8 @@ def test_validation_files_need_no_minimum_and_have_their_own_code() -> None:
     bad = validate(jsonl({"messages": 1}), purpose=validation.VALIDATION_FILE)
     assert bad.job_error() == {
         "code": "invalid_validation_file",
-        "message": 'Invalid file format. Line 1, key "messages": expected a list of messages, '
-        "got a number.",
+        "message": "The job failed due to an invalid validation file. Invalid file format. "
+        'Example 1 "messages" must be a list of messages, got a number.',
         "param": "validation_file",
     }
 
@@ -519,7 +536,9 @@ def test_duplicate_table_grows_then_stops_remembering(monkeypatch: pytest.Monkey
     many = chats(9_000)  # past the initial table of 4,096 slots
     report = validate(jsonl(*many, many[0], many[8_999]))
     assert report.check("duplicate_example").lines == (9_001, 9_002)
-    monkeypatch.setattr(validation, "FINGERPRINT_MAX_SLOTS", validation.FINGERPRINT_INITIAL_SLOTS)
+    monkeypatch.setattr(
+        fingerprints, "FINGERPRINT_MAX_SLOTS", fingerprints.FINGERPRINT_INITIAL_SLOTS
+    )
     capped = validate(jsonl(*many, many[0], many[8_999]))
     assert capped.check("duplicate_example").lines == (9_001,)  # line 9,000 was not remembered
 
@@ -563,7 +582,7 @@ def test_any_json_gets_a_report_never_an_exception(lines: list[Any], method: str
     report = validate(jsonl(*lines), method=method)
     assert report.n_examples == len(lines)
     if report.error is not None:
-        assert report.error.code == "invalid_training_file"
+        assert report.error.code in {"invalid_training_file", "invalid_n_examples"}
 
 
 # -- memory -------------------------------------------------------------------------------
@@ -666,10 +685,10 @@ def test_the_server_decides_as_the_report_says(
     events = list(client.fine_tuning.jobs.list_events(job.id, limit=100))
     report = validate(case.path.read_bytes(), case.model, case.method)
     if case.outcome == FAILED:
-        assert job.error.code == "invalid_training_file" and job.error.param == "training_file"
         assert report.error is not None
+        assert (job.error.code, job.error.param) == (report.error.code, "training_file")
         assert job.error.message == report.error.message.replace(
-            "Training file f ", f"Training file {job.training_file} "
+            "Input file f ", f"Input file {job.training_file} "
         )
         assert named_line(job.error.message) == case.line
         assert [e.message for e in events if e.level == "error"] == [job.error.message]
@@ -696,4 +715,7 @@ def test_a_bad_validation_file_fails_the_job(client: openai.OpenAI, server: Live
     failed = client.fine_tuning.jobs.retrieve(job.id)
     assert failed.status == "failed" and failed.error is not None
     assert (failed.error.code, failed.error.param) == ("invalid_validation_file", "validation_file")
-    assert failed.error.message.startswith("Invalid file format. Line 5, message 2:")
+    assert failed.error.message.startswith(
+        "The job failed due to an invalid validation file. Invalid file format. Example 5, "
+        "message 2 has an unrecognized role"
+    )
