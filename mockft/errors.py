@@ -183,3 +183,13 @@ def mismatched_organization() -> APIError:
         "OpenAI-Organization header should match organization for API key",
         code="mismatched_organization",
     )
+
+
+# -- data (validation, downloads, inference) ----------------------------------------------
+
+# The purposes whose bytes the Files API never hands back (captured: assistants, user_data).
+UNDOWNLOADABLE_PURPOSES = frozenset({"assistants", "user_data"})
+
+
+def download_not_allowed(purpose: str) -> APIError:
+    return invalid(f"Not allowed to download files of purpose: {purpose}")

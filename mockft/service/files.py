@@ -136,6 +136,8 @@ class Files(Part):
 
     def content(self, org: Organization, file_id: str) -> FileContent:
         obj = self.get(org, file_id)
+        if obj.purpose in errors.UNDOWNLOADABLE_PURPOSES:
+            raise errors.download_not_allowed(obj.purpose)
         return FileContent(obj.filename, obj.bytes, self.blobs.read(file_id))
 
     def purge_expired(self) -> None:
