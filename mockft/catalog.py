@@ -59,6 +59,8 @@ class CatalogModel(BaseModel):
     owned_by: OwnedBy
     snapshot: str | None = None  # set on aliases: the dated snapshot they resolve to
     context_window: int | None = Field(default=None, gt=0)  # None: not a text model
+    # The most a reply may hold; None: only the context window bounds it.
+    max_output_tokens: int | None = Field(default=None, gt=0)
     fine_tuning: FineTuningSpec | None = None
 
     @model_validator(mode="after")

@@ -193,3 +193,50 @@ UNDOWNLOADABLE_PURPOSES = frozenset({"assistants", "user_data"})
 
 def download_not_allowed(purpose: str) -> APIError:
     return invalid(f"Not allowed to download files of purpose: {purpose}")
+
+
+def context_length_exceeded(
+    limit: int, prompt_tokens: int, completion_tokens: int | None
+) -> APIError:
+    """Chat: the messages (and the completion asked for) do not fit the model's context."""
+    if completion_tokens is None:
+        message = (
+            f"This model's maximum context length is {limit} tokens. However, your messages "
+            f"resulted in {prompt_tokens} tokens. Please reduce the length of the messages."
+        )
+    else:
+        message = (
+            f"This model's maximum context length is {limit} tokens. However, you requested "
+            f"{prompt_tokens + completion_tokens} tokens ({prompt_tokens} in the messages, "
+            f"{completion_tokens} in the completion). Please reduce the length of the messages "
+            "or completion."
+        )
+    return invalid(message, "messages", "context_length_exceeded")
+
+
+def prompt_too_long(limit: int, prompt_tokens: int, completion_tokens: int) -> APIError:
+    """Legacy completions: the prompt and the completion asked for do not fit."""
+    return invalid(
+        f"This model's maximum context length is {limit} tokens, however you requested "
+        f"{prompt_tokens + completion_tokens} tokens ({prompt_tokens} in your prompt; "
+        f"{completion_tokens} for the completion). Please reduce your prompt; or completion "
+        "length."
+    )
+
+
+def max_tokens_too_large(param: str, value: int, limit: int) -> APIError:
+    return invalid(
+        f"{param} is too large: {value}. This model supports at most {limit} completion "
+        f"tokens, whereas you provided {value}.",
+        param,
+        "invalid_value",
+    )
+
+
+def top_logprobs_without_logprobs() -> APIError:
+    return invalid(
+        "Invalid value for 'top_logprobs': 'logprobs' must be set to true if 'top_logprobs' is "
+        "used.",
+        "top_logprobs",
+        "invalid_value",
+    )

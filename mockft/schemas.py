@@ -141,15 +141,19 @@ class CreateFineTuningJob(Request):
 
 CHAT_ROLES = ["system", "developer", "user", "assistant", "tool", "function"]
 OTHER_CHAT_PARAMETERS = (
-    "audio frequency_penalty function_call functions logit_bias logprobs metadata modalities "
+    "audio frequency_penalty function_call functions logit_bias metadata modalities "
     "moderation parallel_tool_calls prediction presence_penalty prompt_cache_key "
     "prompt_cache_options prompt_cache_retention reasoning_effort response_format "
-    "safety_identifier service_tier stop store tool_choice tools top_logprobs top_p user "
+    "safety_identifier service_tier stop store tool_choice tools top_p user "
     "verbosity web_search_options"
 ).split()
 OTHER_COMPLETION_PARAMETERS = (
-    "best_of echo frequency_penalty logit_bias logprobs presence_penalty stop suffix top_p user"
+    "best_of echo frequency_penalty logit_bias presence_penalty stop suffix top_p user"
 ).split()
+
+
+MAX_TOP_LOGPROBS = 20
+MAX_COMPLETION_LOGPROBS = 5
 
 
 class Sampling(Request):
@@ -175,10 +179,13 @@ class ChatMessage(BaseModel):
 class CreateChatCompletion(Sampling):
     messages: Annotated[list[ChatMessage], Field(min_length=1)]
     max_completion_tokens: Annotated[int, Field(ge=1)] | None = None
+    logprobs: bool | None = None
+    top_logprobs: Annotated[int, Field(ge=0, le=MAX_TOP_LOGPROBS)] | None = None
 
 
 class CreateCompletion(Sampling):
     prompt: str | list[str]
+    logprobs: Annotated[int, Field(ge=0, le=MAX_COMPLETION_LOGPROBS)] | None = None
 
 
 class Resource(BaseModel):

@@ -246,6 +246,7 @@ class TokenCounter:
     name: str  # e.g. "bpe-openai:o200k_base"
     count: Callable[[str], int]
     pieces: Callable[[str], list[bytes]]  # the bytes of each token, in order
+    vocabulary: Callable[[int], bytes]  # the bytes of an ordinary token, by rank (modulo)
 
 
 @functools.cache
@@ -273,7 +274,20 @@ def get_counter(encoding: str = DEFAULT_ENCODING) -> TokenCounter:
             found.extend(map(encoder.decode_single_token_bytes, encoder.encode_ordinary(part)))
         return found
 
-    return TokenCounter(encoding, f"{BACKEND}:{encoding}", _ExactCounter(count_piece), pieces)
+    ordinary = int(encoder.eot_token)  # ordinary tokens rank below the first special one
+
+    def vocabulary(rank: int) -> bytes:
+        for offset in range(ordinary):  # cl100k_base has one unused rank below it
+            try:
+                piece: bytes = encoder.decode_single_token_bytes((rank + offset) % ordinary)
+            except (KeyError, ValueError):
+                continue
+            return piece
+        raise ValueError(f"{encoding} has no ordinary tokens")
+
+    return TokenCounter(
+        encoding, f"{BACKEND}:{encoding}", _ExactCounter(count_piece), pieces, vocabulary
+    )
 
 
 # -- text, messages, examples -------------------------------------------------------------

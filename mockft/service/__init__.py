@@ -11,7 +11,7 @@ from mockft.service.clockctl import ClockControl, restore_clock
 from mockft.service.context import Context
 from mockft.service.files import FILE, FileContent, Files
 from mockft.service.inference import Inference
-from mockft.service.jobs import Jobs
+from mockft.service.jobs import JOB, Jobs
 from mockft.service.models import Models
 from mockft.service.uploads import MAX_PART_BYTES, PART, Uploads
 from mockft.store import Blobs, Store, open_stores
@@ -49,9 +49,10 @@ class Service:
 
     def sweep(self) -> None:
         """Delete bytes no live object owns: a crash can land between committing a blob
-        and recording (or tombstoning) its File or Part, and the client never heard back."""
+        and recording (or tombstoning) its File or Part, and the client never heard back.
+        A job owns what its models learned (`service/learning.py`)."""
         now = self.ctx.now()
-        owned = self.store.ids(FILE, now) | self.store.ids(PART, now)
+        owned = self.store.ids(FILE, now) | self.store.ids(PART, now) | self.store.ids(JOB, now)
         for key in self.blobs.keys() - owned:
             self.blobs.delete(key)
 

@@ -1,17 +1,20 @@
 """Calling models: chat and legacy completions with deterministic synthetic output.
 
 A fine-tuned model answers a prompt it was trained on with the trained reply (the last
-user message, or the prompt, matched exactly); anything else gets seeded Faker text.
-The same model, messages and `seed` always give the same answer."""
+user message, or the prompt, matched exactly; see ``learning``); anything else gets seeded
+Faker text. The same model, messages and ``seed`` always give the same answer. Replies are
+cut by tokens of the model's own encoding (``max_tokens=1`` is one token of text), requests
+that do not fit the model's context window or output limit are refused as the real API
+refuses them, and ``logprobs`` get seeded values (``mockft.logprobs``)."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Any
+from typing import Final
 
-from mockft import errors, synth, tokens
+from mockft import errors, logprobs, synth, tokens
 from mockft.auth import Organization
 from mockft.schemas import (
     OTHER_CHAT_PARAMETERS,
@@ -20,93 +23,128 @@ from mockft.schemas import (
     CreateCompletion,
     Sampling,
 )
+from mockft.service import learning
 from mockft.service.context import Context, Part
 from mockft.service.jobs import JOB
 from mockft.service.models import MODEL
-from mockft.validation import lines
 
-CHAT_PREFIX = "chatcmpl-"
-COMPLETION_PREFIX = "cmpl-"
-COMPLETION_ID_LENGTH = 29
-SERVICE_TIER = "default"
-TRAINED_REPLIES_CACHE_SIZE = 64
+CHAT_PREFIX: Final = "chatcmpl-"
+COMPLETION_PREFIX: Final = "cmpl-"
+COMPLETION_ID_LENGTH: Final = 29
+SERVICE_TIER: Final = "default"
+# Legacy completions write 16 tokens when max_tokens is not given (the API's default).
+COMPLETION_DEFAULT_MAX_TOKENS: Final = 16
+LEARNED_CACHE_SIZE: Final = 64  # jobs whose learned replies are kept decoded
+STOP: Final = "stop"
+LENGTH: Final = "length"
 
 
 @dataclass(frozen=True)
 class Choice:
     text: str
     finish_reason: str
+    tokens: tuple[bytes, ...]  # the reply's tokens, as bytes
+    logprobs: tuple[logprobs.TokenLogprob, ...] | None  # None: not asked for
 
 
 @dataclass(frozen=True)
 class Answer:
-    """One call's result, serialised by the route as a body or as a stream of chunks."""
+    """One call's result, serialised by ``mockft.wire.chat`` as a body or as chunks."""
 
     id: str
     created: int
     model: str
     choices: tuple[Choice, ...]
     prompt_tokens: int
-    completion_tokens: int
     include_usage: bool
+    text_offset: int  # where the reply starts in prompt + reply (legacy logprobs)
 
-    def usage(self) -> dict[str, Any]:
-        return {
-            "prompt_tokens": self.prompt_tokens,
-            "completion_tokens": self.completion_tokens,
-            "total_tokens": self.prompt_tokens + self.completion_tokens,
-            "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
-            "completion_tokens_details": {
-                "reasoning_tokens": 0,
-                "audio_tokens": 0,
-                "accepted_prediction_tokens": 0,
-                "rejected_prediction_tokens": 0,
-            },
-        }
+    @property
+    def completion_tokens(self) -> int:
+        return sum(len(choice.tokens) for choice in self.choices)
+
+
+@dataclass(frozen=True)
+class _Target:
+    """The model a request calls: its encoding, its limits, and the job that trained it."""
+
+    encoding: str
+    context_window: int | None
+    max_output_tokens: int | None
+    job_id: str | None  # for a fine-tuned model
 
 
 class Inference(Part):
     def __init__(self, ctx: Context) -> None:
         super().__init__(ctx)
-        self._replies: dict[str, dict[str, str]] = {}
+        self._learned: OrderedDict[str, dict[str, str]] = OrderedDict()
 
     def clear(self) -> None:
-        self._replies.clear()
+        self._learned.clear()
 
     def chat(self, org: Organization, request: CreateChatCompletion) -> Answer:
-        _reject_unknown(request, OTHER_CHAT_PARAMETERS + ["max_completion_tokens", "messages"])
-        training_file = self._callable(org, request.model)
+        _reject_unknown(request, OTHER_CHAT_PARAMETERS)
+        if request.top_logprobs is not None and not request.logprobs:
+            raise errors.top_logprobs_without_logprobs()
+        target = self._target(org, request.model)
         messages = [m.model_dump(exclude_none=True) for m in request.messages]
-        last_user = next((_text(m) for m in reversed(messages) if m["role"] == "user"), "")
-        limit = request.max_completion_tokens or request.max_tokens
+        prompt_tokens = tokens.count_messages(messages, encoding=target.encoding)
+        limit: int | None = request.max_completion_tokens
+        param = "max_completion_tokens"
+        if limit is None:
+            param, limit = "max_tokens", request.max_tokens
+        _check_output_limit(target, param, limit)
+        if target.context_window is not None:
+            if prompt_tokens > target.context_window:
+                raise errors.context_length_exceeded(target.context_window, prompt_tokens, None)
+            if limit is not None and prompt_tokens + limit > target.context_window:
+                raise errors.context_length_exceeded(target.context_window, prompt_tokens, limit)
+        last_user = next(
+            (learning.message_text(m) for m in reversed(messages) if m["role"] == "user"), ""
+        )
         return self._answer(
             CHAT_PREFIX,
             request,
+            target,
             prompt=last_user,
-            training_file=training_file,
-            prompt_tokens=tokens.count_messages(messages),
+            prompt_tokens=prompt_tokens,
             limit=limit,
             key=json.dumps(messages, sort_keys=True),
+            top=(request.top_logprobs or 0) if request.logprobs else None,
         )
 
     def complete(self, org: Organization, request: CreateCompletion) -> Answer:
-        _reject_unknown(request, OTHER_COMPLETION_PARAMETERS + ["prompt"])
-        training_file = self._callable(org, request.model)
+        _reject_unknown(request, OTHER_COMPLETION_PARAMETERS)
+        target = self._target(org, request.model)
         prompt = request.prompt if isinstance(request.prompt, str) else "".join(request.prompt)
+        prompt_tokens = tokens.count_text(prompt, encoding=target.encoding)
+        limit = request.max_tokens or COMPLETION_DEFAULT_MAX_TOKENS
+        _check_output_limit(target, "max_tokens", limit)
+        window = target.context_window
+        if window is not None and prompt_tokens + limit > window:
+            raise errors.prompt_too_long(window, prompt_tokens, limit)
         return self._answer(
             COMPLETION_PREFIX,
             request,
+            target,
             prompt=prompt,
-            training_file=training_file,
-            prompt_tokens=tokens.count_text(prompt),
-            limit=request.max_tokens,
+            prompt_tokens=prompt_tokens,
+            limit=limit,
             key=prompt,
+            # the sampled token is always listed, so `logprobs: 0` still gives one
+            top=None if request.logprobs is None else max(request.logprobs, 1),
+            text_offset=len(prompt),
         )
 
-    def _callable(self, org: Organization, model: str) -> str | None:
-        """The model's training file for a fine-tuned model (None for a base model)."""
-        if self.catalog.get(model) is not None:
-            return None
+    def _target(self, org: Organization, model: str) -> _Target:
+        entry = self.catalog.resolve(model)
+        if entry is not None:
+            return _Target(
+                tokens.encoding_for_model(entry.id),
+                entry.context_window,
+                entry.max_output_tokens,
+                None,
+            )
         tuned = self.store.get(MODEL, model, org.id, self.now())
         if tuned is None:
             raise errors.APIError(
@@ -114,25 +152,47 @@ class Inference(Part):
                 f"The model `{model}` does not exist or you do not have access to it.",
                 code="model_not_found",
             )
-        job = self.store.get(JOB, tuned["job_id"], org.id, self.now())
-        return None if job is None else str(job["training_file"])
+        base = self.catalog.resolve(str(tuned["base_snapshot"]))
+        return _Target(
+            tokens.encoding_for_model(model),
+            None if base is None else base.context_window,
+            None if base is None else base.max_output_tokens,
+            str(tuned["job_id"]),
+        )
 
     def _answer(
         self,
         prefix: str,
         request: Sampling,
+        target: _Target,
         *,
         prompt: str,
-        training_file: str | None,
         prompt_tokens: int,
         limit: int | None,
         key: str,
+        top: int | None,
+        text_offset: int = 0,
     ) -> Answer:
-        trained = self._trained_replies(training_file).get(prompt) if training_file else None
+        trained = self._replies(target.job_id).get(prompt) if target.job_id else None
+        pieces_of = tokens.get_counter(target.encoding).pieces
         choices = []
         for index in range(request.n or 1):
             text = trained or synth.reply_text(request.model, key, request.seed, index)
-            choices.append(_cut(text, limit))
+            pieces = pieces_of(text)
+            finish = STOP
+            if limit is not None and len(pieces) > limit:
+                pieces, finish = pieces[:limit], LENGTH
+                text = b"".join(pieces).decode("utf-8", "replace")
+            found = None
+            if top is not None:
+                found = logprobs.for_tokens(
+                    pieces,
+                    encoding=target.encoding,
+                    top=top,
+                    trained=trained is not None,
+                    seed=(request.model, key, request.seed, index),
+                )
+            choices.append(Choice(text, finish, tuple(pieces), found))
         sequence = self.store.next_sequence("ids")
         return Answer(
             id=synth.make_id(prefix, self.settings.seed, sequence, length=COMPLETION_ID_LENGTH),
@@ -140,76 +200,36 @@ class Inference(Part):
             model=request.model,
             choices=tuple(choices),
             prompt_tokens=prompt_tokens,
-            completion_tokens=sum(tokens.count_text(c.text) for c in choices),
             include_usage=bool((request.stream_options or {}).get("include_usage")),
+            text_offset=text_offset,
         )
 
-    def _trained_replies(self, file_id: str) -> dict[str, str]:
-        """Prompt -> trained reply, read once per training file (files never change)."""
-        if file_id not in self._replies:
-            if self.blobs.size(file_id) is None:
-                return {}
-            if len(self._replies) >= TRAINED_REPLIES_CACHE_SIZE:
-                self._replies.pop(next(iter(self._replies)))
-            self._replies[file_id] = _replies(self.blobs.read(file_id))
-        return self._replies[file_id]
+    def _replies(self, job_id: str) -> dict[str, str]:
+        """Prompt -> trained reply for the models of ``job_id``, as fixed when they were made
+        (kept decoded for the most recently used jobs)."""
+        replies = self._learned.get(job_id)
+        if replies is not None:
+            self._learned.move_to_end(job_id)
+            return replies
+        replies = learning.learned(self.ctx, job_id)
+        if replies is None:  # a model made before replies were stored: learn now
+            job = self.store.get(JOB, job_id, None, self.now())
+            if job is not None:
+                learning.learn(self.ctx, job_id, str(job["training_file"]))
+            replies = learning.learned(self.ctx, job_id) or {}
+        self._learned[job_id] = replies
+        if len(self._learned) > LEARNED_CACHE_SIZE:
+            self._learned.popitem(last=False)
+        return replies
 
 
-def _replies(chunks: Iterator[bytes]) -> dict[str, str]:
-    replies: dict[str, str] = {}
-    for line in lines(chunks):
-        if line is None:  # longer than any training example may be
-            continue
-        try:
-            example = json.loads(line)
-        except ValueError:
-            continue
-        if not isinstance(example, dict):
-            continue
-        if isinstance(example.get("prompt"), str) and isinstance(example.get("completion"), str):
-            replies.setdefault(example["prompt"], example["completion"])
-            continue
-        messages = example.get("messages")
-        if not isinstance(messages, list):
-            continue
-        user = None
-        for message in messages:
-            if not isinstance(message, dict):
-                continue
-            if message.get("role") == "user":
-                user = _text(message)
-            elif message.get("role") == "assistant" and user is not None:
-                reply = _text(message)
-                if reply:
-                    replies.setdefault(user, reply)
-    return replies
-
-
-def _text(message: dict[str, Any]) -> str:
-    content = message.get("content")
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        return "".join(str(p.get("text", "")) for p in content if isinstance(p, dict))
-    return ""
-
-
-def _cut(text: str, limit: int | None) -> Choice:
-    if limit is None or tokens.count_text(text) <= limit:
-        return Choice(text, "stop")
-    words = text.split(" ")
-    while words and tokens.count_text(" ".join(words)) > limit:
-        words.pop()
-    return Choice(" ".join(words), "length")
+def _check_output_limit(target: _Target, param: str, limit: int | None) -> None:
+    if limit is not None and target.max_output_tokens is not None:
+        if limit > target.max_output_tokens:
+            raise errors.max_tokens_too_large(param, limit, target.max_output_tokens)
 
 
 def _reject_unknown(request: Sampling, allowed: list[str]) -> None:
     for name in request.model_extra or {}:
         if name not in allowed:
             raise errors.unknown_param(name)
-
-
-def stream_pieces(text: str) -> Iterator[str]:
-    """The reply in the pieces a stream sends: a word (with its leading space) at a time."""
-    for index, word in enumerate(text.split(" ")):
-        yield word if index == 0 else " " + word

@@ -16,6 +16,7 @@ from mockft import validation as validation_rules
 from mockft.auth import Organization
 from mockft.pagination import PageRequest
 from mockft.schemas import CreateFineTuningJob
+from mockft.service import learning
 from mockft.service.context import Context, Part
 from mockft.service.files import FILE, Files
 from mockft.service.models import Models
@@ -197,6 +198,8 @@ class Jobs(Part):
         names = [doc["fine_tuned_model_name"]] + [
             c.fine_tuned_model_checkpoint for c in snap.checkpoints
         ]
+        # What the models learned is fixed now, whatever later happens to the training file.
+        learning.learn(self.ctx, doc["id"], doc["training_file"])
         with self.store.transaction():  # the File, the models and the flag, or none of them
             self.files.store_file(
                 org, result_id, RESULT_FILENAME, RESULT_PURPOSE, len(content), None
