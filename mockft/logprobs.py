@@ -21,8 +21,10 @@ from mockft import synth, tokens
 # The probability of the sampled token: a trained reply is near certain.
 TRAINED_PROBABILITY: Final = (0.9, 0.9999)
 SYNTHETIC_PROBABILITY: Final = (0.35, 0.97)
-# Each alternative takes this share of what the tokens before it left (with some jitter).
-ALTERNATIVE_SHARE: Final = (0.35, 0.65)
+# Each alternative is this much as likely as the one before it, and takes at most LEFT_SHARE
+# of the probability the tokens before it left: strictly less likely, never past 1 in all.
+ALTERNATIVE_RATIO: Final = (0.1, 0.7)
+LEFT_SHARE: Final = 0.8
 MAX_DRAWS_PER_ALTERNATIVE: Final = 64
 BYTES_PREFIX: Final = "bytes:"  # how the API writes a token that is not whole UTF-8
 
@@ -68,15 +70,15 @@ def for_tokens(
     for position, piece in enumerate(pieces):
         probability = synth.seeded_uniform(low, high, "logprob", *seed, position)
         candidates = [Candidate(piece, math.log(probability))]
-        left = 1.0 - probability
+        left = 1.0 - probability  # what the alternatives may share
         seen = {piece}
         for rank in range(1, top):
-            share = synth.seeded_uniform(*ALTERNATIVE_SHARE, "share", *seed, position, rank)
-            left_after = left * (1.0 - share)
+            ratio = synth.seeded_uniform(*ALTERNATIVE_RATIO, "ratio", *seed, position, rank)
+            probability = min(probability * ratio, left * LEFT_SHARE)
+            left -= probability
             alternative = _alternative(counter, piece, seen, (*seed, position, rank))
-            candidates.append(Candidate(alternative, math.log(left - left_after)))
+            candidates.append(Candidate(alternative, math.log(probability)))
             seen.add(alternative)
-            left = left_after
         found.append(TokenLogprob(piece, candidates[0].logprob, tuple(candidates[:top])))
     return tuple(found)
 

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import json
+import math
+from pathlib import Path
+from typing import Any
 
 import httpx
 import openai
 import pytest
 
-from tests.conftest import FIXTURES, LiveServer
+from mockft import tokens
+from tests.conftest import API_KEY, FIXTURES, LiveServer, free_port, live_server, make_settings
 
 TRAIN = FIXTURES / "train_chat.jsonl"
 
@@ -126,3 +130,209 @@ def test_bad_requests_name_the_param(
     assert response.json()["error"]["param"] == param
     if code is not None:
         assert response.json()["error"]["code"] == code
+
+
+# -- tokens, logprobs, limits -------------------------------------------------------------
+
+ASK = [{"role": "user", "content": "Tell me about mocks."}]
+
+
+def test_max_tokens_one_is_one_token_of_text(client: openai.OpenAI) -> None:
+    full = client.chat.completions.create(model="gpt-4o-mini", messages=ASK, seed=5)
+    text = full.choices[0].message.content or ""
+    first = tokens.token_pieces(text, encoding="o200k_base")[0].decode()
+    for limit in ({"max_tokens": 1}, {"max_completion_tokens": 1}):
+        cut = client.chat.completions.create(model="gpt-4o-mini", messages=ASK, seed=5, **limit)  # type: ignore[call-overload]
+        assert cut.choices[0].message.content == first
+        assert cut.choices[0].finish_reason == "length"
+        assert cut.usage is not None and cut.usage.completion_tokens == 1
+    assert full.usage is not None
+    assert full.usage.completion_tokens == tokens.count_text(text, encoding="o200k_base")
+
+
+def test_chat_logprobs_shape_and_values(client: openai.OpenAI) -> None:
+    answer = client.chat.completions.create(
+        model="gpt-4o-mini", messages=ASK, seed=2, logprobs=True, top_logprobs=5, n=2
+    )
+    for choice in answer.choices:
+        assert choice.logprobs is not None and choice.logprobs.refusal is None
+        entries = choice.logprobs.content or []
+        assert "".join(entry.token for entry in entries) == choice.message.content
+        assert answer.usage is not None and len(entries) <= answer.usage.completion_tokens
+        for entry in entries:
+            assert entry.bytes == list(entry.token.encode())
+            assert entry.logprob < 0
+            top = entry.top_logprobs
+            assert len(top) == 5 and (top[0].token, top[0].logprob) == (entry.token, entry.logprob)
+            assert [t.logprob for t in top] == sorted((t.logprob for t in top), reverse=True)
+            assert len({t.token for t in top}) == 5
+            assert sum(math.exp(t.logprob) for t in top) <= 1
+    again = client.chat.completions.create(
+        model="gpt-4o-mini", messages=ASK, seed=2, logprobs=True, top_logprobs=5, n=2
+    )
+    assert again.choices[0].logprobs == answer.choices[0].logprobs  # seeded
+    plain = client.chat.completions.create(model="gpt-4o-mini", messages=ASK, logprobs=True)
+    assert plain.choices[0].logprobs is not None
+    assert all(e.top_logprobs == [] for e in plain.choices[0].logprobs.content or [])
+    none = client.chat.completions.create(model="gpt-4o-mini", messages=ASK)
+    assert none.choices[0].logprobs is None
+
+
+def test_streamed_logprobs_follow_the_tokens(client: openai.OpenAI) -> None:
+    chunks = list(
+        client.chat.completions.create(
+            model="gpt-4o-mini", messages=ASK, seed=4, logprobs=True, top_logprobs=2, stream=True
+        )
+    )
+    opening, *middle, closing = chunks
+    assert opening.choices[0].delta.role == "assistant"
+    assert opening.choices[0].logprobs is not None and opening.choices[0].logprobs.content == []
+    assert closing.choices[0].logprobs is None and closing.choices[0].finish_reason == "stop"
+    for chunk in middle:
+        content = chunk.choices[0].logprobs.content  # type: ignore[union-attr]
+        assert "".join(entry.token for entry in content or []) == chunk.choices[0].delta.content
+    whole = client.chat.completions.create(
+        model="gpt-4o-mini", messages=ASK, seed=4, logprobs=True, top_logprobs=2
+    )
+    streamed = [e for c in middle for e in c.choices[0].logprobs.content or []]  # type: ignore[union-attr]
+    assert [e.model_dump() for e in streamed] == [
+        e.model_dump()
+        for e in whole.choices[0].logprobs.content or []  # type: ignore[union-attr]
+    ]
+
+
+def test_legacy_logprobs(client: openai.OpenAI) -> None:
+    answer = client.completions.create(
+        model="babbage-002", prompt="Once upon a time", seed=1, logprobs=3, max_tokens=5
+    )
+    found = answer.choices[0].logprobs
+    assert found is not None and found.tokens is not None and found.top_logprobs is not None
+    assert "".join(found.tokens) == answer.choices[0].text and len(found.tokens) == 5
+    assert found.token_logprobs == [top[t] for top, t in zip(found.top_logprobs, found.tokens)]
+    assert all(
+        len(top) == 3 and max(top.values()) == top[t]
+        for top, t in zip(found.top_logprobs, found.tokens)
+    )
+    assert found.text_offset is not None and found.text_offset[0] == len("Once upon a time")
+    zero = client.completions.create(model="babbage-002", prompt="x", logprobs=0, max_tokens=2)
+    assert [len(top) for top in zero.choices[0].logprobs.top_logprobs or []] == [1, 1]  # type: ignore[union-attr]
+
+
+def test_legacy_completions_default_to_16_tokens(client: openai.OpenAI) -> None:
+    answer = client.completions.create(model="babbage-002", prompt="Once upon a time", seed=1)
+    assert answer.usage is not None and answer.usage.completion_tokens == 16
+    assert answer.choices[0].finish_reason == "length"
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "param", "code"),
+    [
+        (
+            "/chat/completions",
+            {"logprobs": True, "top_logprobs": 21},
+            "top_logprobs",
+            "integer_above_max_value",
+        ),
+        ("/chat/completions", {"top_logprobs": 2}, "top_logprobs", "invalid_value"),
+        ("/chat/completions", {"logprobs": 1}, "logprobs", "invalid_type"),
+        ("/completions", {"logprobs": 6}, "logprobs", "integer_above_max_value"),
+    ],
+)
+def test_bad_logprobs_requests(
+    http: httpx.Client, path: str, body: dict[str, object], param: str, code: str
+) -> None:
+    base: dict[str, object] = {"model": "gpt-4o-mini"}
+    base.update({"messages": ASK} if path == "/chat/completions" else {"prompt": "x"})
+    response = http.post(path, json={**base, **body})
+    assert response.status_code == 400
+    assert (response.json()["error"]["param"], response.json()["error"]["code"]) == (param, code)
+
+
+def test_context_window_and_output_limit(http: httpx.Client) -> None:
+    def error(path: str, body: dict[str, object]) -> dict[str, object]:
+        response = http.post(path, json=body)
+        assert response.status_code == 400
+        return response.json()["error"]  # type: ignore[no-any-return]
+
+    long = [{"role": "user", "content": "hello " * 130_000}]  # 130,000 + 8 tokens
+    prompt_tokens = tokens.count_messages(long, encoding="o200k_base")
+    assert error("/chat/completions", {"model": "gpt-4o-mini", "messages": long}) == {
+        "message": "This model's maximum context length is 128000 tokens. However, your "
+        f"messages resulted in {prompt_tokens} tokens. Please reduce the length of the messages.",
+        "type": "invalid_request_error",
+        "param": "messages",
+        "code": "context_length_exceeded",
+    }
+    near = [{"role": "user", "content": "hello " * 8_000}]
+    near_tokens = tokens.count_messages(near, encoding="cl100k_base")
+    found = error("/chat/completions", {"model": "gpt-4", "messages": near, "max_tokens": 500})
+    assert found["message"] == (
+        f"This model's maximum context length is 8192 tokens. However, you requested "
+        f"{near_tokens + 500} tokens ({near_tokens} in the messages, 500 in the completion). "
+        "Please reduce the length of the messages or completion."
+    )
+    assert found["code"] == "context_length_exceeded"
+    too_many = {"model": "gpt-4o-mini", "messages": ASK, "max_completion_tokens": 20_000}
+    assert error("/chat/completions", too_many) == {
+        "message": "max_completion_tokens is too large: 20000. This model supports at most "
+        "16384 completion tokens, whereas you provided 20000.",
+        "type": "invalid_request_error",
+        "param": "max_completion_tokens",
+        "code": "invalid_value",
+    }
+    legacy = error("/completions", {"model": "babbage-002", "prompt": "x", "max_tokens": 16_384})
+    assert legacy == {
+        "message": "This model's maximum context length is 16384 tokens, however you requested "
+        "16385 tokens (1 in your prompt; 16384 for the completion). Please reduce your prompt; "
+        "or completion length.",
+        "type": "invalid_request_error",
+        "param": None,
+        "code": None,
+    }
+
+
+# -- what a fine-tuned model learned ------------------------------------------------------
+
+
+def test_a_model_keeps_its_training_when_the_file_is_deleted(
+    client: openai.OpenAI, server: LiveServer
+) -> None:
+    model = trained_model(client, server)
+    prompt, reply = first_example()
+    training = client.fine_tuning.jobs.list().data[0].training_file
+    client.files.delete(training)
+    server.service.inference.clear()  # forget what this process decoded
+    answer = client.chat.completions.create(model=model, messages=prompt)  # type: ignore[arg-type]
+    assert answer.choices[0].message.content == reply
+
+
+def test_what_a_model_learned_survives_a_restart(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path)
+    with live_server(settings) as first:
+        with openai.OpenAI(base_url=first.base_url, api_key=API_KEY, max_retries=0) as client:
+            model = trained_model(client, first)
+            client.files.delete(client.fine_tuning.jobs.list().data[0].training_file)
+    prompt, reply = first_example()
+    with live_server(make_settings(tmp_path, port=free_port())) as second:
+        with openai.OpenAI(base_url=second.base_url, api_key=API_KEY, max_retries=0) as client:
+            answer = client.chat.completions.create(model=model, messages=prompt)  # type: ignore[arg-type]
+            assert answer.choices[0].message.content == reply
+
+
+def test_in_memory_models_learn_too(mockft: Any) -> None:
+    client = mockft.openai()
+    training = client.files.create(file=(TRAIN.name, TRAIN.read_bytes()), purpose="fine-tune")
+    job = client.fine_tuning.jobs.create(model="gpt-4o-mini", training_file=training.id)
+    model = mockft.run_until_done(job.id).fine_tuned_model
+    client.files.delete(training.id)
+    mockft.service.inference.clear()
+    prompt, reply = first_example()
+    assert (
+        client.chat.completions.create(model=model, messages=prompt).choices[0].message.content
+        == reply
+    )
+    for checkpoint in client.fine_tuning.jobs.checkpoints.list(job.id):
+        answer = client.chat.completions.create(
+            model=checkpoint.fine_tuned_model_checkpoint, messages=prompt
+        )
+        assert answer.choices[0].message.content == reply
