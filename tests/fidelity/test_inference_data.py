@@ -36,6 +36,13 @@ def shape(value: Any) -> Any:
     return "number" if isinstance(value, (int, float)) else type(value).__name__
 
 
+def refused(http: httpx.Client, path: str, json: dict[str, Any]) -> Any:
+    """The error a request is refused with (a 400)."""
+    response = http.post(path, json=json)
+    assert response.status_code == 400
+    return response.json()["error"]
+
+
 def sse(response: httpx.Response) -> list[dict[str, Any]]:
     events = [line[6:] for line in response.text.splitlines() if line.startswith("data: ")]
     assert events[-1] == "[DONE]"
@@ -128,16 +135,12 @@ def test_messages_over_the_context_window(http: httpx.Client) -> None:
     # resulted in 8227 tokens. Please reduce the length of the messages.", 'type':
     # 'invalid_request_error', 'param': 'messages', 'code': 'context_length_exceeded'}}'
     messages = [{"role": "user", "content": "hello" + " hello" * 8219}]  # 8227 tokens
-    response = http.post("/chat/completions", json={"model": "gpt-4", "messages": messages})
-    assert response.status_code == 400
-    assert response.json() == {
-        "error": {
-            "message": "This model's maximum context length is 8192 tokens. However, your "
-            "messages resulted in 8227 tokens. Please reduce the length of the messages.",
-            "type": "invalid_request_error",
-            "param": "messages",
-            "code": "context_length_exceeded",
-        }
+    assert refused(http, "/chat/completions", json={"model": "gpt-4", "messages": messages}) == {
+        "message": "This model's maximum context length is 8192 tokens. However, your "
+        "messages resulted in 8227 tokens. Please reduce the length of the messages.",
+        "type": "invalid_request_error",
+        "param": "messages",
+        "code": "context_length_exceeded",
     }
 
 
@@ -145,33 +148,25 @@ def test_messages_and_completion_over_the_context_window(http: httpx.Client) -> 
     # ChatGPTNextWeb/NextChat#3195 (2023-11-08), gpt-4 with max_tokens 8192 and "Hello".
     messages = [{"role": "user", "content": "hello" + " hello" * 56}]  # 64 tokens
     body = {"model": "gpt-4", "messages": messages, "max_tokens": 8192}
-    response = http.post("/chat/completions", json=body)
-    assert response.status_code == 400
-    assert response.json() == {
-        "error": {
-            "message": "This model's maximum context length is 8192 tokens. However, you "
-            "requested 8256 tokens (64 in the messages, 8192 in the completion). Please reduce "
-            "the length of the messages or completion.",
-            "type": "invalid_request_error",
-            "param": "messages",
-            "code": "context_length_exceeded",
-        }
+    assert refused(http, "/chat/completions", json=body) == {
+        "message": "This model's maximum context length is 8192 tokens. However, you "
+        "requested 8256 tokens (64 in the messages, 8192 in the completion). Please reduce "
+        "the length of the messages or completion.",
+        "type": "invalid_request_error",
+        "param": "messages",
+        "code": "context_length_exceeded",
     }
 
 
 def test_max_tokens_over_the_output_limit(http: httpx.Client) -> None:
     # ChatGPTNextWeb/NextChat#3195 (2023-11-08), gpt-3.5-turbo-1106 with max_tokens 8192.
     body = {"model": "gpt-3.5-turbo-1106", "messages": HELLO, "max_tokens": 8192}
-    response = http.post("/chat/completions", json=body)
-    assert response.status_code == 400
-    assert response.json() == {
-        "error": {
-            "message": "max_tokens is too large: 8192. This model supports at most 4096 "
-            "completion tokens, whereas you provided 8192.",
-            "type": "invalid_request_error",
-            "param": "max_tokens",
-            "code": None,
-        }
+    assert refused(http, "/chat/completions", json=body) == {
+        "message": "max_tokens is too large: 8192. This model supports at most 4096 "
+        "completion tokens, whereas you provided 8192.",
+        "type": "invalid_request_error",
+        "param": "max_tokens",
+        "code": None,
     }
 
 
@@ -181,15 +176,11 @@ def test_a_legacy_prompt_over_the_context_window(http: httpx.Client) -> None:
     # your prompt; or completion length." (public scripts, 2023; param and code null in a
     # body quoted with the same wording).
     body = {"model": "babbage-002", "prompt": "hello" + " hello" * 16_000, "max_tokens": 400}
-    response = http.post("/completions", json=body)
-    assert response.status_code == 400
-    assert response.json() == {
-        "error": {
-            "message": "This model's maximum context length is 16384 tokens, however you "
-            "requested 16401 tokens (16001 in your prompt; 400 for the completion). Please "
-            "reduce your prompt; or completion length.",
-            "type": "invalid_request_error",
-            "param": None,
-            "code": None,
-        }
+    assert refused(http, "/completions", json=body) == {
+        "message": "This model's maximum context length is 16384 tokens, however you "
+        "requested 16401 tokens (16001 in your prompt; 400 for the completion). Please "
+        "reduce your prompt; or completion length.",
+        "type": "invalid_request_error",
+        "param": None,
+        "code": None,
     }
