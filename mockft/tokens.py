@@ -258,7 +258,9 @@ def get_counter(encoding: str = DEFAULT_ENCODING) -> TokenCounter:
         return len(encoder.encode_ordinary(text))
 
     # The compiled tokenizer counts without building the token list (about 25 % faster);
-    # use it only when it agrees with the public API.
+    # use it only when it agrees with the public API. Counting then holds only the compiled
+    # tokenizer, not the Python-side vocabulary tables (several MB): splitting into pieces
+    # loads those on first use (inference does; validation never does).
     raw = getattr(getattr(encoder, "_backend", None), "count", None)
     count_piece: Callable[[str], int] = public
     if callable(raw):
@@ -269,17 +271,18 @@ def get_counter(encoding: str = DEFAULT_ENCODING) -> TokenCounter:
             pass
 
     def pieces(text: str) -> list[bytes]:
+        split = _splitter(encoding)
         found: list[bytes] = []
         for part in split_for_counting(_sanitized(text)):
-            found.extend(map(encoder.decode_single_token_bytes, encoder.encode_ordinary(part)))
+            found.extend(map(split.decode_single_token_bytes, split.encode_ordinary(part)))
         return found
 
-    ordinary = int(encoder.eot_token)  # ordinary tokens rank below the first special one
-
     def vocabulary(rank: int) -> bytes:
+        split = _splitter(encoding)
+        ordinary = int(split.eot_token)  # ordinary tokens rank below the first special one
         for offset in range(ordinary):  # cl100k_base has one unused rank below it
             try:
-                piece: bytes = encoder.decode_single_token_bytes((rank + offset) % ordinary)
+                piece: bytes = split.decode_single_token_bytes((rank + offset) % ordinary)
             except (KeyError, ValueError):
                 continue
             return piece
@@ -288,6 +291,12 @@ def get_counter(encoding: str = DEFAULT_ENCODING) -> TokenCounter:
     return TokenCounter(
         encoding, f"{BACKEND}:{encoding}", _ExactCounter(count_piece), pieces, vocabulary
     )
+
+
+@functools.cache
+def _splitter(encoding: str) -> Any:
+    """The encoder that splits text into tokens (loaded when first needed)."""
+    return _encoder(encoding)
 
 
 # -- text, messages, examples -------------------------------------------------------------
