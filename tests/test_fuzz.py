@@ -366,7 +366,8 @@ def stray_files(server: LiveServer) -> list[Path]:
         if relative.parts[0] in allowed_db and len(relative.parts) == 1:
             continue
         if len(relative.parts) >= 2 and relative.parts[0] == "blobs":
-            blob = re.fullmatch(r"(file-|part_)[A-Za-z0-9]{24}", relative.parts[1])
+            # a File's or Part's bytes, or what a job's models learned
+            blob = re.fullmatch(r"(file-|part_|ftjob-)[A-Za-z0-9]{24}", relative.parts[1])
             if blob and len(relative.parts) == 2:
                 continue
             # a File composed of an Upload's parts: a directory of numbered segments
@@ -512,7 +513,7 @@ TRAVERSAL_NAMES = [
 def test_filenames_are_echoed_never_used_as_paths(
     http: httpx.Client, server: LiveServer, name: str
 ) -> None:
-    purpose = "fine-tune" if name.endswith(".jsonl") else "user_data"
+    purpose = "fine-tune" if name.endswith(".jsonl") else "batch"  # user_data: no download
     body = multipart(
         [(disposition(b"purpose"), purpose.encode()), (disposition(b"file", name.encode()), TRAIN)]
     )
