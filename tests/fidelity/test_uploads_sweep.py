@@ -75,7 +75,9 @@ def test_complete_nests_the_processed_file(http: httpx.Client) -> None:
         done["bytes"],
         done["purpose"],
     )
-    assert http.get(f"/files/{file['id']}/content").content == DATA
+    assert file["bytes"] == len(DATA)
+    # An assistants file is never downloaded (see test_data_data.py's download row).
+    assert http.get(f"/files/{file['id']}/content").status_code == 400
 
 
 def test_cancel_answers_the_cancelled_upload(http: httpx.Client) -> None:
