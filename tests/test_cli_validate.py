@@ -109,7 +109,8 @@ def test_text_report_of_an_invalid_file(capsys: pytest.CaptureFixture[str]) -> N
         for line in out.splitlines()
     )
     assert out.rstrip().endswith(
-        "INVALID (invalid_training_file): The job failed due to an invalid training file. "
+        "INVALID (invalid_file_format): The job failed due to a file format error in the "
+        "training file. "
         'Invalid file format. Example 5, message 2 has an unrecognized role "robot"; expected '
         "one of assistant, function, system, tool, user."
     )

@@ -204,7 +204,7 @@ def test_fixture_corpus(case: Case) -> None:
             assert len(report.warnings) == 1 and f" {case.line}" in report.warnings[0]
         return
     assert report.error is not None
-    code = "invalid_n_examples" if case.check == "too_few_examples" else "invalid_training_file"
+    code = "invalid_n_examples" if case.check == "too_few_examples" else "invalid_file_format"
     assert (report.error.code, report.error.param) == (code, "training_file")
     assert report.error.check == case.check
     assert report.error.line == case.line == named_line(report.error.message)
@@ -269,7 +269,8 @@ def test_nan_is_not_json() -> None:
     report = validate(data)
     assert report.error is not None and report.error.check == "invalid_json"
     assert report.error.message.startswith(
-        "The job failed due to an invalid training file. Invalid file format. Example 11 cannot "
+        "The job failed due to a file format error in the training file. "
+        "Invalid file format. Example 11 cannot "
         "be parsed. Error: line contains invalid json: "
     )
     assert report.error.message.endswith("(line 11)")
@@ -296,7 +297,8 @@ def test_a_line_too_long_is_skipped_without_being_kept(monkeypatch: pytest.Monke
         assert report.check("line_too_long").lines == (6, 12)
         assert report.error is not None and report.error.line == 6
         assert report.error.message == (
-            "The job failed due to an invalid training file. Invalid file format. Example 6 is "
+            "The job failed due to a file format error in the training file. "
+            "Invalid file format. Example 6 is "
             "longer than 200 bytes."
         )
         assert report.n_examples == 12 and report.tokens.n_examples == 10
@@ -307,7 +309,8 @@ def test_invalid_utf8_names_the_byte() -> None:
     report = validate(data)
     assert report.error is not None
     assert report.error.message == (
-        "The job failed due to an invalid training file. Invalid file format. Example 11 is not "
+        "The job failed due to a file format error in the training file. "
+        "Invalid file format. Example 11 is not "
         "valid UTF-8: invalid byte 0xe9 at position 17."
     )
 
@@ -318,7 +321,10 @@ def test_invalid_utf8_names_the_byte() -> None:
 def first_error(*examples: object, model: str = CHAT_MODEL, method: str = SUPERVISED) -> str:
     report = validate(jsonl(*examples, *chats(10)), model, method)
     assert report.error is not None and report.error.line == 1
-    prefix = "The job failed due to an invalid training file. Invalid file format. Example 1"
+    prefix = (
+        "The job failed due to a file format error in the training file. "
+        "Invalid file format. Example 1"
+    )
     assert report.error.message.startswith(prefix)
     return f"{report.error.check}:{report.error.message.removeprefix(prefix)}"
 
@@ -462,7 +468,8 @@ def test_dpo_messages_are_checked_too() -> None:
     report = validate(jsonl(example) + (FIXTURES / "train_dpo.jsonl").read_bytes(), method=DPO)
     assert report.error is not None and report.error.check == "invalid_weight"
     assert report.error.message == (  # numbered after the input's two messages
-        "The job failed due to an invalid training file. Invalid file format. Example 1, "
+        "The job failed due to a file format error in the training file. "
+        "Invalid file format. Example 1, "
         'message 3 has a "weight", which only supervised chat examples use.'
     )
 
@@ -494,8 +501,9 @@ def test_validation_files_need_no_minimum_and_have_their_own_code() -> None:
     assert report.valid
     bad = validate(jsonl({"messages": 1}), purpose=validation.VALIDATION_FILE)
     assert bad.job_error() == {
-        "code": "invalid_validation_file",
-        "message": "The job failed due to an invalid validation file. Invalid file format. "
+        "code": "invalid_file_format",
+        "message": "The job failed due to a file format error in the validation file. "
+        "Invalid file format. "
         'Example 1 "messages" must be a list of messages, got a number.',
         "param": "validation_file",
     }
@@ -582,7 +590,7 @@ def test_any_json_gets_a_report_never_an_exception(lines: list[Any], method: str
     report = validate(jsonl(*lines), method=method)
     assert report.n_examples == len(lines)
     if report.error is not None:
-        assert report.error.code in {"invalid_training_file", "invalid_n_examples"}
+        assert report.error.code in {"invalid_file_format", "invalid_n_examples"}
 
 
 # -- memory -------------------------------------------------------------------------------
@@ -714,8 +722,9 @@ def test_a_bad_validation_file_fails_the_job(client: openai.OpenAI, server: Live
     server.advance(POLL_SECONDS * 2)
     failed = client.fine_tuning.jobs.retrieve(job.id)
     assert failed.status == "failed" and failed.error is not None
-    assert (failed.error.code, failed.error.param) == ("invalid_validation_file", "validation_file")
+    assert (failed.error.code, failed.error.param) == ("invalid_file_format", "validation_file")
     assert failed.error.message.startswith(
-        "The job failed due to an invalid validation file. Invalid file format. Example 5, "
+        "The job failed due to a file format error in the validation file. "
+        "Invalid file format. Example 5, "
         "message 2 has an unrecognized role"
     )

@@ -4,23 +4,25 @@ mockft's own wording where no capture of the real one exists.
 A job that fails validation carries ``{"code", "message", "param"}``. Captured (see
 docs/fidelity.md, "Training data validation", for each source and date):
 
-- ``invalid_training_file``, message ``The job failed due to an invalid training file.``
-  followed by the problem; the problem of a malformed file starts ``Invalid file format.``
-  and locates it as ``Example N`` or ``Example N, message M``. Captured details: "Example
-  100, message 2 Discriminator 'role' is missing in value"; "Example 1273 cannot be parsed.
-  Error: line contains invalid json: ... (line 1273)"; "Example 6174 message contains an
-  invalid token: <|fim_suffix|>."; 'Example 1 contains an extra "weight".'; "Example X is
-  missing key 'messages'"; "Unexpected file format, expected either prompt/completion pairs
-  or chat messages."; "Input file F is in the fine-tune-chat format, but the specified
-  fine-tuning job is not using 'supervised' as the training method (provided method=dpo). "
-  (with its trailing space).
+- the frame: code ``invalid_file_format``, message ``The job failed due to a file format
+  error in the training file.`` followed by the problem (johny-b/llmcomp#59, 2026-02-12; a
+  public fine-tuning log, 2025-10-31). Older captures (2024) show the frame ``The job failed
+  due to an invalid training file.`` with code ``invalid_training_file``: the newest capture
+  wins, and the details after the frame are the same in both eras.
+- the problem of a malformed file starts ``Invalid file format.`` and locates it as
+  ``Example N`` or ``Example N, message M``. Captured details: "Example 100, message 2
+  Discriminator 'role' is missing in value"; "Example 1273 cannot be parsed. Error: line
+  contains invalid json: ... (line 1273)"; "Example 6174 message contains an invalid token:
+  <|fim_suffix|>."; 'Example 1 contains an extra "weight".'; "Example X is missing key
+  'messages'"; "Unexpected file format, expected either prompt/completion pairs or chat
+  messages."; "Input file F is in the fine-tune-chat format, but the specified fine-tuning
+  job is not using 'supervised' as the training method (provided method=dpo). " (with its
+  trailing space).
 - too few examples: code ``invalid_n_examples``, message "Training file has 7 example(s),
-  but must have at least 10 examples", no prefix.
+  but must have at least 10 examples", no frame.
 
-Newer captures (2025-10, 2026-02) show the prefix "The job failed due to a file format error
-in the training file." and once the code ``invalid_file_format``: ``JOB_ERROR_PREFIXES`` and
-``ERROR_CODES`` are the one place to change if the service is seen to have switched for good.
-Every other detail below is mockft's plain wording in the same frame.
+``JOB_ERROR_PREFIXES`` and ``ERROR_CODES`` are the one place the frame lives. Every other
+detail below is mockft's plain wording in the same frame.
 """
 
 from __future__ import annotations
@@ -44,12 +46,13 @@ from mockft.validation.formats import (
 # -- the job error ------------------------------------------------------------------------
 
 JOB_ERROR_PREFIXES: Final[Mapping[str, str]] = {
-    TRAINING_FILE: "The job failed due to an invalid training file.",
-    VALIDATION_FILE: "The job failed due to an invalid validation file.",  # no capture
+    TRAINING_FILE: "The job failed due to a file format error in the training file.",
+    # No capture of a validation file's frame: the training file's, for the other file.
+    VALIDATION_FILE: "The job failed due to a file format error in the validation file.",
 }
 ERROR_CODES: Final[Mapping[str, str]] = {
-    TRAINING_FILE: "invalid_training_file",
-    VALIDATION_FILE: "invalid_validation_file",
+    TRAINING_FILE: "invalid_file_format",
+    VALIDATION_FILE: "invalid_file_format",
 }
 TOO_FEW_CODE: Final = "invalid_n_examples"
 SOURCE_LABELS: Final[Mapping[str, str]] = {

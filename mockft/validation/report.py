@@ -40,7 +40,7 @@ class TokenStats:
 class ValidationProblem:
     """The first problem, as a failed job reports it."""
 
-    code: str  # invalid_training_file, invalid_validation_file or invalid_n_examples
+    code: str  # invalid_file_format or invalid_n_examples
     message: str
     param: str
     check: str  # which check found it

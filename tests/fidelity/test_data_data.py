@@ -21,8 +21,9 @@ TRAIN = FIXTURES / "train_chat.jsonl"
 DPO_TRAIN = FIXTURES / "train_dpo.jsonl"
 MAX_POLLS = 100
 POLL_SECONDS = 120
-# The frame every captured training-file error but "too few examples" starts with.
-PREFIX = "The job failed due to an invalid training file. "
+# The frame every training-file error but "too few examples" starts with: the newest captures'
+# (johny-b/llmcomp#59, 2026-02-12; code invalid_file_format in a public log, 2025-10-31).
+PREFIX = "The job failed due to a file format error in the training file. "
 
 
 @cache
@@ -86,11 +87,17 @@ def test_too_few_examples(client: openai.OpenAI, server: LiveServer) -> None:
 
 
 def test_a_message_without_a_role(client: openai.OpenAI, server: LiveServer) -> None:
-    # inaimathi/langnostic, an openai 1.12.0 session (job created 2024-02-26).
+    # inaimathi/langnostic, an openai 1.12.0 session (job created 2024-02-26): the detail
+    # after its (2024) frame, in the newest captures' frame and code.
     real = capture("langnostic_failed_job_missing_role.json")["error"]
+    detail = real["message"].removeprefix("The job failed due to an invalid training file. ")
     rows: list[Any] = examples(120)
     del rows[99]["messages"][1]["role"]  # example 100, message 2
-    assert failed_job(client, server, jsonl(rows)) == real
+    assert failed_job(client, server, jsonl(rows)) == {
+        "code": "invalid_file_format",
+        "message": PREFIX + detail,
+        "param": real["param"],
+    }
 
 
 def test_a_line_that_is_not_json(client: openai.OpenAI, server: LiveServer) -> None:
@@ -103,7 +110,7 @@ def test_a_line_that_is_not_json(client: openai.OpenAI, server: LiveServer) -> N
     )
     error = failed_job(client, server, jsonl(rows))
     assert error == {
-        "code": "invalid_training_file",
+        "code": "invalid_file_format",
         "message": PREFIX + detail,
         "param": "training_file",
     }
@@ -142,11 +149,12 @@ def test_an_example_without_messages(client: openai.OpenAI, server: LiveServer) 
 def test_a_file_of_no_known_format(client: openai.OpenAI, server: LiveServer) -> None:
     # A ChatGPT conversation export in the public code index: "The job failed due to an
     # invalid training file. Unexpected file format, expected either prompt/completion pairs
-    # or chat messages."
+    # or chat messages." (the 2024 frame; the newest captures frame it as a file format error)
     rows = [{"text": f"note {n}"} for n in range(12)]
     assert failed_job(client, server, jsonl(rows)) == {
-        "code": "invalid_training_file",
-        "message": "The job failed due to an invalid training file. Unexpected file format, "
+        "code": "invalid_file_format",
+        "message": "The job failed due to a file format error in the training file. "
+        "Unexpected file format, "
         "expected either prompt/completion pairs or chat messages.",
         "param": "training_file",
     }
@@ -164,9 +172,10 @@ def test_a_chat_file_for_a_dpo_job(client: openai.OpenAI, server: LiveServer) ->
     server.advance(3600)
     failed = client.fine_tuning.jobs.retrieve(job.id)
     assert failed.error is not None
-    assert (failed.error.code, failed.error.param) == ("invalid_training_file", "training_file")
+    assert (failed.error.code, failed.error.param) == ("invalid_file_format", "training_file")
     assert failed.error.message == (
-        "The job failed due to an invalid training file. Invalid file format. Input file "
+        "The job failed due to a file format error in the training file. "
+        "Invalid file format. Input file "
         f"{training.id} is in the fine-tune-chat format, but the specified fine-tuning job is "
         "not using 'supervised' as the training method (provided method=dpo). "
     )
