@@ -16,7 +16,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from mockft import azure, errors
+from mockft import azure, dashboard, errors
 from mockft.chaos import Chaos, ChaosMiddleware, RequestLog, RequestLogMiddleware
 from mockft.config import Settings
 from mockft.routes import chat, control, files, fine_tuning, graders, models, uploads
@@ -136,6 +136,7 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
             ),
             *_under("/mockft", control.routes),
             *azure.routes(),
+            *dashboard.routes(),  # last: an API request never reaches it
         ],
         exception_handlers={errors.APIError: _api_error, HTTPException: _http_error},
         lifespan=lifespan,

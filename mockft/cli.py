@@ -106,6 +106,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _serve(settings: Settings, log_level: str) -> int:
     import uvicorn
 
+    from mockft import dashboard
     from mockft.app import create_app
 
     app = create_app(settings)
@@ -115,6 +116,7 @@ def _serve(settings: Settings, log_level: str) -> int:
         f"{settings.clock} clock" + (f" x{settings.speed:g}" if settings.clock == "system" else "")
     )
     print(f'Point the SDK at it: OpenAI(base_url="{settings.base_url}", api_key="sk-test")')
+    print(f"Dashboard: {settings.base_url.removesuffix('/v1')}{dashboard.PREFIX}/")
     sys.stdout.flush()
     uvicorn.run(app, host=settings.host, port=settings.port, log_level=log_level)
     return 0
