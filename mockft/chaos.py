@@ -28,6 +28,9 @@ from mockft import errors
 from mockft.schemas import Request, parse
 
 CONTROL_PREFIX = "/mockft/"
+# Not OpenAI's surface: the control API and the dashboard are neither logged nor hit by a
+# rule (a rule on "*" must not keep the operator from removing it).
+OUTSIDE_API = (CONTROL_PREFIX, "/dashboard")
 DEFAULT_PATH = "/v1/*"
 RULE_PREFIX = "chaos_"
 RULE_OBJECT = "mockft.chaos_rule"
@@ -228,7 +231,7 @@ class Chaos:
 
     def pick(self, method: str, path: str) -> ChaosRule | None:
         """The first rule, in the order they were added, that fires for this request."""
-        if not self._rules or path.startswith(CONTROL_PREFIX):
+        if not self._rules or path.startswith(OUTSIDE_API):
             return None
         with self._lock:
             for rule in self._rules:
@@ -419,7 +422,7 @@ class RequestLogMiddleware:
         self.log = log
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"].startswith(CONTROL_PREFIX):
+        if scope["type"] != "http" or scope["path"].startswith(OUTSIDE_API):
             await self.app(scope, receive, send)
             return
         entry = self.log.open(scope["method"], scope["path"])
