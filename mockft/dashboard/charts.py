@@ -115,20 +115,18 @@ def _padded(low: float, high: float) -> tuple[float, float]:
 
 
 def nice_ticks(low: float, high: float, count: int) -> list[float]:
-    """Round values between low and high, about `count` of them (1, 2 or 5 times a power
-    of ten apart)."""
+    """Round values between low and high, as near `count` of them as a step of 1, 2 or 5
+    times a power of ten gives."""
     if high <= low:
         return [low]
-    raw = (high - low) / max(1, count - 1)
-    power = 10 ** math.floor(math.log10(raw))
-    step = next(m * power for m in (1, 2, 5, 10) if m * power >= raw)
-    first = math.ceil(low / step) * step
-    ticks = []
-    value = first
-    while value <= high + step * 1e-9:
-        ticks.append(round(value, 12))
-        value += step
-    return ticks
+    power = 10 ** math.floor(math.log10((high - low) / max(1, count - 1)))
+
+    def ticks(step: float) -> list[float]:
+        first, last = math.ceil(low / step - 1e-9), math.floor(high / step + 1e-9)
+        return [round(n * step, 12) for n in range(first, last + 1)]
+
+    candidates = [ticks(m * power) for m in (1, 2, 5, 10)]
+    return min(candidates, key=lambda t: (abs(len(t) - count), len(t)))
 
 
 def step_ticks(last_step: int, count: int) -> list[int]:

@@ -86,7 +86,7 @@ def forget_key(response: Response) -> None:
 
 def csrf_token(request: Request) -> str:
     """This browser's token: its cookie's, or a new one that `keep_csrf` will set."""
-    token = request.cookies.get(CSRF_COOKIE) or request.state.__dict__.get("csrf_token")
+    token = request.cookies.get(CSRF_COOKIE) or getattr(request.state, "csrf_token", None)
     if not token:
         token = secrets.token_urlsafe(CSRF_TOKEN_BYTES)
     request.state.csrf_token = token
@@ -94,7 +94,7 @@ def csrf_token(request: Request) -> str:
 
 
 def keep_csrf(request: Request, response: Response) -> None:
-    token = request.state.__dict__.get("csrf_token")
+    token = getattr(request.state, "csrf_token", None)
     if token and request.cookies.get(CSRF_COOKIE) != token:
         response.set_cookie(CSRF_COOKIE, token, path=COOKIE_PATH, httponly=True, samesite="strict")
 
