@@ -521,3 +521,15 @@ def test_operator_chaos_rules_and_reset(web: TestClient) -> None:
     assert api(web, "/fine_tuning/jobs")["data"]
     post_form(web, "/dashboard/operator/reset", {"confirm": "yes"}, page)
     assert api(web, "/fine_tuning/jobs")["data"] == []
+
+
+def test_the_serve_banner_prints_the_dashboard_url(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import uvicorn
+
+    served: list[Any] = []
+    monkeypatch.setattr(uvicorn, "run", lambda app, **options: served.append(options))
+    assert cli.main(["serve", "--memory", "--port", "8123", "--host", "127.0.0.2"]) == 0
+    assert served and served[0]["port"] == 8123
+    assert "Dashboard: http://127.0.0.2:8123/dashboard/" in capsys.readouterr().out.splitlines()

@@ -36,8 +36,9 @@ class Operator:
     # -- the clock ------------------------------------------------------------------------
 
     def advance(self, seconds: str) -> str:
-        self.service.clock.advance(_number(seconds, "seconds"))
-        return f"Clock advanced by {_number(seconds, 'seconds'):g} s."
+        value = _number(seconds, "seconds")
+        self.service.clock.advance(value)
+        return f"Clock advanced by {value:g} s."
 
     def set_clock(self, when: str) -> str:
         self.service.clock.set(_instant(when))
@@ -60,7 +61,7 @@ class Operator:
         code = form.get("code", "").strip() or lifecycle.DEFAULT_FAILURE_CODE
         message = form.get("message", "").strip() or lifecycle.DEFAULT_FAILURE_MESSAGE
         raw_step = form.get("at_step", "").strip()
-        when = FailurePoint(step=int(_number(raw_step, "at_step"))) if raw_step else None
+        when = FailurePoint(step=_integer(raw_step, "at_step")) if raw_step else None
         error = lifecycle.JobError(code=code, message=message)
         self.service.jobs.intervene(org, job_id, lifecycle.FAIL, error, when)
         if when is not None:
@@ -77,17 +78,17 @@ class Operator:
             rule["method"] = form["method"].strip()
         fault = form.get("fault", "status")
         if fault == "status":
-            rule["status"] = int(_number(form.get("status", ""), "status"))
+            rule["status"] = _integer(form.get("status", ""), "status")
         elif fault == "latency":
-            rule["latency_ms"] = int(_number(form.get("latency_ms", ""), "latency_ms"))
+            rule["latency_ms"] = _integer(form.get("latency_ms", ""), "latency_ms")
         elif fault in ("drop", "timeout"):
             rule[fault] = True
         else:
             raise errors.invalid_value("fault", fault, list(CHAOS_FAULTS))
-        for name, kind in (("times", int), ("probability", float)):
-            raw = form.get(name, "").strip()
-            if raw:
-                rule[name] = kind(_number(raw, name))
+        if form.get("times", "").strip():
+            rule["times"] = _integer(form["times"], "times")
+        if form.get("probability", "").strip():
+            rule["probability"] = _number(form["probability"], "probability")
         added = self.chaos.add(parse(ChaosSpec, rule))
         return f"Chaos rule {added.id} added."
 
@@ -117,6 +118,13 @@ def _number(raw: str, name: str) -> float:
     if value != value or value in (float("inf"), float("-inf")):
         raise errors.invalid_type(name, "a finite number", "a string")
     return value
+
+
+def _integer(raw: str, name: str) -> int:
+    try:
+        return int(raw.strip())
+    except ValueError:
+        raise errors.invalid_type(name, "an integer", "a string") from None
 
 
 def _instant(raw: str) -> float:

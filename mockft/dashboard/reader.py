@@ -18,7 +18,7 @@ from mockft.dashboard import examples, jobview
 from mockft.dashboard.charts import Chart
 from mockft.pagination import PageRequest, slice_after
 from mockft.schemas import CreateChatCompletion, FileObject, ModelObject, parse
-from mockft.service import Service
+from mockft.service import FileContent, Service
 
 JOBS_PER_PAGE = 25
 # A status filter is applied to the jobs as they are read: one page reads at most this
@@ -195,7 +195,18 @@ class Reader:
             return None
 
     def content(self, file_id: str) -> bytes:
-        return b"".join(self.service.files.content(self.org, file_id).chunks)
+        return b"".join(self.download(file_id).chunks)
+
+    def download(self, file_id: str) -> FileContent:
+        """A file's bytes as `GET /v1/files/{id}/content` streams them."""
+        return self.service.files.content(self.org, file_id)
+
+    def result_csv(self, job_id: str) -> bytes:
+        """A job's result CSV, decoded (the API serves it base64-encoded)."""
+        results = self.service.jobs.get(self.org, job_id)["result_files"]
+        if not results:
+            raise errors.invalid("This job has no result file yet.", "job_id")
+        return self.decoded_result(results[0])
 
     def result_table(self, file_id: str, limit: int = RESULT_ROWS_SHOWN) -> ResultTable | None:
         """The result CSV (served base64-encoded, as the real API serves it) as a table."""

@@ -6,18 +6,20 @@ fragments so a poll that finds nothing new costs a 304.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from datetime import datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import jinja2
 from markupsafe import Markup
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
-from starlette.templating import Jinja2Templates
 
 from mockft import __version__
 from mockft.dashboard import charts, session
+
+if TYPE_CHECKING:
+    from starlette.templating import Jinja2Templates
 
 FRAGMENT_HEADER = "x-dashboard-fragment"
 SECURITY_HEADERS = {
@@ -47,15 +49,21 @@ def machine_instant(value: object) -> str:
 
 
 def size(value: int) -> str:
-    amount = float(value)
-    for unit in ("bytes", "KiB", "MiB"):
-        if amount < KIB or unit == "MiB":
-            return f"{value:,} bytes" if unit == "bytes" else f"{amount:,.1f} {unit}"
-        amount /= KIB
-    return f"{value:,} bytes"  # pragma: no cover - the loop returns
+    """Bytes for a person: 4,028 bytes, 3.9 KiB, 12.0 MiB."""
+    if value < KIB:
+        return f"{value:,} bytes"
+    if value < KIB * KIB:
+        return f"{value / KIB:,.1f} KiB"
+    return f"{value / KIB / KIB:,.1f} MiB"
 
 
-def _environment() -> jinja2.Environment:
+@functools.cache
+def templates() -> Jinja2Templates:
+    """The templates, loaded when the dashboard is first opened: a server nobody looks at
+    never imports Jinja2."""
+    import jinja2
+    from starlette.templating import Jinja2Templates
+
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("mockft.dashboard", "templates"),
         autoescape=True,
@@ -69,10 +77,7 @@ def _environment() -> jinja2.Environment:
     env.globals["chart_svg"] = charts.render
     env.globals["chart_legend"] = charts.legend
     env.globals["version"] = __version__
-    return env
-
-
-templates = Jinja2Templates(env=_environment())
+    return Jinja2Templates(env=env)
 
 
 def wants_fragment(request: Request) -> bool:
@@ -86,7 +91,7 @@ def page(request: Request, name: str, context: dict[str, Any], status: int = 200
     full["flash"] = session.flash_of(request)
     if "clock" in full:
         full["clock_live"] = _live(request, "clock.html", full)
-    response = templates.TemplateResponse(request, name, full, status_code=status)
+    response = templates().TemplateResponse(request, name, full, status_code=status)
     response.headers.update(SECURITY_HEADERS)
     session.keep_csrf(request, response)
     session.take_flash(request, response)
@@ -118,7 +123,7 @@ def _completed(request: Request, context: dict[str, Any]) -> dict[str, Any]:
 def _live(request: Request, name: str, context: dict[str, Any]) -> tuple[Markup, str]:
     """A live region's markup and its ETag: the page embeds both, so the script's first
     poll is a 304 when nothing changed since the page was made."""
-    body = templates.get_template(name).render(request=request, **context)
+    body = templates().get_template(name).render(request=request, **context)
     return Markup(body), '"' + hashlib.sha256(body.encode()).hexdigest()[:32] + '"'
 
 

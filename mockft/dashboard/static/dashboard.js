@@ -41,7 +41,8 @@
           credentials: "same-origin",
           cache: "no-store",
         });
-        if (response.status === 401) {
+        if (response.status === 401 || response.status === 404) {
+          // Signed out, or what the page shows is gone (a reset): the page says which.
           window.location.reload();
         } else if (response.status === 200) {
           etag = response.headers.get("ETag");

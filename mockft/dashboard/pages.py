@@ -13,8 +13,13 @@ from urllib.parse import quote, urlencode
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import PlainTextResponse, RedirectResponse, Response
-from starlette.routing import BaseRoute, Mount, Route
+from starlette.responses import (
+    PlainTextResponse,
+    RedirectResponse,
+    Response,
+    StreamingResponse,
+)
+from starlette.routing import Mount, Route, Router
 from starlette.staticfiles import StaticFiles
 
 from mockft import errors, lifecycle
@@ -24,7 +29,6 @@ from mockft.dashboard.actions import CHAOS_STATUSES, Operator
 from mockft.dashboard.reader import FILES_PER_PAGE, RESULTS, Reader
 from mockft.service import Service
 
-PREFIX = "/dashboard"
 STATUSES = (
     lifecycle.VALIDATING_FILES,
     lifecycle.QUEUED,
@@ -182,10 +186,7 @@ async def job(visit: Visit) -> Response:
 
 @viewing
 async def result_csv(visit: Visit) -> Response:
-    job_data = visit.reader.service.jobs.get(visit.viewer.org, visit.request.path_params["job_id"])
-    if not job_data["result_files"]:
-        raise errors.invalid("This job has no result file yet.", "job_id")
-    body = visit.reader.decoded_result(job_data["result_files"][0])
+    body = visit.reader.result_csv(visit.request.path_params["job_id"])
     return Response(
         body,
         media_type="text/csv",
@@ -239,12 +240,13 @@ async def file(visit: Visit) -> Response:
 @viewing
 async def file_content(visit: Visit) -> Response:
     file_id = visit.request.path_params["file_id"]
-    obj = visit.reader.file(file_id)
-    body = await run_in_threadpool(visit.reader.content, file_id)
-    disposition = f"attachment; filename*=UTF-8''{quote(obj.filename)}"
-    return Response(
-        body, media_type="application/octet-stream", headers={"content-disposition": disposition}
-    )
+    content = visit.reader.download(file_id)
+    headers = {
+        "content-disposition": f"attachment; filename*=UTF-8''{quote(content.filename)}",
+        "content-length": str(content.size),
+    }
+    # Streamed chunk by chunk (off the event loop), as the API serves a file's content.
+    return StreamingResponse(content.chunks, media_type="application/octet-stream", headers=headers)
 
 
 # -- models and the playground -------------------------------------------------------------
@@ -389,32 +391,29 @@ async def not_found(request: Request) -> Response:
     return _error_page(request, None, 404, f"No dashboard page at {request.url.path}.")
 
 
-async def to_home(request: Request) -> Response:
-    return RedirectResponse(PREFIX + "/", status_code=307)
-
-
-def routes() -> list[BaseRoute]:
-    """`/dashboard/...`: matched after the API's routes, so the API pays nothing for it."""
-    pages = [
-        Route("/", jobs, methods=["GET"]),
-        Route("/clock", clock, methods=["GET"]),
-        Route("/jobs/{job_id}", job, methods=["GET"]),
-        Route("/jobs/{job_id}/result.csv", result_csv, methods=["GET"]),
-        Route("/jobs/{job_id}/actions", job_action, methods=["POST"]),
-        Route("/files", files, methods=["GET"]),
-        Route("/files/{file_id}", file, methods=["GET"]),
-        Route("/files/{file_id}/content", file_content, methods=["GET"]),
-        Route("/models", models, methods=["GET"]),
-        Route("/models/chat", playground, methods=["POST"]),
-        Route("/operator", operator, methods=["GET"]),
-        Route("/operator/clock", clock_action, methods=["POST"]),
-        Route("/operator/chaos", add_chaos, methods=["POST"]),
-        Route("/operator/chaos/clear", clear_chaos, methods=["POST"]),
-        Route("/operator/chaos/{rule_id}/remove", remove_chaos, methods=["POST"]),
-        Route("/operator/reset", reset, methods=["POST"]),
-        Route("/login", login, methods=["GET", "POST"]),
-        Route("/logout", logout, methods=["POST"]),
-        Mount("/static", StaticFiles(packages=[("mockft.dashboard", "static")])),
-        Route("/{rest:path}", not_found),
-    ]
-    return [Route(PREFIX, to_home), Mount(PREFIX, routes=pages)]
+def router() -> Router:
+    """Every page under /dashboard/, the 404 page last."""
+    return Router(
+        [
+            Route("/", jobs, methods=["GET"]),
+            Route("/clock", clock, methods=["GET"]),
+            Route("/jobs/{job_id}", job, methods=["GET"]),
+            Route("/jobs/{job_id}/result.csv", result_csv, methods=["GET"]),
+            Route("/jobs/{job_id}/actions", job_action, methods=["POST"]),
+            Route("/files", files, methods=["GET"]),
+            Route("/files/{file_id}", file, methods=["GET"]),
+            Route("/files/{file_id}/content", file_content, methods=["GET"]),
+            Route("/models", models, methods=["GET"]),
+            Route("/models/chat", playground, methods=["POST"]),
+            Route("/operator", operator, methods=["GET"]),
+            Route("/operator/clock", clock_action, methods=["POST"]),
+            Route("/operator/chaos", add_chaos, methods=["POST"]),
+            Route("/operator/chaos/clear", clear_chaos, methods=["POST"]),
+            Route("/operator/chaos/{rule_id}/remove", remove_chaos, methods=["POST"]),
+            Route("/operator/reset", reset, methods=["POST"]),
+            Route("/login", login, methods=["GET", "POST"]),
+            Route("/logout", logout, methods=["POST"]),
+            Mount("/static", StaticFiles(packages=[("mockft.dashboard", "static")])),
+            Route("/{rest:path}", not_found),
+        ]
+    )
