@@ -16,10 +16,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import httpx
 import openai
 import pytest
 
-from tests.conftest import FIXTURES, LiveServer
+from tests.conftest import API_KEY, FIXTURES, LiveServer
 
 CHROMIUM = Path(os.environ.get("MOCKFT_CHROMIUM", "/usr/bin/chromium"))
 # Headless, and quiet: no sandbox (CI runs as root), no GPU, nothing fetched by Chromium
@@ -38,6 +39,7 @@ ARTIFACTS = Path(__file__).resolve().parent.parent / ".artifacts"
 DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 390, "height": 844}
 LIVE_UPDATE_MS = 10_000
+AUTH = {"Authorization": f"Bearer {API_KEY}"}
 
 
 @pytest.fixture(scope="module")
@@ -176,6 +178,14 @@ def test_job_page_in_chromium_matches_the_api(
 
     page.keyboard.press("Tab")  # the keyboard's first stop skips to the content
     assert page.evaluate("document.activeElement.textContent.trim()") == "Skip to content"
+
+    # A form in a real browser passes the CSRF and origin checks and reaches the service.
+    page.goto(f"{server.root}/dashboard/operator")
+    before = httpx.get(f"{server.root}/mockft/clock", headers=AUTH).json()["now"]
+    page.click("button[name='seconds'][value='60']")
+    assert page.locator("p[role='status']").inner_text() == "Clock advanced by 60 s."
+    assert httpx.get(f"{server.root}/mockft/clock", headers=AUTH).json()["now"] == before + 60
+    page.goto(f"{server.root}/dashboard/jobs/{job.id}")
 
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "dashboard-job-desktop.png"), full_page=True)
