@@ -63,22 +63,13 @@ def example(number: int, line: bytes) -> Example:
         return Example(number, problem=f"Not JSON: {text}")
     if not isinstance(value, dict):
         return Example(number, problem=f"Not a JSON object: a {type(value).__name__}.")
-    return Example(number, tuple(bubbles(value)), extra=_extra(value), format=format_of(value))
-
-
-def format_of(value: Mapping[str, Any]) -> str | None:
-    """The format an example is written in, by its keys."""
-    if "messages" in value:
-        return validation.FORMAT_CHAT
-    if any(key in value for key in validation.DPO_KEYS):
-        return validation.FORMAT_DPO
-    if any(key in value for key in validation.PROMPT_COMPLETION_KEYS):
-        return validation.FORMAT_PROMPT_COMPLETION
-    return None
+    return Example(
+        number, tuple(bubbles(value)), extra=_extra(value), format=validation.format_of(value)
+    )
 
 
 def bubbles(value: Mapping[str, Any]) -> list[Bubble]:
-    kind = format_of(value)
+    kind = validation.format_of(value)
     if kind == validation.FORMAT_CHAT:
         return _messages(value["messages"])
     if kind == validation.FORMAT_DPO:

@@ -223,7 +223,14 @@ async def file(visit: Visit) -> Response:
     request, reader = visit.request, visit.reader
     file_id = request.path_params["file_id"]
     obj = reader.file(file_id)
-    context = visit.context(file=obj, examples=[], report=None, result=None, models=[])
+    context = visit.context(
+        file=obj,
+        downloadable=obj.purpose not in errors.UNDOWNLOADABLE_PURPOSES,
+        examples=[],
+        report=None,
+        result=None,
+        models=[],
+    )
     if obj.purpose == RESULTS:
         context["result"] = reader.result_table(file_id)
     elif obj.purpose == "fine-tune":
