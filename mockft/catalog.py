@@ -24,6 +24,9 @@ MODEL_OBJECT: Final = "model"
 FineTuningMethod = Literal["supervised", "dpo", "reinforcement"]
 ExampleFormat = Literal["chat", "prompt_completion"]
 OwnedBy = Literal["system", "openai", "openai-internal"]
+# The API that serves a model: chat models answer /v1/chat/completions only, completions
+# models (babbage-002, davinci-002, gpt-3.5-turbo-instruct) /v1/completions only.
+Endpoint = Literal["chat", "completions", "embeddings", "audio", "images"]
 
 
 class FineTuningSpec(BaseModel):
@@ -58,6 +61,7 @@ class CatalogModel(BaseModel):
     created: int = Field(gt=0)
     owned_by: OwnedBy
     snapshot: str | None = None  # set on aliases: the dated snapshot they resolve to
+    endpoint: Endpoint = "chat"
     context_window: int | None = Field(default=None, gt=0)  # None: not a text model
     # The most a reply may hold; None: only the context window bounds it.
     max_output_tokens: int | None = Field(default=None, gt=0)
@@ -109,6 +113,8 @@ class Catalog:
                 raise ValueError(f"{model.id}: snapshot {model.snapshot} is not in the catalog")
             if target.is_alias:
                 raise ValueError(f"{model.id}: snapshot {model.snapshot} is itself an alias")
+            if target.endpoint != model.endpoint:
+                raise ValueError(f"{model.id}: served by another endpoint than {model.snapshot}")
 
     @classmethod
     def from_json(cls, data: str | bytes) -> Catalog:
