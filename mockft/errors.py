@@ -239,3 +239,64 @@ def top_logprobs_without_logprobs() -> APIError:
         "top_logprobs",
         "invalid_value",
     )
+
+
+# -- inference (chat and completions requests) --------------------------------------------
+
+NOT_A_CHAT_MODEL_MESSAGE = (
+    "This is not a chat model and thus not supported in the v1/chat/completions endpoint. "
+    "Did you mean to use v1/completions?"
+)
+CHAT_MODEL_ON_COMPLETIONS_MESSAGE = (
+    "This is a chat model and not supported in the v1/completions endpoint. Did you mean to "
+    "use v1/chat/completions?"
+)
+NOT_A_COMPLETIONS_MODEL_MESSAGE = "This model is not supported in the v1/completions endpoint."
+
+
+def unrecognized_argument(name: str) -> APIError:
+    """An argument the chat or completions endpoint does not know: named in the message
+    only (every capture has `param` null)."""
+    return invalid(f"Unrecognized request argument supplied: {name}")
+
+
+def not_a_chat_model() -> APIError:
+    """/v1/chat/completions with a model that is not a chat model (a completions model,
+    and any other kind)."""
+    return APIError(404, NOT_A_CHAT_MODEL_MESSAGE, param="model")
+
+
+def chat_model_on_completions() -> APIError:
+    return APIError(404, CHAT_MODEL_ON_COMPLETIONS_MESSAGE, param="model")
+
+
+def not_a_completions_model() -> APIError:
+    """/v1/completions with a model of neither endpoint (embeddings, audio, images)."""
+    return APIError(404, NOT_A_COMPLETIONS_MODEL_MESSAGE, param="model")
+
+
+def stream_options_without_stream() -> APIError:
+    return invalid(
+        "The 'stream_options' parameter is only allowed when 'stream' is enabled.",
+        "stream_options",
+    )
+
+
+def tool_message_without_tool_calls(index: int) -> APIError:
+    """A `tool` message that answers no `tool_calls` (the newest capture spells
+    "preceeding"; `param` has a dot before the bracket)."""
+    return invalid(
+        "Invalid parameter: messages with role 'tool' must be a response to a preceeding "
+        "message with 'tool_calls'.",
+        f"messages.[{index}].role",
+    )
+
+
+def tool_calls_without_answers(index: int, call_ids: list[str]) -> APIError:
+    """The assistant message at `index` made calls that no `tool` message answers."""
+    return invalid(
+        "An assistant message with 'tool_calls' must be followed by tool messages responding "
+        "to each 'tool_call_id'. The following tool_call_ids did not have response messages: "
+        + ", ".join(call_ids),
+        f"messages.[{index}].role",
+    )

@@ -6,7 +6,7 @@ import json
 import math
 from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, ValidationError
 
 from mockft import errors
 
@@ -170,10 +170,44 @@ class Sampling(Request):
     max_tokens: Annotated[int, Field(ge=1)] | None = None
 
 
+# A custom pydantic error that says in words what a union expects ("one of a string or array
+# of objects"); `from_validation_error` quotes its context's `expected`.
+UNION_TYPE_ERROR = "union_type"
+
+
+def _content_tag(value: object) -> str | None:
+    """Which branch of a message's `content` a value is for; None: the wrong type."""
+    if value is None:
+        return "none"
+    if isinstance(value, str):
+        return "str"
+    if isinstance(value, list):
+        return "list"
+    return None
+
+
+# Text, or an array of parts: the real 400 for anything else is "Invalid type for
+# 'messages[1].content': expected one of a string or array of objects, but got an object
+# instead." (docs/fidelity.md). The tags are union branch names, left out of `param`.
+MessageContent = Annotated[
+    Annotated[str, Tag("str")]
+    | Annotated[list[dict[str, Any]], Tag("list")]
+    | Annotated[None, Tag("none")],
+    Discriminator(
+        _content_tag,
+        custom_error_type=UNION_TYPE_ERROR,
+        custom_error_message="expected one of a string or array of objects",
+        custom_error_context={"expected": "one of a string or array of objects"},
+    ),
+]
+
+
 class ChatMessage(BaseModel):
     model_config = ConfigDict(extra="allow", strict=True)
     role: Literal["system", "developer", "user", "assistant", "tool", "function"]
-    content: str | list[dict[str, Any]] | None = None
+    content: MessageContent = None
+    tool_calls: list[dict[str, Any]] | None = None  # an assistant's calls, each with an `id`
+    tool_call_id: str | None = None  # the call a `tool` message answers
 
 
 class CreateChatCompletion(Sampling):
@@ -325,6 +359,8 @@ def from_validation_error(exc: ValidationError) -> errors.APIError:
     kind = error["type"]
     ctx: dict[str, Any] = dict(error.get("ctx") or {})
     value = error.get("input")
+    if kind == UNION_TYPE_ERROR:
+        return errors.invalid_type(name, str(ctx["expected"]), json_type_name(value))
     if kind == "missing":
         return errors.missing_param(name)
     if kind == "extra_forbidden":

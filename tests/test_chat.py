@@ -117,7 +117,17 @@ def test_unknown_or_deleted_model_is_404(client: openai.OpenAI, server: LiveServ
         ),
         (
             {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "x"}], "bogus": 1},
-            "bogus",
+            None,  # named in the message only, as the real API does
+            None,
+        ),
+        (
+            {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": ["x"]}]},
+            "messages[0].content[0]",
+            "invalid_type",
+        ),
+        (
+            {"model": "gpt-4o-mini", "messages": [{"role": "tool", "content": "x"}]},
+            "messages.[0].role",
             None,
         ),
     ],
@@ -241,8 +251,9 @@ def test_legacy_completions_default_to_16_tokens(client: openai.OpenAI) -> None:
 def test_bad_logprobs_requests(
     http: httpx.Client, path: str, body: dict[str, object], param: str, code: str
 ) -> None:
-    base: dict[str, object] = {"model": "gpt-4o-mini"}
-    base.update({"messages": ASK} if path == "/chat/completions" else {"prompt": "x"})
+    chat = path == "/chat/completions"
+    base: dict[str, object] = {"model": "gpt-4o-mini" if chat else "babbage-002"}
+    base.update({"messages": ASK} if chat else {"prompt": "x"})
     response = http.post(path, json={**base, **body})
     assert response.status_code == 400
     assert (response.json()["error"]["param"], response.json()["error"]["code"]) == (param, code)
@@ -336,3 +347,135 @@ def test_in_memory_models_learn_too(mockft: Any) -> None:
             model=checkpoint.fine_tuned_model_checkpoint, messages=prompt
         )
         assert answer.choices[0].message.content == reply
+
+
+# -- which endpoint serves a model; the headers of an answer; tool turns -------------------
+
+
+def test_each_model_answers_on_its_own_endpoint(client: openai.OpenAI, server: LiveServer) -> None:
+    chat_model = trained_model(client, server)
+    path = FIXTURES / "train_prompt_completion.jsonl"
+    training = client.files.create(file=(path.name, path.read_bytes()), purpose="fine-tune")
+    job = client.fine_tuning.jobs.create(model="babbage-002", training_file=training.id)
+    server.advance(86_400)
+    legacy_model = client.fine_tuning.jobs.retrieve(job.id).fine_tuned_model
+    assert legacy_model is not None and legacy_model.startswith("ft:babbage-002:")
+    hello = [{"role": "user", "content": "x"}]
+    with pytest.raises(openai.NotFoundError) as refused:
+        client.chat.completions.create(model=legacy_model, messages=hello)  # type: ignore[arg-type]
+    assert refused.value.param == "model"
+    assert "not a chat model" in refused.value.message
+    with pytest.raises(openai.NotFoundError) as refused:
+        client.completions.create(model=chat_model, prompt="x")
+    assert "This is a chat model" in refused.value.message
+    assert client.completions.create(model=legacy_model, prompt="x").model == legacy_model
+    for other in ("whisper-1", "text-embedding-3-small", "dall-e-3"):
+        with pytest.raises(openai.NotFoundError) as refused:
+            client.completions.create(model=other, prompt="x")
+        assert refused.value.body == {
+            "message": "This model is not supported in the v1/completions endpoint.",
+            "type": "invalid_request_error",
+            "param": "model",
+            "code": None,
+        }
+
+
+def test_answers_name_their_model_and_rate_limits(
+    http: httpx.Client, client: openai.OpenAI, server: LiveServer
+) -> None:
+    model = trained_model(client, server)
+    raw = client.chat.completions.with_raw_response.create(
+        model=model, messages=[{"role": "user", "content": "hi"}], max_completion_tokens=5
+    )
+    answer = raw.parse()
+    assert raw.headers["openai-model"] == answer.model == model
+    assert answer.usage is not None
+    # a fine-tuned gpt-4o-mini has its base model's limits, less this call
+    assert raw.headers["x-ratelimit-limit-requests"] == "30000"
+    assert raw.headers["x-ratelimit-remaining-requests"] == "29999"
+    assert raw.headers["x-ratelimit-remaining-tokens"] == str(
+        150_000_000 - answer.usage.total_tokens
+    )
+    assert raw.headers["x-ratelimit-reset-requests"] == "2ms"
+    streamed = http.post(
+        "/chat/completions",
+        json={"model": "gpt-4o", "messages": ASK, "stream": True},
+    )
+    assert streamed.headers["openai-model"] == "gpt-4o-2024-08-06"
+    assert streamed.headers["x-ratelimit-limit-tokens"] == "30000000"
+    refused = http.post("/chat/completions", json={"model": "nope", "messages": ASK})
+    assert refused.status_code == 404
+    assert "openai-model" not in refused.headers
+    assert "x-ratelimit-limit-requests" not in refused.headers
+
+
+def test_stream_options_need_stream_on_legacy_completions_too(http: httpx.Client) -> None:
+    body = {"model": "babbage-002", "prompt": "x", "stream_options": {"include_usage": True}}
+    refused = http.post("/completions", json=body)
+    assert refused.status_code == 400
+    assert refused.json()["error"]["param"] == "stream_options"
+    assert http.post("/completions", json={**body, "stream": True}).status_code == 200
+
+
+def _call(call_id: str) -> dict[str, object]:
+    return {"id": call_id, "type": "function", "function": {"name": "f", "arguments": "{}"}}
+
+
+@pytest.mark.parametrize(
+    ("messages", "error"),
+    [
+        (  # two calls, two answers in any order, then the conversation goes on
+            [
+                {"role": "user", "content": "x"},
+                {"role": "assistant", "tool_calls": [_call("call_a"), _call("call_b")]},
+                {"role": "tool", "tool_call_id": "call_b", "content": "2"},
+                {"role": "tool", "tool_call_id": "call_a", "content": "1"},
+                {"role": "user", "content": "y"},
+            ],
+            None,
+        ),
+        (  # one of two calls unanswered: the assistant message is named, with the missing id
+            [
+                {"role": "user", "content": "x"},
+                {"role": "assistant", "tool_calls": [_call("call_a"), _call("call_b")]},
+                {"role": "tool", "tool_call_id": "call_a", "content": "1"},
+                {"role": "user", "content": "y"},
+            ],
+            ("messages.[1].role", "call_b"),
+        ),
+        (  # an answer to a call nobody made leaves the real call unanswered
+            [
+                {"role": "assistant", "tool_calls": [_call("call_a")]},
+                {"role": "tool", "tool_call_id": "call_z", "content": "1"},
+            ],
+            ("messages.[0].role", "call_a"),
+        ),
+        (  # both calls missing, listed in order
+            [
+                {"role": "assistant", "tool_calls": [_call("call_a"), _call("call_b")]},
+                {"role": "user", "content": "y"},
+            ],
+            ("messages.[0].role", "call_a, call_b"),
+        ),
+        (  # a tool message after the turn was closed by a user message
+            [
+                {"role": "assistant", "tool_calls": [_call("call_a")]},
+                {"role": "tool", "tool_call_id": "call_a", "content": "1"},
+                {"role": "user", "content": "y"},
+                {"role": "tool", "tool_call_id": "call_a", "content": "1"},
+            ],
+            ("messages.[3].role", "preceeding"),
+        ),
+    ],
+)
+def test_tool_turns(
+    http: httpx.Client, messages: list[dict[str, object]], error: tuple[str, str] | None
+) -> None:
+    response = http.post("/chat/completions", json={"model": "gpt-4o-mini", "messages": messages})
+    if error is None:
+        assert response.status_code == 200, response.text
+        return
+    assert response.status_code == 400
+    found = response.json()["error"]
+    assert found["param"] == error[0]
+    assert found["message"].endswith(error[1]) or error[1] in found["message"]

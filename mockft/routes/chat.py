@@ -14,7 +14,7 @@ from starlette.routing import Route
 from mockft.routes.common import api_json, org_of, parse_body, service_of
 from mockft.schemas import CreateChatCompletion, CreateCompletion
 from mockft.service.inference import Answer
-from mockft.wire.chat import chat_body, chat_chunks, completion_body, completion_chunks
+from mockft.wire.chat import chat_body, chat_chunks, completion_body, completion_chunks, headers
 
 EVENT_STREAM = "text/event-stream"
 DONE = b"data: [DONE]\n\n"
@@ -33,8 +33,10 @@ def _respond(
     chunks: Callable[[Answer], Iterator[dict[str, Any]]],
 ) -> Response:
     if stream:
-        return StreamingResponse(_events(chunks(answer)), media_type=EVENT_STREAM)
-    return api_json(body(answer))
+        return StreamingResponse(
+            _events(chunks(answer)), headers=headers(answer), media_type=EVENT_STREAM
+        )
+    return api_json(body(answer), headers=headers(answer))
 
 
 async def chat_completions(request: Request) -> Response:

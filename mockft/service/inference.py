@@ -5,7 +5,12 @@ user message, or the prompt, matched exactly; see ``learning``); anything else g
 Faker text. The same model, messages and ``seed`` always give the same answer. Replies are
 cut by tokens of the model's own encoding (``max_tokens=1`` is one token of text), requests
 that do not fit the model's context window or output limit are refused as the real API
-refuses them, and ``logprobs`` get seeded values (``mockft.logprobs``)."""
+refuses them, and ``logprobs`` get seeded values (``mockft.logprobs``).
+
+A model answers on its own endpoint only (chat models on chat completions, babbage-002,
+davinci-002 and gpt-3.5-turbo-instruct on legacy completions), a chat answer names the
+snapshot that answered (``gpt-4o-mini`` -> ``gpt-4o-mini-2024-07-18``), and every answer
+carries the model's rate limits (``mockft.ratelimits``)."""
 
 from __future__ import annotations
 
@@ -14,11 +19,13 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Final
 
-from mockft import errors, logprobs, synth, tokens
+from mockft import errors, logprobs, ratelimits, synth, tokens
 from mockft.auth import Organization
+from mockft.catalog import Endpoint
 from mockft.schemas import (
     OTHER_CHAT_PARAMETERS,
     OTHER_COMPLETION_PARAMETERS,
+    ChatMessage,
     CreateChatCompletion,
     CreateCompletion,
     Sampling,
@@ -37,6 +44,10 @@ COMPLETION_DEFAULT_MAX_TOKENS: Final = 16
 LEARNED_CACHE_SIZE: Final = 64  # jobs whose learned replies are kept decoded
 STOP: Final = "stop"
 LENGTH: Final = "length"
+CHAT: Final = "chat"
+COMPLETIONS: Final = "completions"
+TOOL: Final = "tool"
+ASSISTANT: Final = "assistant"
 
 
 @dataclass(frozen=True)
@@ -58,19 +69,28 @@ class Answer:
     prompt_tokens: int
     include_usage: bool
     text_offset: int  # where the reply starts in prompt + reply (legacy logprobs)
+    limits: ratelimits.Limits  # the model's, announced in the x-ratelimit-* headers
 
     @property
     def completion_tokens(self) -> int:
         return sum(len(choice.tokens) for choice in self.choices)
 
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
 
 @dataclass(frozen=True)
 class _Target:
-    """The model a request calls: its encoding, its limits, and the job that trained it."""
+    """The model a request calls: the name it answers as, the endpoint that serves it, its
+    encoding and limits, and the job that trained it."""
 
+    name: str  # a base model's snapshot, or the fine-tuned model's name
+    endpoint: Endpoint
     encoding: str
     context_window: int | None
     max_output_tokens: int | None
+    limits: ratelimits.Limits
     job_id: str | None  # for a fine-tuned model
 
 
@@ -84,9 +104,13 @@ class Inference(Part):
 
     def chat(self, org: Organization, request: CreateChatCompletion) -> Answer:
         _reject_unknown(request, OTHER_CHAT_PARAMETERS)
+        _check_stream_options(request)
         if request.top_logprobs is not None and not request.logprobs:
             raise errors.top_logprobs_without_logprobs()
+        _check_tool_turns(request.messages)
         target = self._target(org, request.model)
+        if target.endpoint != CHAT:
+            raise errors.not_a_chat_model()
         messages = [m.model_dump(exclude_none=True) for m in request.messages]
         prompt_tokens = tokens.count_messages(messages, encoding=target.encoding)
         limit: int | None = request.max_completion_tokens
@@ -106,6 +130,7 @@ class Inference(Part):
             CHAT_PREFIX,
             request,
             target,
+            model=target.name,
             prompt=last_user,
             prompt_tokens=prompt_tokens,
             limit=limit,
@@ -115,7 +140,12 @@ class Inference(Part):
 
     def complete(self, org: Organization, request: CreateCompletion) -> Answer:
         _reject_unknown(request, OTHER_COMPLETION_PARAMETERS)
+        _check_stream_options(request)
         target = self._target(org, request.model)
+        if target.endpoint == CHAT:
+            raise errors.chat_model_on_completions()
+        if target.endpoint != COMPLETIONS:
+            raise errors.not_a_completions_model()
         prompt = request.prompt if isinstance(request.prompt, str) else "".join(request.prompt)
         prompt_tokens = tokens.count_text(prompt, encoding=target.encoding)
         limit = request.max_tokens or COMPLETION_DEFAULT_MAX_TOKENS
@@ -127,6 +157,9 @@ class Inference(Part):
             COMPLETION_PREFIX,
             request,
             target,
+            # legacy completions name the model as asked (a 2024-03 capture: an answer of
+            # "gpt-3.5-turbo-instruct" is "gpt-3.5-turbo-instruct", header and body)
+            model=request.model,
             prompt=prompt,
             prompt_tokens=prompt_tokens,
             limit=limit,
@@ -140,9 +173,12 @@ class Inference(Part):
         entry = self.catalog.resolve(model)
         if entry is not None:
             return _Target(
+                entry.id,
+                entry.endpoint,
                 tokens.encoding_for_model(entry.id),
                 entry.context_window,
                 entry.max_output_tokens,
+                ratelimits.limits_for(entry.id),
                 None,
             )
         tuned = self.store.get(MODEL, model, org.id, self.now())
@@ -152,11 +188,15 @@ class Inference(Part):
                 f"The model `{model}` does not exist or you do not have access to it.",
                 code="model_not_found",
             )
-        base = self.catalog.resolve(str(tuned["base_snapshot"]))
+        snapshot = str(tuned["base_snapshot"])
+        base = self.catalog.resolve(snapshot)
         return _Target(
+            model,
+            CHAT if base is None else base.endpoint,
             tokens.encoding_for_model(model),
             None if base is None else base.context_window,
             None if base is None else base.max_output_tokens,
+            ratelimits.limits_for(snapshot),
             str(tuned["job_id"]),
         )
 
@@ -166,6 +206,7 @@ class Inference(Part):
         request: Sampling,
         target: _Target,
         *,
+        model: str,
         prompt: str,
         prompt_tokens: int,
         limit: int | None,
@@ -197,11 +238,12 @@ class Inference(Part):
         return Answer(
             id=synth.make_id(prefix, self.settings.seed, sequence, length=COMPLETION_ID_LENGTH),
             created=self.now(),
-            model=request.model,
+            model=model,
             choices=tuple(choices),
             prompt_tokens=prompt_tokens,
             include_usage=bool((request.stream_options or {}).get("include_usage")),
             text_offset=text_offset,
+            limits=target.limits,
         )
 
     def _replies(self, job_id: str) -> dict[str, str]:
@@ -232,4 +274,36 @@ def _check_output_limit(target: _Target, param: str, limit: int | None) -> None:
 def _reject_unknown(request: Sampling, allowed: list[str]) -> None:
     for name in request.model_extra or {}:
         if name not in allowed:
-            raise errors.unknown_param(name)
+            raise errors.unrecognized_argument(name)
+
+
+def _check_stream_options(request: Sampling) -> None:
+    if request.stream_options is not None and not request.stream:
+        raise errors.stream_options_without_stream()
+
+
+def _check_tool_turns(messages: list[ChatMessage]) -> None:
+    """Tool messages answer the `tool_calls` of the assistant message right before them
+    (other tool messages of the same turn may come between), and every call is answered
+    before the conversation goes on or ends."""
+    turn: int | None = None  # the assistant message whose calls are being answered
+    waiting: dict[str, None] = {}  # its calls not yet answered, in order
+
+    def close_turn() -> None:
+        if turn is not None and waiting:
+            raise errors.tool_calls_without_answers(turn, list(waiting))
+
+    for index, message in enumerate(messages):
+        if message.role == TOOL:
+            if turn is None:
+                raise errors.tool_message_without_tool_calls(index)
+            waiting.pop(message.tool_call_id or "", None)
+            continue
+        close_turn()
+        turn, waiting = None, {}
+        if message.role == ASSISTANT and message.tool_calls:
+            turn = index
+            waiting = {
+                call["id"]: None for call in message.tool_calls if isinstance(call.get("id"), str)
+            }
+    close_turn()

@@ -7,6 +7,7 @@ probabilities were asked for), sends the reply a token at a time (tokens that en
 character wait for the rest of it), closes each choice with its ``finish_reason`` and
 ``"logprobs": null``, then the usage chunk if ``stream_options.include_usage``. Legacy
 completions carry ``tokens``, ``token_logprobs``, ``top_logprobs`` and ``text_offset``.
+Every answer names its model in ``openai-model`` and carries ``x-ratelimit-*`` headers.
 """
 
 from __future__ import annotations
@@ -14,9 +15,10 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Any, Final
 
-from mockft import logprobs, synth
+from mockft import logprobs, ratelimits, synth
 from mockft.service.inference import SERVICE_TIER, Answer, Choice
 
+OPENAI_MODEL: Final = "openai-model"
 CHAT_OBJECT: Final = "chat.completion"
 CHUNK_OBJECT: Final = "chat.completion.chunk"
 COMPLETION_OBJECT: Final = "text_completion"
@@ -36,6 +38,12 @@ def usage(answer: Answer) -> dict[str, Any]:
             "rejected_prediction_tokens": 0,
         },
     }
+
+
+def headers(answer: Answer) -> dict[str, str]:
+    """The headers of an answer, JSON or stream: the model that answered (`openai-model`,
+    the body's `model`) and the model's rate limits after this call."""
+    return {OPENAI_MODEL: answer.model, **ratelimits.headers(answer.limits, answer.total_tokens)}
 
 
 # -- chat ---------------------------------------------------------------------------------
