@@ -6,10 +6,12 @@ inputs, so a value never depends on which other values were computed before it.
 
 from __future__ import annotations
 
+import base64
+import functools
 import hashlib
 import math
 import string
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 
 # --- ids and names -----------------------------------------------------------------------
@@ -26,6 +28,8 @@ _SEED_DOMAIN = "seed"
 _UNIFORM_DOMAIN = "uniform"
 _CURVE_DOMAIN = "curve"
 _STEP_NOISE_DOMAIN = "step-noise"
+_INDEXED_ID_DOMAIN = "indexed-id"
+_ID_SPACE = len(BASE62) ** ID_LENGTH
 
 MAX_SEED = 2**31 - 1
 FINE_TUNED_MODEL_TEMPLATE = "ft:{base}:{org}:{suffix}:{tag}"
@@ -58,8 +62,14 @@ NOISE_CLAMP = 3.0
 # mean token accuracy ~= exp(-ACCURACY_LOSS_SCALE * loss): loss 2.2 -> 0.41, 0.1 -> 0.96.
 ACCURACY_LOSS_SCALE = 0.4
 
+# A validation batch is evaluated every this-many steps: the real metrics events carry
+# valid_loss / valid_mean_token_accuracy at steps 10, 20, ... only (the full validation set at
+# each epoch's end and at the last step).
+VALID_EVAL_INTERVAL = 10
+
 # --- result CSV and events ---------------------------------------------------------------
 
+RESULT_CSV_ROWS_PER_CHUNK = 4_096  # rows of the result CSV encoded at a time
 RESULT_CSV_HEADER = "step,train_loss,train_accuracy,valid_loss,valid_mean_token_accuracy\n"
 REWARD_MESSAGE_TEMPLATE = ", reward={reward:.2f}"
 REWARD_SHARE = 0.9
@@ -139,6 +149,65 @@ def make_id(prefix: str, *parts: object, length: int = ID_LENGTH) -> str:
     return prefix + _base62(_material(_ID_DOMAIN, (prefix, *parts)), length)
 
 
+_PAIRS = [BASE62[i % len(BASE62)] + BASE62[i // len(BASE62)] for i in range(len(BASE62) ** 2)]
+_PAIR_SPACE = len(_PAIRS)
+_GROUP_SPACE = _PAIR_SPACE**3
+
+
+def _to_base62(number: int) -> str:
+    """`number` < 62**24 as 24 base62 digits, least significant first (as `_base62`): two
+    digits per table look-up, the big integer divided only four times."""
+    pairs = []
+    for _ in range(ID_LENGTH // 6):
+        number, group = divmod(number, _GROUP_SPACE)
+        for _ in range(3):
+            group, pair = divmod(group, _PAIR_SPACE)
+            pairs.append(_PAIRS[pair])
+    return "".join(pairs)
+
+
+def _from_base62(text: str) -> int | None:
+    number = 0
+    for char in reversed(text):
+        index = BASE62.find(char)
+        if index < 0:
+            return None
+        number = number * len(BASE62) + index
+    return number
+
+
+@functools.lru_cache(maxsize=4096)
+def _affine(prefix: str, parts: tuple[object, ...]) -> tuple[int, int, int]:
+    """A seeded affine permutation x -> (a*x + b) mod 62**24 and its inverse's factor."""
+    material = _material(_INDEXED_ID_DOMAIN, (prefix, *parts))
+    digest = hashlib.sha256(material).digest() + hashlib.sha256(material + b"\x00").digest()
+    a = int.from_bytes(digest[:32], "big") % _ID_SPACE | 1  # odd: coprime with 2**24
+    while a % 31 == 0:  # 62**24 = 2**24 * 31**24
+        a += 2
+    b = int.from_bytes(digest[32:], "big") % _ID_SPACE
+    return a, b, pow(a, -1, _ID_SPACE)
+
+
+def indexed_id(prefix: str, index: int, *parts: object) -> str:
+    """`prefix` + 24 base62 chars that look random but encode `index` (>= 0) for the owner
+    named by `parts`: `id_index` gives the index back. Ids of a sequence computed on demand
+    (a job's events) need no table to resolve a cursor."""
+    a, b, _ = _affine(prefix, parts)
+    return prefix + _to_base62((a * index + b) % _ID_SPACE)
+
+
+def id_index(prefix: str, identifier: str, *parts: object) -> int | None:
+    """The index `indexed_id` encoded, or None for a string that is not such an id."""
+    if not identifier.startswith(prefix) or len(identifier) != len(prefix) + ID_LENGTH:
+        return None
+    number = _from_base62(identifier[len(prefix) :])
+    if number is None:
+        return None
+    _, b, inverse = _affine(prefix, parts)
+    index: int = (number - b) * inverse % _ID_SPACE
+    return index
+
+
 def model_tag(*parts: object) -> str:
     return _base62(_material(_MODEL_TAG_DOMAIN, parts), MODEL_TAG_LENGTH)
 
@@ -150,6 +219,8 @@ def fine_tuned_model_name(base_snapshot: str, org_name: str, suffix: str | None,
 
 
 def checkpoint_model_name(model_name: str, step: int) -> str:
+    """A checkpoint's model: a fine-tuned model name (with the checkpoint's own tag) and
+    `:ckpt-step-N`."""
     return CHECKPOINT_MODEL_TEMPLATE.format(model=model_name, step=step)
 
 
@@ -225,7 +296,13 @@ def step_metrics(
     n_epochs: int,
     learning_rate_multiplier: float,
     has_validation: bool,
+    *,
+    evaluate: bool | None = None,
 ) -> StepMetrics:
+    """The step's metrics as its metrics event reports them. With a validation file, a
+    validation batch is scored every `VALID_EVAL_INTERVAL` steps (or when `evaluate` says
+    so: a checkpoint is always scored) and the full validation set at each epoch's end and
+    at the last step."""
     if steps_per_epoch < 1 or n_epochs < 1 or total_steps < 1:
         raise ValueError("steps_per_epoch, n_epochs and total_steps must be >= 1")
     if not 1 <= step <= total_steps:
@@ -257,6 +334,8 @@ def step_metrics(
         + curve.overfit_slope * max(0.0, epochs - OVERFIT_ONSET_EPOCHS)
     )
     valid_loss = valid_clean * math.exp(VALID_LOSS_NOISE * valid_z)
+    if evaluate is None:
+        evaluate = step % VALID_EVAL_INTERVAL == 0
     full_loss: float | None = None
     full_accuracy: float | None = None
     if step % steps_per_epoch == 0 or step == total_steps:
@@ -267,8 +346,10 @@ def step_metrics(
         step=step,
         train_loss=metrics.train_loss,
         train_mean_token_accuracy=metrics.train_mean_token_accuracy,
-        valid_loss=_rounded(valid_loss),
-        valid_mean_token_accuracy=_rounded(_accuracy(valid_loss, valid_acc_z)),
+        valid_loss=_rounded(valid_loss) if evaluate else None,
+        valid_mean_token_accuracy=(
+            _rounded(_accuracy(valid_loss, valid_acc_z)) if evaluate else None
+        ),
         full_valid_loss=full_loss,
         full_valid_mean_token_accuracy=full_accuracy,
     )
@@ -299,18 +380,36 @@ def _csv_number(value: float | None) -> str:
     return text + "0" if text.endswith(".") else text
 
 
-def result_csv(rows: Sequence[StepMetrics]) -> bytes:
-    lines = [RESULT_CSV_HEADER]
+def _csv_line(row: StepMetrics) -> str:
+    cells = (
+        str(row.step),
+        _csv_number(row.train_loss),
+        _csv_number(row.train_mean_token_accuracy),
+        _csv_number(row.valid_loss),
+        _csv_number(row.valid_mean_token_accuracy),
+    )
+    return ",".join(cells) + "\n"
+
+
+def result_csv(rows: Iterable[StepMetrics]) -> bytes:
+    return RESULT_CSV_HEADER.encode() + "".join(_csv_line(row) for row in rows).encode()
+
+
+def result_file_chunks(rows: Iterable[StepMetrics]) -> Iterator[bytes]:
+    """The result file as the API serves it (base64 of `result_csv(rows)`), in chunks: a
+    job of many steps never holds its whole CSV in memory."""
+    pending = RESULT_CSV_HEADER.encode()
+    lines: list[str] = []
     for row in rows:
-        cells = (
-            str(row.step),
-            _csv_number(row.train_loss),
-            _csv_number(row.train_mean_token_accuracy),
-            _csv_number(row.valid_loss),
-            _csv_number(row.valid_mean_token_accuracy),
-        )
-        lines.append(",".join(cells) + "\n")
-    return "".join(lines).encode()
+        lines.append(_csv_line(row))
+        if len(lines) == RESULT_CSV_ROWS_PER_CHUNK:
+            pending += "".join(lines).encode()
+            lines = []
+            whole = len(pending) - len(pending) % 3  # base64 of whole 3-byte groups
+            yield base64.b64encode(pending[:whole])
+            pending = pending[whole:]
+    pending += "".join(lines).encode()
+    yield base64.b64encode(pending)
 
 
 def metrics_event_message(m: StepMetrics, total_steps: int) -> str:
@@ -326,14 +425,18 @@ def metrics_event_message(m: StepMetrics, total_steps: int) -> str:
     return message
 
 
+def _jsonb_order(key: str) -> tuple[int, str]:
+    return len(key), key
+
+
 def metrics_event_data(m: StepMetrics, total_steps: int) -> dict[str, object]:
-    data: dict[str, object] = {
+    """The event's `data`, keys in the real API's order (its store's: shorter keys first,
+    e.g. step, train_loss, valid_loss, total_steps, full_valid_loss, ...)."""
+    values: dict[str, object | None] = {
         "step": m.step,
         "train_loss": m.train_loss,
         "total_steps": total_steps,
         "train_mean_token_accuracy": m.train_mean_token_accuracy,
-    }
-    optional = {
         "valid_loss": m.valid_loss,
         "valid_mean_token_accuracy": m.valid_mean_token_accuracy,
         "full_valid_loss": m.full_valid_loss,
@@ -341,8 +444,7 @@ def metrics_event_data(m: StepMetrics, total_steps: int) -> dict[str, object]:
         "train_reward_mean": m.train_reward_mean,
         "valid_reward_mean": m.valid_reward_mean,
     }
-    data.update({key: value for key, value in optional.items() if value is not None})
-    return data
+    return {k: values[k] for k in sorted(values, key=_jsonb_order) if values[k] is not None}
 
 
 # --- synthetic completions ------------------------------------------------------------------

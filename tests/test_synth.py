@@ -13,10 +13,15 @@ def _run(
     n_epochs: int = 3,
     lr: float = 2.0,
     validation: bool = True,
+    evaluate: bool | None = True,
 ) -> list[StepMetrics]:
+    """Every step's metrics; with `evaluate=True` (the curves' tests) the validation batch
+    is scored at every step, with None only where the real API reports it."""
     total = steps_per_epoch * n_epochs
     return [
-        synth.step_metrics(seed, step, total, steps_per_epoch, n_epochs, lr, validation)
+        synth.step_metrics(
+            seed, step, total, steps_per_epoch, n_epochs, lr, validation, evaluate=evaluate
+        )
         for step in range(1, total + 1)
     ]
 
@@ -102,7 +107,7 @@ def test_same_seed_gives_identical_metrics_and_a_different_seed_does_not() -> No
 
 def test_a_steps_metrics_do_not_depend_on_which_other_steps_were_computed() -> None:
     full = _run(seed=3)
-    alone = synth.step_metrics(3, 17, 30, 10, 3, 2.0, True)
+    alone = synth.step_metrics(3, 17, 30, 10, 3, 2.0, True, evaluate=True)
 
     assert alone == full[16]
 
@@ -152,6 +157,19 @@ def test_full_validation_metrics_only_at_epoch_ends_and_only_with_validation() -
     assert all((r.full_valid_mean_token_accuracy is None) == (r.step % 4 != 0) for r in rows)
     assert all(r.valid_loss is not None for r in rows)
 
+
+def test_a_validation_batch_is_scored_every_tenth_step() -> None:
+    """Real metrics events carry valid_loss at steps 10, 20, ... only (the cookbook's
+    "How to fine-tune chat models": steps 290 and 300 of 303; a 2025 job: 60 and 200)."""
+    rows = _run(steps_per_epoch=101, n_epochs=3, evaluate=None)
+
+    assert [r.step for r in rows if r.valid_loss is not None] == list(range(10, 301, 10))
+    assert all((r.valid_mean_token_accuracy is None) == (r.valid_loss is None) for r in rows)
+    last = rows[-1]  # step 303: the full validation set, no batch
+    assert (last.valid_loss, last.full_valid_loss is not None) == (None, True)
+    forced = synth.step_metrics(7, 101, 303, 101, 3, 2.0, True, evaluate=True)
+    assert forced.valid_loss is not None  # a checkpoint is always scored
+
     bare = _run(steps_per_epoch=4, n_epochs=3, validation=False)
     assert all(
         r.valid_loss is None and r.valid_mean_token_accuracy is None and r.full_valid_loss is None
@@ -191,10 +209,22 @@ def test_result_csv_has_header_one_row_per_step_and_blank_validation_cells() -> 
     assert float(lines[1].split(",")[1]) == rows[0].train_loss
 
 
-def test_result_csv_with_validation_fills_every_cell() -> None:
-    lines = synth.result_csv(_run()).decode().splitlines()[1:]
+def test_result_csv_with_validation_fills_the_cells_of_scored_steps() -> None:
+    lines = synth.result_csv(_run(evaluate=None)).decode().splitlines()[1:]
 
-    assert all(len(line.split(",")) == 5 and "" not in line.split(",") for line in lines)
+    assert all(len(line.split(",")) == 5 for line in lines)
+    filled = [int(line.split(",")[0]) for line in lines if "" not in line.split(",")]
+    assert filled == [10, 20, 30]
+
+
+def test_result_file_chunks_are_the_base64_of_the_csv_in_pieces() -> None:
+    import base64
+
+    rows = _run(steps_per_epoch=1_000, n_epochs=9, evaluate=None)
+    chunks = list(synth.result_file_chunks(iter(rows)))
+
+    assert len(chunks) > 1
+    assert base64.b64decode(b"".join(chunks)) == synth.result_csv(rows)
 
 
 def test_result_csv_bytes_are_stable_and_never_use_exponents() -> None:
@@ -243,20 +273,21 @@ def test_metrics_event_data_omits_absent_validation_values() -> None:
         "total_steps": 30,
         "train_mean_token_accuracy": plain.train_mean_token_accuracy,
     }
+    # The real API's order (shorter keys first), as in its captured metrics events.
     assert list(synth.metrics_event_data(epoch_end, 30)) == [
         "step",
         "train_loss",
-        "total_steps",
-        "train_mean_token_accuracy",
         "valid_loss",
-        "valid_mean_token_accuracy",
+        "total_steps",
         "full_valid_loss",
+        "train_mean_token_accuracy",
+        "valid_mean_token_accuracy",
         "full_valid_mean_token_accuracy",
     ]
 
 
 def test_rewards_follow_accuracy_and_only_when_asked() -> None:
-    plain = synth.step_metrics(1, 5, 30, 10, 3, 2.0, True)
+    plain = synth.step_metrics(1, 5, 30, 10, 3, 2.0, True, evaluate=True)
     assert plain.train_reward_mean is None and plain.valid_reward_mean is None
     graded = synth.with_rewards(plain)
     assert graded.train_reward_mean is not None and graded.valid_reward_mean is not None
@@ -264,3 +295,36 @@ def test_rewards_follow_accuracy_and_only_when_asked() -> None:
     assert "reward=" in synth.metrics_event_message(graded, 30)
     assert "train_reward_mean" in synth.metrics_event_data(graded, 30)
     assert "train_reward_mean" not in synth.metrics_event_data(plain, 30)
+
+
+# --- indexed ids -------------------------------------------------------------------------
+
+
+def test_indexed_ids_look_like_ids_and_give_their_index_back() -> None:
+    ids = [synth.indexed_id("ftevent-", index, "ftjob-a") for index in (0, 1, 2, 7 * 2**40 + 3)]
+
+    assert all(i.startswith("ftevent-") and len(i) == 8 + 24 for i in ids)
+    assert all(c in synth.BASE62 for i in ids for c in i[8:])
+    assert len(set(ids)) == len(ids)
+    assert [synth.id_index("ftevent-", i, "ftjob-a") for i in ids] == [0, 1, 2, 7 * 2**40 + 3]
+    assert ids[0] == synth.indexed_id("ftevent-", 0, "ftjob-a")  # repeatable
+    assert synth.indexed_id("ftevent-", 0, "ftjob-b") != ids[0]  # per owner
+
+
+def test_a_foreign_or_malformed_id_gives_no_small_index() -> None:
+    mine = synth.indexed_id("ftevent-", 5, "ftjob-a")
+    for other in (
+        synth.indexed_id("ftevent-", 5, "ftjob-b"),
+        synth.make_id("ftevent-", "ftjob-a", "step-5"),
+    ):
+        index = synth.id_index("ftevent-", other, "ftjob-a")
+        assert index is not None and index >= 2**60  # nothing a job's events use
+    for malformed in ("ftevent-short", mine[:-1] + "!", "ftckpt_" + mine[8:], ""):
+        assert synth.id_index("ftevent-", malformed, "ftjob-a") is None
+
+
+def test_checkpoint_models_are_a_model_name_with_ckpt_step() -> None:
+    name = synth.fine_tuned_model_name("gpt-4o-mini-2024-07-18", "personal", "x", "9x9umLQq")
+    assert synth.checkpoint_model_name(name, 160) == (
+        "ft:gpt-4o-mini-2024-07-18:personal:x:9x9umLQq:ckpt-step-160"
+    )
