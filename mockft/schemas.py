@@ -266,13 +266,6 @@ class UploadPart(Resource):
     upload_id: str
 
 
-class ModelObject(Resource):
-    id: str
-    object: Literal["model"] = "model"
-    created: int
-    owned_by: str
-
-
 # -- request parsing -------------------------------------------------------------------
 
 TYPE_NAMES = {

@@ -5,21 +5,21 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from mockft.routes.common import api_json, org_of, service_of
+from mockft.wire import models as wire
 
 
 async def list_models(request: Request) -> Response:
-    data = [m.api() for m in service_of(request).models.all(org_of(request))]
-    return api_json({"object": "list", "data": data})
+    return api_json(wire.model_list(service_of(request).models.all(org_of(request))))
 
 
 async def retrieve_model(request: Request) -> Response:
     model = service_of(request).models.get(org_of(request), request.path_params["model"])
-    return api_json(model.api())
+    return api_json(wire.model(model))
 
 
 async def delete_model(request: Request) -> Response:
-    result = service_of(request).models.delete(org_of(request), request.path_params["model"])
-    return api_json(result)
+    model_id = service_of(request).models.delete(org_of(request), request.path_params["model"])
+    return api_json(wire.deleted(model_id))
 
 
 routes = [

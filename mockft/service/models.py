@@ -2,32 +2,43 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from mockft import errors
 from mockft.auth import Organization
-from mockft.schemas import ModelObject
+from mockft.catalog import CatalogModel
 from mockft.service.context import Part
 
 MODEL = "model"
 
 
+@dataclass(frozen=True)
+class ModelInfo:
+    """A model as listed (see `wire.models`): a base model or a fine-tuned one."""
+
+    id: str
+    created: int
+    owned_by: str
+
+
 class Models(Part):
-    def all(self, org: Organization) -> list[ModelObject]:
-        base = [ModelObject.model_validate(m.to_api()) for m in self.catalog.all()]
-        tuned = [_model(d) for d in self.store.scan(MODEL, org.id, self.now())]
+    def all(self, org: Organization) -> list[ModelInfo]:
+        base = [_base(m) for m in self.catalog.all()]
+        tuned = [_tuned(d) for d in self.store.scan(MODEL, org.id, self.now())]
         return base + tuned
 
-    def get(self, org: Organization, model_id: str) -> ModelObject:
+    def get(self, org: Organization, model_id: str) -> ModelInfo:
         entry = self.catalog.get(model_id)
         if entry is not None:
-            return ModelObject.model_validate(entry.to_api())
+            return _base(entry)
         tuned = self.store.get(MODEL, model_id, org.id, self.now())
         if tuned is None:
             raise errors.model_not_found(model_id)
-        return _model(tuned)
+        return _tuned(tuned)
 
-    def delete(self, org: Organization, model_id: str) -> dict[str, Any]:
+    def delete(self, org: Organization, model_id: str) -> str:
+        """Deletes a fine-tuned model of this organization; returns its id."""
         if self.catalog.get(model_id) is not None:
             raise errors.APIError(
                 403,
@@ -37,7 +48,7 @@ class Models(Part):
         if self.store.get(MODEL, model_id, org.id, self.now()) is None:
             raise errors.model_not_found(model_id)
         self.store.delete(MODEL, model_id)
-        return {"id": model_id, "object": "model", "deleted": True}
+        return model_id
 
     def register(self, org: Organization, name: str, created: int, base: str, job_id: str) -> None:
         """Idempotent: a fine-tuned (or checkpoint) model a succeeded job produced."""
@@ -58,5 +69,9 @@ class Models(Part):
         return None if doc is None else str(doc["base_snapshot"])
 
 
-def _model(doc: dict[str, Any]) -> ModelObject:
-    return ModelObject(id=doc["id"], created=doc["created"], owned_by=doc["owned_by"])
+def _base(entry: CatalogModel) -> ModelInfo:
+    return ModelInfo(id=entry.id, created=entry.created, owned_by=entry.owned_by)
+
+
+def _tuned(doc: dict[str, Any]) -> ModelInfo:
+    return ModelInfo(id=doc["id"], created=doc["created"], owned_by=doc["owned_by"])
