@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 INVALID_REQUEST = "invalid_request_error"
@@ -300,3 +301,13 @@ def tool_calls_without_answers(index: int, call_ids: list[str]) -> APIError:
         + ", ".join(call_ids),
         f"messages.[{index}].role",
     )
+
+
+# --- fine-tuning jobs (branch jobs) --------------------------------------------------------
+
+
+def unknown_hyperparameter(name: str, value: object) -> APIError:
+    """A key `hyperparameters` does not have, worded as the real API words it (and naming
+    the key alone as the param): "invalid nepochs: 2, extra inputs are not permitted"."""
+    shown = value if isinstance(value, str) else json.dumps(value, separators=(", ", ": "))
+    return invalid(f"invalid {name}: {shown}, extra inputs are not permitted", name)

@@ -357,6 +357,9 @@ def from_validation_error(exc: ValidationError) -> errors.APIError:
     if kind == "missing":
         return errors.missing_param(name)
     if kind == "extra_forbidden":
+        loc = error["loc"]
+        if len(loc) >= 2 and loc[-2] == HYPERPARAMETERS and isinstance(loc[-1], str):
+            return errors.unknown_hyperparameter(loc[-1], value)
         return errors.unknown_param(name)
     if kind in {"greater_than_equal", "greater_than", "less_than_equal", "less_than"}:
         bound, inclusive = _bound(ctx), kind.endswith("_equal")
@@ -402,6 +405,7 @@ def _bound(ctx: dict[str, Any]) -> float:
     return 0
 
 
+HYPERPARAMETERS = "hyperparameters"  # an unknown key inside it has its own wording
 UNION_BRANCHES = frozenset({"int", "float", "str", "bool", "list", "dict", "none"})
 
 
