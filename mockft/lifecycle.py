@@ -1,9 +1,15 @@
 """A fine-tuning job's timeline as a pure function of time.
 
-`plan_job` fixes, at creation, when each phase and each training step happens.
-`snapshot` answers "what is true at `now`?" from the plan plus the interventions
-(pause, resume, cancel, fail, complete) the service has recorded. Nothing here reads a
-clock, does I/O or keeps state; all jitter comes from `synth`, seeded by the job's seed.
+`plan_job` fixes, once the training data has been validated, when each phase and each
+training step happens. `snapshot` answers "what is true at `now`?" from the plan plus the
+interventions (pause, resume, cancel, fail, complete) the service has recorded. Nothing
+here reads a clock, does I/O or keeps state; all jitter comes from `synth`, seeded by the
+job's seed.
+
+Until `outcome_instant(created_at)` nothing a job shows depends on what validating its
+files found, so a snapshot before then needs no plan: the service can answer while the
+files are still being validated off the event loop. A snapshot that needs the plan and has
+none raises `OutcomeNeeded`.
 
 Time rule: at an instant t, everything the plan schedules at or before t has happened
 before any intervention at t takes effect (a step finishing at the second a cancel
@@ -12,18 +18,25 @@ arrives is counted; the cancel event is listed after it).
 
 from __future__ import annotations
 
-import dataclasses
-import functools
 import math
 from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from mockft import synth
+from mockft import joblog, synth
+from mockft.joblog import Checkpoint, Event, EventLog, JobContext, metrics_for_step
+
+__all__ = [
+    "Checkpoint",
+    "Event",
+    "EventLog",
+    "JobContext",
+    "metrics_for_step",
+]
 
 AUTO = "auto"
 
-# --- statuses, interventions, event vocabulary -------------------------------------------
+# --- statuses and interventions ------------------------------------------------------------
 
 VALIDATING_FILES = "validating_files"
 QUEUED = "queued"
@@ -44,30 +57,6 @@ HOLD = "hold"  # control API: freeze the job in its current state (no event, no 
 RELEASE = "release"
 INTERVENTION_KINDS = frozenset({PAUSE, RESUME, CANCEL, FAIL, COMPLETE, HOLD, RELEASE})
 HOLDABLE_STATUSES = frozenset({VALIDATING_FILES, QUEUED, RUNNING})
-SILENT_INTERVENTIONS = frozenset({COMPLETE, HOLD, RELEASE})  # no event of their own
-
-LEVEL_INFO = "info"
-LEVEL_WARN = "warn"
-LEVEL_ERROR = "error"
-EVENT_TYPE_MESSAGE = "message"
-EVENT_TYPE_METRICS = "metrics"
-EVENT_ID_PREFIX = "ftevent-"
-EVENT_OBJECT = "fine_tuning.job.event"
-CHECKPOINT_ID_PREFIX = "ftckpt_"
-
-MSG_CREATED = "Created fine-tuning job: {job_id}"
-MSG_VALIDATING = "Validating training file: {training_file}"
-MSG_VALIDATING_WITH_VALIDATION = (
-    "Validating training file: {training_file} and validation file: {validation_file}"
-)
-MSG_VALIDATED = "Files validated, moving job to queued state"
-MSG_STARTED = "Fine-tuning job started"
-MSG_CHECKPOINT = "Checkpoint created at step {step}"
-MSG_MODEL_CREATED = "New fine-tuned model created: {model}"
-MSG_SUCCEEDED = "The job has successfully completed"
-MSG_PAUSED = "Fine-tuning job paused"
-MSG_RESUMED = "Fine-tuning job resumed"
-MSG_CANCELLED = "Fine-tuning job cancelled"
 
 # Used when a "fail" intervention carries no error of its own.
 DEFAULT_FAILURE_CODE = "server_error"
@@ -89,6 +78,11 @@ MAX_AUTO_BATCH_SIZE = 256
 # upper batch-size bound is >= batch_size wins; larger batches use the fallback.
 AUTO_LEARNING_RATE_TIERS: tuple[tuple[int, float], ...] = ((1, 2.0), (16, 1.8), (64, 1.0))
 AUTO_LEARNING_RATE_LARGE_BATCH = 0.5
+# Base models whose auto multiplier differs from the tiers above (by snapshot prefix): real
+# gpt-4o-mini jobs with batch size 1 show 1.8, where gpt-3.5-turbo and gpt-4.1-mini show 2.
+AUTO_LEARNING_RATE_TIERS_BY_MODEL: dict[str, tuple[tuple[int, float], ...]] = {
+    "gpt-4o-mini": ((16, 1.8), (64, 1.0)),
+}
 
 # --- timing (real seconds; a SystemClock speed compresses them) --------------------------
 
@@ -96,6 +90,9 @@ VALIDATION_BASE_SECONDS = 15.0
 VALIDATION_JITTER_SECONDS = 5.0  # seeded, added to the base
 VALIDATION_TOKENS_PER_SECOND = 10_000.0
 VALIDATION_MAX_SECONDS = 60.0
+# "auto" hyperparameters resolve this long before validation ends (real jobs show them
+# resolved late in validating_files); a file that fails validation never resolves them.
+HYPERPARAMETERS_LEAD_SECONDS = 5
 QUEUE_SECONDS_RANGE = (20.0, 120.0)
 STEP_BASE_SECONDS = 2.0
 STEP_TOKENS_PER_SECOND = 1_500.0
@@ -104,6 +101,10 @@ FULL_VALIDATION_SECONDS_PER_EXAMPLE = 0.1
 FINAL_PHASE_SECONDS_RANGE = (20.0, 40.0)
 # Per-step durations are scaled by a seeded per-job factor in 1 +/- this.
 STEP_TIME_JITTER = 0.1
+# The first instant, after creation, at which what a job shows can depend on validation's
+# outcome: validation never ends sooner than its base duration, and the hyperparameters
+# resolve HYPERPARAMETERS_LEAD_SECONDS before it ends.
+OUTCOME_SECONDS = int(VALIDATION_BASE_SECONDS) - HYPERPARAMETERS_LEAD_SECONDS
 
 # --- event volume ------------------------------------------------------------------------
 
@@ -113,7 +114,11 @@ CHECKPOINTED_EPOCHS = 3
 # first and last step), so a job never has more than this + 2 metrics events.
 MAX_METRICS_EVENTS = 1_000
 
-_NEVER = 2**63  # "actual time" of something held back by a pause that has not ended
+NEVER = 2**63  # the instant of something that will not happen by itself (held by a pause)
+
+
+class OutcomeNeeded(Exception):
+    """A snapshot at this instant depends on validation's outcome, and there is no plan."""
 
 
 # --- value types -------------------------------------------------------------------------
@@ -167,13 +172,20 @@ class Intervention:
         if self.kind not in INTERVENTION_KINDS:
             raise ValueError(f"unknown intervention kind: {self.kind!r}")
 
+    @property
+    def failure(self) -> JobError:
+        return self.error or JobError(DEFAULT_FAILURE_CODE, DEFAULT_FAILURE_MESSAGE)
+
 
 @dataclass(frozen=True)
 class JobPlan:
+    """The whole timeline, in a few numbers: a step's instant is computed, never stored,
+    so a plan costs the same for ten steps or half a million."""
+
     created_at: int
+    resolved_at: int  # "auto" hyperparameters show their values from here
     validated_at: int  # end of validating_files
     started_at: int  # leaves the queue
-    step_times: tuple[int, ...]  # completion instant of each step; len == total_steps
     finished_at: int  # success instant, after the model-creation phase
     total_steps: int
     steps_per_epoch: int
@@ -183,22 +195,20 @@ class JobPlan:
     trained_tokens: int
     has_validation: bool
     seed: int
+    step_seconds: float  # seconds per step
+    epoch_end_seconds: float  # extra seconds at each epoch end (full validation)
     validation_error: JobError | None = None
     warnings: tuple[str, ...] = ()
     graded: bool = False  # a reinforcement job: metrics carry the grader's rewards
 
-    def __hash__(self) -> int:
-        return self._hash
-
-    @functools.cached_property
-    def _hash(self) -> int:
-        # A plan keys the snapshot memo on every poll, and step_times can hold thousands of
-        # instants: hash the fields once (the plan is immutable).
-        return hash(tuple(getattr(self, f.name) for f in dataclasses.fields(self)))
-
     @property
     def hyperparameters(self) -> Hyperparameters:
         return Hyperparameters(self.n_epochs, self.batch_size, self.learning_rate_multiplier)
+
+    def step_time(self, step: int) -> int:
+        """The planned instant step `step` (1-based) completes."""
+        seconds = step * self.step_seconds + (step // self.steps_per_epoch) * self.epoch_end_seconds
+        return self.started_at + math.ceil(seconds)
 
     @property
     def checkpoint_steps(self) -> tuple[int, ...]:
@@ -215,53 +225,21 @@ class JobPlan:
 
 
 @dataclass(frozen=True)
-class JobContext:
-    job_id: str
-    training_file: str
-    validation_file: str | None
-    fine_tuned_model: str  # the final model name, precomputed by the service
-
-
-@dataclass(frozen=True)
-class EventSpec:
-    """A `fine_tuning.job.event`, field for field as the API serialises it."""
-
-    id: str
-    created_at: int
-    level: str
-    message: str
-    type: str
-    data: dict[str, object]  # {} for message events
-    object: str = EVENT_OBJECT
-
-
-@dataclass(frozen=True)
-class CheckpointSpec:
-    id: str
-    step_number: int
-    created_at: int
-    metrics: dict[str, object]
-    fine_tuned_model_checkpoint: str
-
-
-@dataclass(frozen=True)
 class JobSnapshot:
     status: str
     steps_done: int
-    finished_at: int | None
-    error: JobError | None
-    estimated_finish: int | None  # planned finish while queued/running, else None
+    finished_at: int | None  # success, cancel or an injected failure; None otherwise
+    error: JobError | None  # only once failed
     trained_tokens: int | None  # only once succeeded
     fine_tuned_model: str | None  # only once succeeded
-    events: tuple[EventSpec, ...]  # oldest first; a strict total order
-    checkpoints: tuple[CheckpointSpec, ...]  # oldest first
+    hyperparameters: Hyperparameters | None  # the resolved values, once they show
+    events: EventLog  # oldest first, built per index on demand
+    checkpoints: tuple[Checkpoint, ...]  # oldest first; they appear with the model
+    expected_end: int | None  # when the job will end by itself, if known and not held
+    until: int  # nothing above changes before this instant (NEVER: nothing will)
 
-    @functools.cached_property
-    def events_newest_first(self) -> tuple[EventSpec, ...]:
-        return self.events[::-1]
-
-    @functools.cached_property
-    def checkpoints_newest_first(self) -> tuple[CheckpointSpec, ...]:
+    @property
+    def checkpoints_newest_first(self) -> tuple[Checkpoint, ...]:
         return self.checkpoints[::-1]
 
 
@@ -282,6 +260,11 @@ def can_pause(status: str) -> bool:
 
 def can_resume(status: str) -> bool:
     return status == PAUSED
+
+
+def outcome_instant(created_at: int) -> int:
+    """The first instant at which a job can show anything that depends on validation."""
+    return created_at + OUTCOME_SECONDS
 
 
 # --- hyperparameters ---------------------------------------------------------------------
@@ -308,17 +291,22 @@ def _auto_batch_size(n_examples: int) -> int:
     return max(MIN_AUTO_BATCH_SIZE, min(MAX_AUTO_BATCH_SIZE, per_mille))
 
 
-def _auto_learning_rate_multiplier(batch_size: int) -> float:
-    for max_batch_size, multiplier in AUTO_LEARNING_RATE_TIERS:
+def _auto_learning_rate_multiplier(batch_size: int, model: str) -> float:
+    tiers = AUTO_LEARNING_RATE_TIERS
+    for prefix, model_tiers in AUTO_LEARNING_RATE_TIERS_BY_MODEL.items():
+        if model.startswith(prefix):
+            tiers = model_tiers
+    for max_batch_size, multiplier in tiers:
         if batch_size <= max_batch_size:
             return multiplier
     return AUTO_LEARNING_RATE_LARGE_BATCH
 
 
 def resolve_hyperparameters(
-    requested: RequestedHyperparameters, n_examples: int
+    requested: RequestedHyperparameters, n_examples: int, model: str = ""
 ) -> Hyperparameters:
-    """Fill in every "auto" value; explicit values are kept.
+    """Fill in every "auto" value; explicit values are kept. `model` is the base snapshot
+    (the auto learning-rate multiplier differs between models).
 
     0 examples (a file that failed validation) resolves as if it had 1, so a failing job
     still gets a plan.
@@ -330,7 +318,7 @@ def resolve_hyperparameters(
     batch_size = _explicit_int("batch_size", requested.batch_size) or _auto_batch_size(n)
     lr = requested.learning_rate_multiplier
     if lr == AUTO:
-        multiplier = _auto_learning_rate_multiplier(batch_size)
+        multiplier = _auto_learning_rate_multiplier(batch_size, model)
     elif isinstance(lr, (int, float)) and not isinstance(lr, bool) and lr > 0:
         multiplier = float(lr)
     else:
@@ -374,31 +362,19 @@ def plan_job(
 
     steps_per_epoch = math.ceil(stats.n_examples / hp.batch_size)
     total_steps = steps_per_epoch * hp.n_epochs
-    step_times: tuple[int, ...] = ()
+    step_seconds = epoch_end_seconds = 0.0
     if total_steps:
         tokens_per_step = stats.billable_tokens / steps_per_epoch
         jitter = synth.seeded_uniform(1 - STEP_TIME_JITTER, 1 + STEP_TIME_JITTER, seed, "step")
         step_seconds = (STEP_BASE_SECONDS + tokens_per_step / STEP_TOKENS_PER_SECOND) * jitter
-        epoch_end_seconds = (
-            stats.n_validation_examples * FULL_VALIDATION_SECONDS_PER_EXAMPLE
-            if has_validation
-            else 0.0
-        )
-        step_times = tuple(
-            started_at
-            + math.ceil(step * step_seconds + (step // steps_per_epoch) * epoch_end_seconds)
-            for step in range(1, total_steps + 1)
-        )
-    last_step_at = step_times[-1] if step_times else started_at
-    finished_at = last_step_at + _whole_seconds(
-        synth.seeded_uniform(*FINAL_PHASE_SECONDS_RANGE, seed, "final")
-    )
-    return JobPlan(
+        if has_validation:
+            epoch_end_seconds = stats.n_validation_examples * FULL_VALIDATION_SECONDS_PER_EXAMPLE
+    plan = JobPlan(
         created_at=created_at,
+        resolved_at=max(outcome_instant(created_at), validated_at - HYPERPARAMETERS_LEAD_SECONDS),
         validated_at=validated_at,
         started_at=started_at,
-        step_times=step_times,
-        finished_at=finished_at,
+        finished_at=0,
         total_steps=total_steps,
         steps_per_epoch=steps_per_epoch,
         n_epochs=hp.n_epochs,
@@ -407,42 +383,50 @@ def plan_job(
         trained_tokens=stats.billable_tokens * hp.n_epochs,
         has_validation=has_validation,
         seed=seed,
+        step_seconds=step_seconds,
+        epoch_end_seconds=epoch_end_seconds,
         validation_error=validation_error,
         warnings=stats.warnings,
         graded=graded,
     )
+    last_step_at = plan.step_time(total_steps) if total_steps else started_at
+    final_seconds = _whole_seconds(synth.seeded_uniform(*FINAL_PHASE_SECONDS_RANGE, seed, "final"))
+    return replace(plan, finished_at=last_step_at + final_seconds)
 
 
 # --- metrics -----------------------------------------------------------------------------
 
 
-def metrics_for_step(plan: JobPlan, step: int) -> synth.StepMetrics:
-    metrics = synth.step_metrics(
-        plan.seed,
-        step,
-        plan.total_steps,
-        plan.steps_per_epoch,
-        plan.n_epochs,
-        plan.learning_rate_multiplier,
-        plan.has_validation,
-    )
-    return synth.with_rewards(metrics) if plan.graded else metrics
+def metrics_through(plan: JobPlan, last_step: int) -> Sequence[synth.StepMetrics]:
+    """Metrics of steps 1..last_step (e.g. snapshot.steps_done), for the result CSV: computed
+    as they are read, so a job of many steps never holds them all."""
+    return _LazyMetrics(plan, last_step)
 
 
-def metrics_through(plan: JobPlan, last_step: int) -> tuple[synth.StepMetrics, ...]:
-    """Metrics of steps 1..last_step (e.g. snapshot.steps_done), for the result CSV."""
-    return tuple(metrics_for_step(plan, step) for step in range(1, last_step + 1))
+class _LazyMetrics(Sequence[synth.StepMetrics]):
+    def __init__(self, plan: JobPlan, last_step: int) -> None:
+        self._plan = plan
+        self._count = max(0, min(last_step, plan.total_steps))
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __getitem__(self, index: int) -> synth.StepMetrics:  # type: ignore[override]
+        if not -self._count <= index < self._count:
+            raise IndexError(index)
+        return metrics_for_step(self._plan, index % self._count + 1)
 
 
 def checkpoint_metrics(m: synth.StepMetrics) -> dict[str, object]:
+    """A checkpoint's `metrics`: the step's losses and accuracies, validation included when
+    there is a validation file; no full-validation values (the newest captures of the real
+    API have none, though the API reference's example shows them)."""
     values: dict[str, float | int | None] = {
         "step": m.step,
         "train_loss": m.train_loss,
         "train_mean_token_accuracy": m.train_mean_token_accuracy,
         "valid_loss": m.valid_loss,
         "valid_mean_token_accuracy": m.valid_mean_token_accuracy,
-        "full_valid_loss": m.full_valid_loss,
-        "full_valid_mean_token_accuracy": m.full_valid_mean_token_accuracy,
         "train_reward_mean": m.train_reward_mean,
         "valid_reward_mean": m.valid_reward_mean,
     }
@@ -468,7 +452,9 @@ class _Terminal:
 
 
 @dataclass(frozen=True)
-class _Timeline:
+class Timeline:
+    """The interventions folded in: pauses (and holds), an early end, a forced completion."""
+
     pauses: tuple[_Pause, ...] = ()
     terminal: _Terminal | None = None
     completed_at: int | None = None
@@ -482,7 +468,7 @@ class _Timeline:
         for pause in self.pauses:
             if planned > pause.threshold:
                 if pause.ended is None:
-                    when = _NEVER
+                    when = NEVER
                     break
                 when += pause.ended - pause.started
         if self.completed_at is not None and when > self.completed_at:
@@ -490,10 +476,19 @@ class _Timeline:
         return when
 
 
-def _status_at(plan: JobPlan, timeline: _Timeline, at: int) -> str:
+def _need(plan: JobPlan | None) -> JobPlan:
+    if plan is None:
+        raise OutcomeNeeded
+    return plan
+
+
+def _status_at(plan: JobPlan | None, ctx: JobContext, timeline: Timeline, at: int) -> str:
     terminal = timeline.terminal
     if terminal is not None and at >= terminal.at:
         return terminal.status
+    if at < timeline.actual(outcome_instant(ctx.created_at)):
+        return VALIDATING_FILES  # whatever validation finds, it has not shown yet
+    plan = _need(plan)
     if plan.validation_error is not None and at >= timeline.actual(plan.validated_at):
         return FAILED
     if at >= timeline.actual(plan.finished_at):
@@ -510,40 +505,40 @@ def _status_at(plan: JobPlan, timeline: _Timeline, at: int) -> str:
     return VALIDATING_FILES
 
 
-def _failure(item: Intervention) -> JobError:
-    return item.error or JobError(DEFAULT_FAILURE_CODE, DEFAULT_FAILURE_MESSAGE)
-
-
 def _apply(
-    plan: JobPlan, interventions: Sequence[Intervention], now: int
-) -> tuple[_Timeline, tuple[tuple[int, Intervention], ...]]:
+    plan: JobPlan | None, ctx: JobContext, interventions: Sequence[Intervention], now: int
+) -> tuple[Timeline, tuple[tuple[int, Intervention], ...], int]:
     """Fold the interventions that have happened by `now` into a timeline.
 
     Interventions are taken in time order (stable, so equal instants keep stored order);
     one that is not allowed in the status at its instant is ignored. A failure set up for a
     planned instant is placed where the other interventions make that instant happen.
-    Returns the timeline and the effective interventions with their index in
-    `interventions` (for event ids)."""
+    Returns the timeline, the effective interventions with their index in `interventions`
+    (for event ids), and the first instant after `now` at which one still to come happens."""
     fixed = [(i, item) for i, item in enumerate(interventions) if item.planned is None]
-    timeline, _ = _fold(plan, fixed, now)
+    timeline, _ = _fold(plan, ctx, fixed, now)
     placed = list(fixed)
     for index, item in enumerate(interventions):
         if item.planned is not None:
             at = timeline.actual(item.planned)
-            if at != _NEVER:
+            if at != NEVER:
                 placed.append((index, replace(item, at=max(at, item.at))))
-    return _fold(plan, placed, now)
+    coming = min((item.at for _, item in placed if item.at > now), default=NEVER)
+    return (*_fold(plan, ctx, placed, now), coming)
 
 
 def _fold(
-    plan: JobPlan, items: Sequence[tuple[int, Intervention]], now: int
-) -> tuple[_Timeline, tuple[tuple[int, Intervention], ...]]:
-    timeline = _Timeline()
+    plan: JobPlan | None,
+    ctx: JobContext,
+    items: Sequence[tuple[int, Intervention]],
+    now: int,
+) -> tuple[Timeline, tuple[tuple[int, Intervention], ...]]:
+    timeline = Timeline()
     effective: list[tuple[int, Intervention]] = []
     for index, item in sorted(items, key=lambda pair: pair[1].at):
         if item.at > now:
             break
-        status = _status_at(plan, timeline, item.at)
+        status = _status_at(plan, ctx, timeline, item.at)
         if is_terminal(status):
             continue
         open_pause = _open_pause(timeline, held=False)
@@ -561,7 +556,7 @@ def _fold(
         elif item.kind == CANCEL and can_cancel(status):
             timeline = replace(timeline, terminal=_Terminal(item.at, CANCELLED, None))
         elif item.kind == FAIL:
-            terminal = _Terminal(item.at, FAILED, _failure(item))
+            terminal = _Terminal(item.at, FAILED, item.failure)
             timeline = replace(timeline, terminal=terminal)
         elif item.kind == COMPLETE:
             timeline = replace(timeline, completed_at=item.at)
@@ -571,14 +566,14 @@ def _fold(
     return timeline, tuple(effective)
 
 
-def _open_pause(timeline: _Timeline, *, held: bool) -> int | None:
+def _open_pause(timeline: Timeline, *, held: bool) -> int | None:
     for position, pause in enumerate(timeline.pauses):
         if pause.held == held and pause.ended is None:
             return position
     return None
 
 
-def _end_pause(timeline: _Timeline, position: int, at: int) -> _Timeline:
+def _end_pause(timeline: Timeline, position: int, at: int) -> Timeline:
     pauses = list(timeline.pauses)
     pauses[position] = replace(pauses[position], ended=at)
     return replace(timeline, pauses=tuple(pauses))
@@ -587,164 +582,102 @@ def _end_pause(timeline: _Timeline, position: int, at: int) -> _Timeline:
 # --- snapshot ----------------------------------------------------------------------------
 
 
-def _message_event(
-    job_id: str, key: str, at: int, message: str, level: str = LEVEL_INFO
-) -> EventSpec:
-    return EventSpec(
-        id=synth.make_id(EVENT_ID_PREFIX, job_id, key),
-        created_at=at,
-        level=level,
-        message=message,
-        type=EVENT_TYPE_MESSAGE,
-        data={},
-    )
-
-
-def _event_steps(plan: JobPlan, steps_done: int) -> list[int]:
-    stride = plan.metrics_event_stride
-    steps = set(range(stride, steps_done + 1, stride)) | set(plan.checkpoint_steps)
-    if steps_done >= 1:
-        steps.add(1)
-    steps.add(plan.total_steps)
-    return sorted(step for step in steps if 1 <= step <= steps_done)
-
-
-def _step_events(
-    plan: JobPlan, timeline: _Timeline, steps_done: int, ctx: JobContext
-) -> tuple[list[EventSpec], list[CheckpointSpec]]:
-    events: list[EventSpec] = []
-    checkpoints: list[CheckpointSpec] = []
-    stride = plan.metrics_event_stride
-    checkpoint_steps = set(plan.checkpoint_steps)
-    for step in _event_steps(plan, steps_done):
-        at = timeline.actual(plan.step_times[step - 1])
-        metrics = metrics_for_step(plan, step)
-        if step % stride == 0 or step in (1, plan.total_steps):
-            events.append(
-                EventSpec(
-                    id=synth.make_id(EVENT_ID_PREFIX, ctx.job_id, f"step-{step}"),
-                    created_at=at,
-                    level=LEVEL_INFO,
-                    message=synth.metrics_event_message(metrics, plan.total_steps),
-                    type=EVENT_TYPE_METRICS,
-                    data=synth.metrics_event_data(metrics, plan.total_steps),
-                )
-            )
-        if step in checkpoint_steps:
-            events.append(
-                _message_event(
-                    ctx.job_id, f"checkpoint-{step}", at, MSG_CHECKPOINT.format(step=step)
-                )
-            )
-            checkpoints.append(
-                CheckpointSpec(
-                    id=synth.make_id(CHECKPOINT_ID_PREFIX, ctx.job_id, step),
-                    step_number=step,
-                    created_at=at,
-                    metrics=checkpoint_metrics(metrics),
-                    fine_tuned_model_checkpoint=synth.checkpoint_model_name(
-                        ctx.fine_tuned_model, step
-                    ),
-                )
-            )
-    return events, checkpoints
+def steps_done_by(plan: JobPlan, timeline: Timeline, horizon: int) -> int:
+    """How many steps have completed by `horizon`: a binary search over computed instants."""
+    steps = range(1, plan.total_steps + 1)
+    return bisect_right(steps, horizon, key=lambda step: timeline.actual(plan.step_time(step)))
 
 
 def snapshot(
-    plan: JobPlan, interventions: Sequence[Intervention], now: int, ctx: JobContext
+    plan: JobPlan | None, interventions: Sequence[Intervention], now: int, ctx: JobContext
 ) -> JobSnapshot:
-    timeline, effective = _apply(plan, interventions, now)
-    status = _status_at(plan, timeline, now)
+    """What the job shows at `now`. `plan` may be None (validation still running) while
+    nothing shown depends on it; otherwise `OutcomeNeeded` is raised."""
+    timeline, effective, coming = _apply(plan, ctx, interventions, now)
+    status = _status_at(plan, ctx, timeline, now)
     terminal = timeline.terminal
     horizon = min(now, terminal.at) if terminal is not None else now
+    outcome_at = timeline.actual(outcome_instant(ctx.created_at))
+    if horizon < outcome_at:
+        events = EventLog(ctx, None, timeline, effective, horizon, 0)
+        return JobSnapshot(
+            status=status,
+            steps_done=0,
+            finished_at=terminal.at if terminal is not None else None,
+            error=terminal.error if terminal is not None else None,
+            trained_tokens=None,
+            fine_tuned_model=None,
+            hyperparameters=None,
+            events=events,
+            checkpoints=(),
+            expected_end=None,
+            until=NEVER if is_terminal(status) else min(outcome_at, coming),
+        )
+    plan = _need(plan)
 
     def happened(planned: int) -> bool:
         return timeline.actual(planned) <= horizon
 
-    validating = (
-        MSG_VALIDATING_WITH_VALIDATION.format(
-            training_file=ctx.training_file, validation_file=ctx.validation_file
-        )
-        if ctx.validation_file
-        else MSG_VALIDATING.format(training_file=ctx.training_file)
-    )
-    planned: list[EventSpec] = []
-    if happened(plan.created_at):
-        planned.append(
-            _message_event(
-                ctx.job_id, "created", plan.created_at, MSG_CREATED.format(job_id=ctx.job_id)
-            )
-        )
-        planned.append(_message_event(ctx.job_id, "validating", plan.created_at, validating))
-
-    steps_done = 0
-    checkpoints: list[CheckpointSpec] = []
-    error: JobError | None = terminal.error if terminal is not None else None
-    finished_at: int | None = terminal.at if terminal is not None else None
-    if happened(plan.validated_at):
-        validated_at = timeline.actual(plan.validated_at)
-        planned.extend(
-            _message_event(ctx.job_id, f"warning-{index}", validated_at, warning, LEVEL_WARN)
-            for index, warning in enumerate(plan.warnings)
-        )
-    if plan.validation_error is not None:
-        if happened(plan.validated_at):
-            failed_at = timeline.actual(plan.validated_at)
-            error, finished_at = plan.validation_error, failed_at
-            planned.append(
-                _message_event(
-                    ctx.job_id,
-                    "validation-failed",
-                    failed_at,
-                    plan.validation_error.message,
-                    LEVEL_ERROR,
-                )
-            )
-    else:
-        for key, at, message in (
-            ("validated", plan.validated_at, MSG_VALIDATED),
-            ("started", plan.started_at, MSG_STARTED),
-        ):
-            if happened(at):
-                planned.append(_message_event(ctx.job_id, key, timeline.actual(at), message))
-        steps_done = bisect_right(plan.step_times, horizon, key=timeline.actual)
-        step_events, checkpoints = _step_events(plan, timeline, steps_done, ctx)
-        planned.extend(step_events)
-        if happened(plan.finished_at):
-            finished_at = timeline.actual(plan.finished_at)
-            model_created = MSG_MODEL_CREATED.format(model=ctx.fine_tuned_model)
-            planned.append(_message_event(ctx.job_id, "model-created", finished_at, model_created))
-            planned.append(_message_event(ctx.job_id, "succeeded", finished_at, MSG_SUCCEEDED))
-
-    intervention_events: list[EventSpec] = []
-    for index, item in effective:
-        if item.kind in SILENT_INTERVENTIONS:
-            continue
-        key = f"{item.kind}-{index}"
-        if item.kind == FAIL:
-            message, level = _failure(item).message, LEVEL_ERROR
-        else:
-            message = {PAUSE: MSG_PAUSED, RESUME: MSG_RESUMED, CANCEL: MSG_CANCELLED}[item.kind]
-            level = LEVEL_INFO
-        intervention_events.append(_message_event(ctx.job_id, key, item.at, message, level))
-
-    # Planned events are already in time order; at equal seconds they precede interventions.
-    ordered = sorted(
-        [(event.created_at, 0, seq, event) for seq, event in enumerate(planned)]
-        + [(event.created_at, 1, seq, event) for seq, event in enumerate(intervention_events)],
-        key=lambda entry: entry[:3],
-    )
+    failed_validation = plan.validation_error is not None
+    steps_done = 0 if failed_validation else steps_done_by(plan, timeline, horizon)
     succeeded = status == SUCCEEDED
+    error: JobError | None = None
+    finished_at: int | None = None
+    if terminal is not None:
+        error, finished_at = terminal.error, terminal.at
+    elif succeeded:
+        finished_at = timeline.actual(plan.finished_at)
+    elif status == FAILED:
+        error = plan.validation_error  # failed in validating_files: no finished_at
+    checkpoints = _checkpoints(plan, ctx, timeline) if succeeded else ()
+    resolved = not failed_validation and happened(plan.resolved_at)
+    end = plan.validated_at if failed_validation else plan.finished_at
+    expected_end = timeline.actual(end)
     return JobSnapshot(
         status=status,
         steps_done=steps_done,
-        finished_at=finished_at if is_terminal(status) else None,
+        finished_at=finished_at,
         error=error if status == FAILED else None,
-        estimated_finish=(
-            timeline.actual(plan.finished_at) if status in (QUEUED, RUNNING) else None
-        ),
         trained_tokens=plan.trained_tokens if succeeded else None,
         fine_tuned_model=ctx.fine_tuned_model if succeeded else None,
-        events=tuple(entry[3] for entry in ordered),
-        checkpoints=tuple(checkpoints),
+        hyperparameters=plan.hyperparameters if resolved else None,
+        events=EventLog(ctx, plan, timeline, effective, horizon, steps_done),
+        checkpoints=checkpoints,
+        expected_end=(
+            expected_end
+            if status in (VALIDATING_FILES, QUEUED, RUNNING) and expected_end != NEVER
+            else None
+        ),
+        until=(
+            NEVER
+            if is_terminal(status)
+            else min(coming, _next_planned(plan, timeline, now, steps_done))
+        ),
+    )
+
+
+def _next_planned(plan: JobPlan, timeline: Timeline, now: int, steps_done: int) -> int:
+    """The first instant after `now` at which something of the plan happens."""
+    instants = [plan.resolved_at, plan.validated_at, plan.started_at, plan.finished_at]
+    if steps_done < plan.total_steps:
+        instants.append(plan.step_time(steps_done + 1))
+    actual = (timeline.actual(planned) for planned in instants)
+    return min((at for at in actual if at > now), default=NEVER)
+
+
+def _checkpoints(plan: JobPlan, ctx: JobContext, timeline: Timeline) -> tuple[Checkpoint, ...]:
+    """The checkpoints of a succeeded job, created at their steps' ends; the last one's
+    model is the fine-tuned model itself."""
+    steps = plan.checkpoint_steps
+    return tuple(
+        Checkpoint(
+            object=joblog.CHECKPOINT_OBJECT,
+            id=synth.make_id(joblog.CHECKPOINT_ID_PREFIX, ctx.job_id, step),
+            created_at=timeline.actual(plan.step_time(step)),
+            fine_tuned_model_checkpoint=ctx.checkpoint_model(step, final=step == steps[-1]),
+            fine_tuning_job_id=ctx.job_id,
+            metrics=checkpoint_metrics(metrics_for_step(plan, step, evaluate=True)),
+            step_number=step,
+        )
+        for step in steps
     )
