@@ -46,7 +46,9 @@ def test_a_fine_tuning_job_runs_to_success(mockft):
     assert events[0].message == "The job has successfully completed"
     assert any(e.type == "metrics" for e in events)
     checkpoints = client.fine_tuning.jobs.checkpoints.list(job.id).data
-    assert all(c.fine_tuned_model_checkpoint.startswith(done.fine_tuned_model) for c in checkpoints)
+    assert checkpoints[0].fine_tuned_model_checkpoint == done.fine_tuned_model  # the last one
+    for c in checkpoints[1:]:  # earlier ones: a model of their own, ft:...:ckpt-step-N
+        assert c.fine_tuned_model_checkpoint.endswith(f":ckpt-step-{c.step_number}")
     assert client.models.retrieve(done.fine_tuned_model).owned_by
 
 

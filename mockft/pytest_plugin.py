@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 
     from mockft.chaos import Chaos, ChaosRule, LoggedRequest, RequestLog
     from mockft.config import Settings
+    from mockft.job_record import JobView
     from mockft.service import Service
     from mockft.transport import Family, Portal
 
@@ -135,18 +136,20 @@ class MockFTControls:
         return _sdk_job(self._job_view(job_id))
 
     def _job_view(self, job_id: str) -> dict[str, Any]:
+        from mockft.wire import jobs as wire
+
         org, _ = self.service.jobs.find(job_id)
-        return self.service.jobs.get(org, job_id)
+        return wire.job(self.service.jobs.get(org, job_id))
 
     def run_until_done(
         self, job_id: str, *, timeout: float = DEFAULT_WAIT_SECONDS
     ) -> FineTuningJob:
         """Let the job run to its end and return it (succeeded, failed or cancelled).
 
-        With the manual clock, the clock moves to the instant the job ends: through
-        validation second by second from the earliest instant it can end, then straight to
-        the finish the job's timeline announces. With the system clock, waits (at most
-        `timeout` real seconds)."""
+        With the manual clock, the clock moves to the instant the job ends: to the earliest
+        instant validation can end, then straight to the end the job's timeline plans (the
+        API's `estimated_finish` is null, as on the real service). With the system clock,
+        waits (at most `timeout` real seconds)."""
         from mockft import lifecycle
 
         if self.service.clock.mode != "manual":
@@ -159,11 +162,12 @@ class MockFTControls:
             if status == lifecycle.PAUSED:
                 raise MockFTError(f"Job {job_id} is paused: resume it before running it on.")
             now = self.now()
-            if status == lifecycle.VALIDATING_FILES:
+            org, _ = self.service.jobs.find(job_id)
+            end = self.service.jobs.expected_end(org, job_id)
+            if end is None and status == lifecycle.VALIDATING_FILES:
                 # Validation never ends sooner than its base duration after creation.
-                target = job["created_at"] + lifecycle.VALIDATION_BASE_SECONDS
-            else:
-                target = job["estimated_finish"] or now
+                end = job["created_at"] + int(lifecycle.VALIDATION_BASE_SECONDS)
+            target = end or now
             self.advance(max(target - now, VALIDATION_STEP_SECONDS))
         raise MockFTError(f"Job {job_id} did not finish within {MAX_ROUNDS} clock moves.")
 
@@ -271,11 +275,14 @@ class MockFTControls:
             self.service.clock.save()
 
 
-def _sdk_job(view: dict[str, Any]) -> FineTuningJob:
+def _sdk_job(view: dict[str, Any] | JobView) -> FineTuningJob:
     from openai.types.fine_tuning import FineTuningJob
 
+    from mockft.wire import jobs as wire
+
+    body = view if isinstance(view, dict) else wire.job(view)
     # construct(): lenient like the SDK's own parsing (e.g. status "paused").
-    return FineTuningJob.construct(**view)
+    return FineTuningJob.construct(**body)
 
 
 class MockFT(MockFTControls):

@@ -71,6 +71,17 @@ SPEC_DEVIATIONS: Final[Mapping[str, tuple[str, ...]]] = {
 NULLABLE_DEVIATIONS: Final[tuple[str, ...]] = (
     "/components/schemas/ListFilesResponse/properties/first_id",
     "/components/schemas/ListFilesResponse/properties/last_id",
+    # FineTuningJob.hyperparameters: required and an object, but "only returned when
+    # running supervised jobs" (its own description); real DPO jobs show null.
+    "/components/schemas/FineTuningJob/properties/hyperparameters",
+    # FineTuningJobEvent.data: an object, but the real "Fine-tuning job started" event has
+    # null there (every capture of it: users' printed event lists, 2023-2024).
+    "/components/schemas/FineTuningJobEvent/properties/data",
+)
+# FineTuningJob.error: an error object or null per the spec, but every capture of a job
+# that has not failed shows {} (ruby-openai's cassettes, users' printed jobs).
+EMPTY_OBJECT_DEVIATIONS: Final[tuple[str, ...]] = (
+    "/components/schemas/FineTuningJob/properties/error",
 )
 
 _HTTP_METHODS: Final = frozenset(
@@ -337,6 +348,11 @@ def _apply_deviations(document: dict[str, Any]) -> None:
         if not isinstance(schema, dict) or "type" not in schema:
             raise LookupError(f"NULLABLE_DEVIATIONS: no typed schema at {pointer}")
         _allow_null(schema)
+    for pointer in EMPTY_OBJECT_DEVIATIONS:
+        schema = _resolve_pointer(document, pointer)
+        if not isinstance(schema, dict) or not isinstance(schema.get("anyOf"), list):
+            raise LookupError(f"EMPTY_OBJECT_DEVIATIONS: no anyOf at {pointer}")
+        schema["anyOf"].append({"type": "object", "maxProperties": 0})
 
 
 # --- path matching -------------------------------------------------------------------------

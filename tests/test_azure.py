@@ -37,7 +37,7 @@ BASE = "gpt-4o-mini-2024-07-18"
 RESOURCE_NOT_FOUND = {"error": {"code": "404", "message": "Resource not found"}}
 # The job fields the classic data plane writes differently (docs/fidelity.md, "Azure").
 CLASSIC_JOB_DIFFERENCES = frozenset(
-    {"status", "hyperparameters", "organization_id", "result_files", "integrations"}
+    {"status", "hyperparameters", "organization_id", "result_files", "integrations", "error"}
 )
 
 

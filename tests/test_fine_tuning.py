@@ -5,12 +5,20 @@ from __future__ import annotations
 import base64
 import csv
 import io
+import json
+import threading
+import tracemalloc
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import httpx
 import openai
 import pytest
 
+from mockft import lifecycle, synth
+from mockft import validation as validation_rules
+from mockft.pytest_plugin import MockFT
 from tests.conftest import FIXTURES, LiveServer, live_server, make_settings
 
 TRAIN = FIXTURES / "train_chat.jsonl"
@@ -89,15 +97,19 @@ def test_full_pipeline(client: openai.OpenAI, server: LiveServer) -> None:
     assert messages[-1] == "The job has successfully completed"
     metrics = [e for e in events if e.type == "metrics"]
     assert len(metrics) == steps
-    assert {"step", "train_loss", "valid_loss", "total_steps"} <= set(metrics[0].data or {})
+    evaluated = [e for e in metrics if e.data and e.data["step"] % 10 == 0]
+    assert evaluated and all({"valid_loss", "total_steps"} <= set(e.data or {}) for e in evaluated)
     assert len({e.id for e in events}) == len(events)
 
-    # three checkpoints, newest first, each a usable model
+    # three checkpoints, newest first, each a usable model: the last is the model itself
     checkpoints = client.fine_tuning.jobs.checkpoints.list(job.id).data
     assert [c.step_number for c in checkpoints] == [steps, steps * 2 // 3, steps // 3]
-    for c in checkpoints:
-        assert c.fine_tuned_model_checkpoint == f"{done.fine_tuned_model}:ckpt-step-{c.step_number}"
-        assert c.id.startswith("ftckpt_")
+    assert checkpoints[0].fine_tuned_model_checkpoint == done.fine_tuned_model
+    base = done.fine_tuned_model.rsplit(":", 1)[0]
+    for c in checkpoints[1:]:
+        name, tag, suffix = c.fine_tuned_model_checkpoint.rsplit(":", 2)
+        assert (name, len(tag), suffix) == (base, 8, f"ckpt-step-{c.step_number}")
+    assert all(c.id.startswith("ftckpt_") for c in checkpoints)
 
     # the result file: base64 of the step metrics CSV, one row per step
     (result_id,) = done.result_files
@@ -426,10 +438,187 @@ def test_results_are_made_once_even_from_an_older_reading_of_the_job(
     job = create_job(client)
     server.advance(86_400)
     jobs, org = server.service.jobs, server.service.keys.default
-    before = jobs._job(org, job.id)  # decoded while the results are not made yet
-    assert not before.doc["materialized"]
+    before = jobs._stored(org, job.id)  # decoded while the results are not made yet
+    assert not before.record.materialized
     assert client.fine_tuning.jobs.retrieve(job.id).status == "succeeded"  # makes them
     jobs._observe(org, before)
     results = [f for f in client.files.list() if f.purpose == "fine-tune-results"]
     assert len(results) == 1
     assert client.fine_tuning.jobs.retrieve(job.id).result_files == [results[0].id]
+
+
+# --- heavy work stays off the event loop (issue 13 items 5 and 6) ---------------------------
+
+
+class _Gate:
+    """Makes a function wait until released, and says when it has been entered."""
+
+    def __init__(self, function: Callable[..., Any]) -> None:
+        self.function = function
+        self.entered = threading.Event()
+        self.released = threading.Event()
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        self.entered.set()
+        if not self.released.wait(timeout=60):
+            raise AssertionError("the gate was never released")
+        return self.function(*args, **kwargs)
+
+
+def test_other_requests_are_answered_while_a_training_file_validates(
+    server: LiveServer, client: openai.OpenAI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Create answers at once; validation runs off the loop; a read that needs its outcome
+    waits for it without holding anyone else up."""
+    gate = _Gate(validation_rules.validate_file)
+    monkeypatch.setattr(validation_rules, "validate_file", gate)
+    training = upload(client, TRAIN)
+    quick = openai.OpenAI(base_url=server.base_url, api_key="k", max_retries=0, timeout=5)
+    with quick:
+        job = quick.fine_tuning.jobs.create(model="gpt-4o-mini", training_file=training)
+        assert job.status == "validating_files"
+        assert gate.entered.wait(timeout=10)  # the validation is under way, and held
+        server.advance(lifecycle.VALIDATION_BASE_SECONDS + 60)  # its outcome is needed now
+        waiting: dict[str, Any] = {}
+        reader = threading.Thread(
+            target=lambda: waiting.update(job=client.fine_tuning.jobs.retrieve(job.id))
+        )
+        reader.start()
+        for _ in range(5):  # the server keeps answering everyone else meanwhile
+            assert quick.models.retrieve("gpt-4o-mini").id == "gpt-4o-mini"
+            assert quick.files.retrieve(training).id == training
+        assert "job" not in waiting  # the read that needs the outcome is waiting for it
+        gate.released.set()
+        reader.join(timeout=30)
+    assert waiting["job"].status in ("queued", "running")  # validated: its outcome is in
+    assert waiting["job"].hyperparameters.n_epochs == 100 // N_TRAIN
+
+
+def test_a_success_is_materialised_off_the_event_loop(
+    server: LiveServer, client: openai.OpenAI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The result file of a success is written off the loop: the first reader of the success
+    waits for it, everyone else is answered."""
+    job = create_job(client)
+    gate = _Gate(lifecycle.metrics_through)
+    monkeypatch.setattr(lifecycle, "metrics_through", gate)
+    server.advance(86_400)
+    seen: dict[str, Any] = {}
+    first = threading.Thread(
+        target=lambda: seen.update(job=client.fine_tuning.jobs.retrieve(job.id))
+    )
+    first.start()
+    assert gate.entered.wait(timeout=10)
+    with openai.OpenAI(base_url=server.base_url, api_key="k", max_retries=0, timeout=5) as quick:
+        assert quick.models.retrieve("gpt-4o-mini").id == "gpt-4o-mini"
+        assert [f.purpose for f in quick.files.list()] == ["fine-tune"]
+    assert "job" not in seen
+    gate.released.set()
+    first.join(timeout=30)
+    assert seen["job"].status == "succeeded" and len(seen["job"].result_files) == 1
+
+
+def _many_examples(count: int) -> bytes:
+    return "".join(
+        json.dumps(
+            {
+                "messages": [
+                    {"role": "user", "content": f"What is {i} plus {i}?"},
+                    {"role": "assistant", "content": f"{2 * i}."},
+                ]
+            }
+        )
+        + "\n"
+        for i in range(count)
+    ).encode()
+
+
+def test_a_page_of_events_costs_the_same_at_step_10_and_step_500000(
+    mockft: MockFT, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A 500,000-step job (10,000 examples, 50 epochs, batch size 1: within the API's
+    limits): a page of 20 events computes 20 events' metrics, whichever step the job is
+    at, and the job's state in memory does not grow with its steps."""
+    client = mockft.openai()
+    training = client.files.create(file=("big.jsonl", _many_examples(10_000)), purpose="fine-tune")
+    job = client.fine_tuning.jobs.create(
+        model="gpt-4o-mini",
+        training_file=training.id,
+        hyperparameters={"n_epochs": 50, "batch_size": 1},
+    )
+    computed: list[int] = []
+    real = synth.step_metrics
+    monkeypatch.setattr(synth, "step_metrics", lambda *a, **k: computed.append(1) or real(*a, **k))
+
+    def page_cost() -> tuple[int, int, list[int]]:
+        """What a page read at a new instant computes, and the memory it takes."""
+        mockft.advance(1)
+        computed.clear()
+        tracemalloc.start()
+        page = client.fine_tuning.jobs.list_events(job.id, limit=20)
+        _, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        steps = [e.data["step"] for e in page.data if e.type == "metrics" and e.data]
+        return len(computed), peak, steps
+
+    while mockft.job(job.id).status != "running":
+        mockft.advance(60)
+    mockft.advance(25)  # about ten steps of ~2.3 s
+    early_work, early_peak, early_steps = page_cost()
+    assert early_steps and max(early_steps) < 20
+
+    def newest_step() -> int:
+        data = client.fine_tuning.jobs.list_events(job.id, limit=1).data[0].data
+        return int(data["step"]) if data else 0
+
+    for chunk, until in ((100_000, 440_000), (5_000, 490_000)):  # near the last steps
+        while newest_step() <= until:
+            mockft.advance(chunk)
+    late_work, late_peak, late_steps = page_cost()
+    assert mockft.job(job.id).status == "running"
+    assert late_steps and min(late_steps) > 480_000  # a metrics event every 500 steps
+    assert early_work <= 20 and late_work <= 20
+    assert late_peak < 1_000_000 and early_peak < 1_000_000  # bytes, whatever the step
+
+
+def test_polling_at_many_instants_keeps_one_snapshot_per_job(mockft: MockFT) -> None:
+    """Memory does not grow with the number of distinct instants a job is polled at: a
+    paused job, polled once a second, keeps one snapshot (the one valid until it changes)."""
+    client = mockft.openai()
+    job = create_job(client)
+    while mockft.job(job.id).status != "running":
+        mockft.advance(60)
+    client.fine_tuning.jobs.pause(job.id)
+
+    def poll(seconds: int) -> None:
+        for _ in range(seconds):
+            mockft.advance(1)
+            assert client.fine_tuning.jobs.retrieve(job.id).status == "paused"
+            client.fine_tuning.jobs.list_events(job.id, limit=20)
+
+    # What the job's state keeps: allocations made by the modules that compute it (the
+    # request log, say, keeps its 10,000 latest entries whatever is polled).
+    kept_by = [
+        tracemalloc.Filter(True, f"*/mockft/{name}")
+        for name in (
+            "lifecycle.py",
+            "joblog.py",
+            "synth.py",
+            "job_record.py",
+            "service/*",
+            "wire/*",
+        )
+    ]
+
+    def kept() -> int:
+        snapshot = tracemalloc.take_snapshot().filter_traces(kept_by)
+        return sum(stat.size for stat in snapshot.statistics("filename"))
+
+    poll(30)
+    tracemalloc.start()
+    poll(10)
+    before = kept()
+    poll(100)
+    after = kept()
+    tracemalloc.stop()
+    assert after - before < 10_000  # bytes kept by 100 more polled instants

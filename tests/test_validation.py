@@ -701,7 +701,9 @@ def test_the_server_decides_as_the_report_says(
         assert named_line(job.error.message) == case.line
         assert [e.message for e in events if e.level == "error"] == [job.error.message]
         return
-    assert job.trained_tokens == report.billable_tokens * job.hyperparameters.n_epochs
+    # Top-level hyperparameters are null for DPO and reinforcement jobs; the method shows them.
+    used = getattr(job.method, job.method.type).hyperparameters
+    assert job.trained_tokens == report.billable_tokens * used.n_epochs
     warned = [e.message for e in reversed(events) if e.level == "warn"]
     assert warned == [
         w.replace("Training file f:", f"Training file {job.training_file}:")

@@ -76,6 +76,7 @@ def job_view(job: Body) -> Body:
             for name, value in hyperparameters.items()
         }
     view["organization_id"] = None
+    view["error"] = view.get("error") or None  # OpenAI writes {} for no error, Azure null
     view["result_files"] = view.get("result_files") or None
     view["integrations"] = view.get("integrations") or None
     return view

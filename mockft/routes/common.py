@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 import orjson
@@ -14,8 +15,10 @@ from mockft import errors
 from mockft.auth import Organization
 from mockft.schemas import parse, parse_json_body
 from mockft.service import Service
+from mockft.service.work import Pending, deferring
 
 M = TypeVar("M", bound=BaseModel)
+T = TypeVar("T")
 
 
 def service_of(request: Request) -> Service:
@@ -46,3 +49,16 @@ async def json_body(request: Request) -> dict[str, Any]:
 
 async def parse_body(request: Request, model: type[M]) -> M:
     return parse(model, await json_body(request))
+
+
+async def settled(request: Request, operation: Callable[[], T]) -> T:
+    """Run a service operation at one instant, the request's. An operation that needs work
+    still running off the event loop (a file's validation, a result file) raises `Pending`:
+    it is awaited, so other requests are served meanwhile, and the operation runs again at
+    the same instant."""
+    with service_of(request).ctx.instant(), deferring():
+        while True:
+            try:
+                return operation()
+            except Pending as pending:
+                await pending.wait()

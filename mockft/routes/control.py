@@ -10,9 +10,10 @@ from starlette.routing import Route
 
 from mockft import __version__, errors, lifecycle
 from mockft.chaos import RULE_OBJECT, Chaos, ChaosSpec, RequestLog
-from mockft.routes.common import api_json, json_body, parse_body, service_of
+from mockft.routes.common import api_json, json_body, parse_body, service_of, settled
 from mockft.schemas import json_type_name
 from mockft.service.jobs import FailurePoint
+from mockft.wire import jobs as wire
 
 
 async def health(request: Request) -> Response:
@@ -81,7 +82,10 @@ async def fail_job(request: Request) -> Response:
     org, _ = service.jobs.find(request.path_params["job_id"])
     error = lifecycle.JobError(code=code, message=message, param=param)
     job_id = request.path_params["job_id"]
-    return api_json(service.jobs.intervene(org, job_id, lifecycle.FAIL, error, when))
+    view = await settled(
+        request, lambda: service.jobs.intervene(org, job_id, lifecycle.FAIL, error, when)
+    )
+    return api_json(wire.job(view))
 
 
 def _failure_point(body: dict[str, object]) -> FailurePoint | None:
@@ -105,7 +109,8 @@ def _job_control(kind: str) -> Callable[[Request], Awaitable[Response]]:
         service = service_of(request)
         job_id = request.path_params["job_id"]
         org, _ = service.jobs.find(job_id)
-        return api_json(service.jobs.intervene(org, job_id, kind))
+        view = await settled(request, lambda: service.jobs.intervene(org, job_id, kind))
+        return api_json(wire.job(view))
 
     return endpoint
 

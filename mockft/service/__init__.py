@@ -57,6 +57,7 @@ class Service:
             self.blobs.delete(key)
 
     def close(self) -> None:
+        self.jobs.close()
         self.clock.save()
         self.store.close()
 
@@ -66,6 +67,7 @@ class Service:
         return self.keys.authenticate(authorization, organization)
 
     def reset(self) -> None:
+        self.jobs.clear()
         self.store.clear()
         self.blobs.clear()
         self.inference.clear()

@@ -1,8 +1,13 @@
-"""What every part of the service shares: settings, stores, clock, catalog, keys."""
+"""What every part of the service shares: settings, stores, clock, catalog, keys; and the
+instant an operation runs at."""
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
+from contextvars import ContextVar, Token
 from dataclasses import dataclass
+from typing import Concatenate, ParamSpec, TypeVar
 
 from mockft import synth
 from mockft.auth import KeyRing
@@ -10,6 +15,13 @@ from mockft.catalog import Catalog
 from mockft.clock import Clock
 from mockft.config import Settings
 from mockft.store import Blobs, Store
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+# The instant the current operation runs at (one request sees one instant: everything it
+# reads and writes is as of the moment it began, however long it takes).
+_INSTANT: ContextVar[int | None] = ContextVar("mockft_instant", default=None)
 
 
 @dataclass
@@ -22,11 +34,40 @@ class Context:
     keys: KeyRing
 
     def now(self) -> int:
-        return int(self.clock.now())
+        pinned = _INSTANT.get()
+        return int(self.clock.now()) if pinned is None else pinned
+
+    def instant(self) -> Instant:
+        """Pin "now" for what runs inside: the clock is read once, on entry (nested uses
+        keep the outer instant)."""
+        return Instant(self.clock)
 
     def new_id(self, prefix: str) -> str:
         """Deterministic: the same seed and the same sequence of creations give the same ids."""
         return synth.make_id(prefix, self.settings.seed, self.store.next_sequence("ids"))
+
+
+class Instant:
+    """The context manager of `Context.instant` (a class: it runs on every request)."""
+
+    __slots__ = ("_clock", "_token")
+
+    def __init__(self, clock: Clock) -> None:
+        self._clock = clock
+        self._token: Token[int | None] | None = None
+
+    def __enter__(self) -> int:
+        pinned = _INSTANT.get()
+        if pinned is not None:
+            return pinned
+        now = int(self._clock.now())
+        self._token = _INSTANT.set(now)
+        return now
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._token is not None:
+            _INSTANT.reset(self._token)
+            self._token = None
 
 
 class Part:
@@ -44,3 +85,19 @@ class Part:
 
     def new_id(self, prefix: str) -> str:
         return self.ctx.new_id(prefix)
+
+
+PartT = TypeVar("PartT", bound=Part)
+
+
+def one_instant(
+    operation: Callable[Concatenate[PartT, P], R],
+) -> Callable[Concatenate[PartT, P], R]:
+    """An operation of a part that runs at one instant (see `Context.instant`)."""
+
+    @functools.wraps(operation)
+    def at_one_instant(self: PartT, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        with self.ctx.instant():
+            return operation(self, *args, **kwargs)
+
+    return at_one_instant

@@ -1,43 +1,67 @@
 """Fine-tuning jobs: stored inputs and interventions; everything else is derived from
-the pure timeline at the clock's "now"."""
+the pure timeline at the operation's instant.
+
+A job is created at once, in `validating_files`; its files are validated off the event
+loop (`Work`), and the outcome is recorded by the first operation that needs it (one that
+reads the job at or after `lifecycle.outcome_instant`). The result file of a success is
+written off the loop the same way. On the event loop such an operation raises `Pending`
+until the work is done (the route awaits it); elsewhere it waits.
+"""
 
 from __future__ import annotations
 
-import base64
 import functools
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import Any
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 
 import orjson
 
 from mockft import errors, graders, lifecycle, synth
 from mockft import validation as validation_rules
 from mockft.auth import Organization
-from mockft.pagination import PageRequest
+from mockft.catalog import FineTuningSpec
+from mockft.job_record import (
+    HYPERPARAMETER_NAMES,
+    REINFORCEMENT,
+    SUPERVISED,
+    JobRecord,
+    JobView,
+    Outcome,
+)
+from mockft.pagination import PageRequest, slice_after
 from mockft.schemas import CreateFineTuningJob
 from mockft.service import learning
-from mockft.service.context import Context, Part
-from mockft.service.files import FILE, Files
+from mockft.service.context import Context, Part, one_instant
+from mockft.service.files import FILE, FILE_PREFIX, Files
 from mockft.service.models import Models
+from mockft.service.work import Work
+from mockft.store import Blobs
+from mockft.validation import messages as validation_messages
 
 JOB = "job"
 JOB_PREFIX = "ftjob-"
 RESULT_FILENAME = "step_metrics.csv"
 RESULT_PURPOSE = "fine-tune-results"
 FT_PREFIX = "ft:"
-SUPERVISED = "supervised"
-REINFORCEMENT = "reinforcement"
+FINE_TUNE_PURPOSE = "fine-tune"
 
 
 class Jobs(Part):
-    def __init__(self, ctx: Context, files: Files, models: Models) -> None:
+    def __init__(
+        self, ctx: Context, files: Files, models: Models, work: Work | None = None
+    ) -> None:
         super().__init__(ctx)
         self.files = files
         self.models = models
+        self.work = work or Work()
 
-    def create(self, org: Organization, request: CreateFineTuningJob) -> dict[str, Any]:
-        base = self._fine_tunable_base(org, request.model)
+    # -- the API
+
+    @one_instant
+    def create(self, org: Organization, request: CreateFineTuningJob) -> JobView:
+        """The checks the real API answers with a 400 (in its order: the files before the
+        model), then the job, answered at once in `validating_files`."""
         method = request.method.type if request.method else SUPERVISED
         if request.method is not None and request.hyperparameters is not None:
             raise errors.invalid(
@@ -55,52 +79,137 @@ class Jobs(Part):
             if request.validation_file
             else None
         )
-        now = self.now()
+        base = self._fine_tunable_base(org, request.model)
+        unsupported = validation_rules.method_error(base, self._spec(base), method)
+        if unsupported is not None:
+            raise errors.invalid(unsupported, "model", "model_not_available")
+
         job_id = self.new_id(JOB_PREFIX)
         seed = (
             request.seed
             if request.seed is not None
             else synth.draw_seed(self.settings.seed, job_id)
         )
-        stats, failure = self._training_stats(training, validation, base, method)
         requested = request.method.hyperparameters() if request.method else request.hyperparameters
         hyper = requested.model_dump() if requested else {}
-        model_name = synth.fine_tuned_model_name(
-            base, org.name, request.suffix, synth.model_tag(seed, job_id)
+        record = JobRecord(
+            id=job_id,
+            organization_id=org.id,
+            model=request.model if request.model.startswith(FT_PREFIX) else base,
+            base_snapshot=base,
+            created_at=self.now(),
+            training_file=training,
+            validation_file=validation,
+            suffix=request.suffix,
+            seed=seed,
+            integrations=[i.model_dump(exclude_none=True) for i in request.integrations or []],
+            metadata=request.metadata,
+            method=(
+                request.method.model_dump(exclude_none=True) if request.method else {"type": method}
+            ),
+            requested=lifecycle.RequestedHyperparameters(
+                **{name: hyper.get(name, lifecycle.AUTO) for name in HYPERPARAMETER_NAMES}
+            ),
+            fine_tuned_model=synth.fine_tuned_model_name(
+                base, org.name, request.suffix, synth.model_tag(seed, job_id)
+            ),
         )
-        doc: dict[str, Any] = {
-            "object": "fine_tuning.job",
-            "id": job_id,
-            "model": request.model if request.model.startswith(FT_PREFIX) else base,
-            "created_at": now,
-            "organization_id": org.id,
-            "training_file": training["id"],
-            "validation_file": validation["id"] if validation else None,
-            "user_provided_suffix": request.suffix,
-            "seed": seed,
-            "integrations": [i.model_dump(exclude_none=True) for i in request.integrations or []],
-            "metadata": request.metadata,
-            "method_type": method,
-            "method": request.method.model_dump(exclude_none=True) if request.method else None,
-            "requested_hyperparameters": {
-                k: hyper.get(k, "auto")
-                for k in ("n_epochs", "batch_size", "learning_rate_multiplier")
-            },
-            "stats": {
-                "n_examples": stats.n_examples,
-                "billable_tokens": stats.billable_tokens,
-                "n_validation_examples": stats.n_validation_examples,
-                "warnings": list(stats.warnings),
-            },
-            "validation_error": failure,
-            "fine_tuned_model_name": model_name,
-            "base_snapshot": base,
-            "interventions": [],
-            "result_files": [],
-            "materialized": False,
-        }
-        self.store.insert(JOB, job_id, org.id, doc)
-        return self._job_view(org, _job_of(doc))
+        self.store.insert(JOB, job_id, org.id, record.to_doc())
+        self.work.start(_validation_key(job_id), self._validation(record))
+        return self._view(_timeline_of(record), record)
+
+    @one_instant
+    def get(self, org: Organization, job_id: str) -> JobView:
+        return JobView(*self._observe(org, self._stored(org, job_id)))
+
+    @one_instant
+    def page(
+        self, org: Organization, page: PageRequest, metadata: dict[str, str] | None
+    ) -> list[JobView]:
+        """Up to `limit + 1` jobs, newest first, for the list envelope."""
+        docs = self.store.page(JOB, org.id, page, self.now(), match=metadata)
+        # Re-encoding a listed document costs less than decoding it into a record, and finds
+        # the decoding (and the timeline) of an unchanged job in the cache.
+        return [JobView(*self._observe(org, _decoded(orjson.dumps(doc)))) for doc in docs]
+
+    @one_instant
+    def events(self, org: Organization, job_id: str, page: PageRequest) -> list[lifecycle.Event]:
+        """Up to `limit + 1` events, newest first, after the page's cursor."""
+        _, snap = self._observe(org, self._stored(org, job_id))
+        return snap.events.newest_first(page.after, page.limit + 1)
+
+    @one_instant
+    def checkpoints(
+        self, org: Organization, job_id: str, page: PageRequest
+    ) -> list[lifecycle.Checkpoint]:
+        """Up to `limit + 1` checkpoints, newest first, after the page's cursor."""
+        _, snap = self._observe(org, self._stored(org, job_id))
+        return slice_after(snap.checkpoints_newest_first, page, lambda c: c.id)
+
+    @one_instant
+    def intervene(
+        self,
+        org: Organization,
+        job_id: str,
+        kind: str,
+        error: lifecycle.JobError | None = None,
+        when: FailurePoint | None = None,
+    ) -> JobView:
+        """Cancel, pause or resume (the API), or fail, complete, hold or release (the
+        control API). A failure with `when` happens at that point of the plan instead of
+        now."""
+        record, snap = self._observe(org, self._stored(org, job_id))
+        held = sum(HOLD_BALANCE.get(i.kind, 0) for i in record.interventions) > 0
+        allowed = ALLOWED_IN[kind](snap.status) and (held if kind == lifecycle.RELEASE else True)
+        if kind == lifecycle.HOLD and held:
+            allowed = False
+        if not allowed:
+            raise errors.invalid(
+                JOB_STATE_MESSAGES[kind].format(job_id=job_id, status=snap.status), "job_id"
+            )
+        if when is not None or kind == lifecycle.COMPLETE:
+            record = self._settled(org, record)  # the plan places it, or runs it to its end
+        planned = when.instant(_timeline_of(record).require_plan()) if when else None
+        entry = lifecycle.Intervention(self.now(), kind, error, planned)
+        changed = replace(record, interventions=(*record.interventions, entry))
+        try:
+            snap = _timeline_of(changed).at(self.now())
+        except lifecycle.OutcomeNeeded:
+            record = self._settled(org, record)
+            changed = replace(record, interventions=(*record.interventions, entry))
+            snap = _timeline_of(changed).at(self.now())
+        # What may wait (validation, a result file) is done before anything is written, so
+        # a request that awaits it and runs again finds the job as it was.
+        if snap.status == lifecycle.SUCCEEDED and not changed.materialized:
+            changed = self._materialise(org, changed, snap, update=changed)
+        else:
+            self.store.update(JOB, job_id, changed.to_doc())
+        return JobView(changed, snap)
+
+    # -- for the control API and the pytest plugin
+
+    def find(self, job_id: str) -> tuple[Organization, JobRecord]:
+        """A job of any organization."""
+        doc = self.store.get(JOB, job_id, None, self.now())
+        if doc is None:
+            raise errors.job_not_found(job_id)
+        org = self.ctx.keys.organization(doc["organization_id"])
+        return org, JobRecord.from_doc(doc)
+
+    @one_instant
+    def expected_end(self, org: Organization, job_id: str) -> int | None:
+        """When the job will end by itself (None: it has ended, or is held or paused)."""
+        _, snap = self._observe(org, self._stored(org, job_id))
+        return snap.expected_end
+
+    def close(self) -> None:
+        self.work.close()
+
+    def clear(self) -> None:
+        """Forget work in flight (the store was reset)."""
+        self.work.clear()
+
+    # -- creating
 
     def _fine_tunable_base(self, org: Organization, model: str) -> str:
         """The base snapshot a job on `model` trains: an alias resolves to its snapshot, a
@@ -119,298 +228,290 @@ class Jobs(Part):
             "model_not_available",
         )
 
-    def _job_file(self, org: Organization, file_id: str, param: str) -> dict[str, Any]:
+    def _spec(self, snapshot: str) -> FineTuningSpec:
+        spec = self.catalog.fine_tuning(snapshot)
+        if spec is None:  # a model that is tunable was resolved before this call
+            raise errors.server_error()
+        return spec
+
+    def _job_file(self, org: Organization, file_id: str, param: str) -> str:
         doc = self.store.get(FILE, file_id, org.id, self.now())
         if doc is None:
             raise errors.invalid(f"invalid {param}: {file_id}", param)
-        if doc["purpose"] != "fine-tune":
+        if doc["purpose"] != FINE_TUNE_PURPOSE:
             raise errors.invalid(
                 f"invalid {param}: {file_id}. The file has purpose '{doc['purpose']}'; "
                 "fine-tuning requires a file with purpose 'fine-tune'.",
                 param,
             )
-        return doc
+        return file_id
 
-    def _training_stats(
-        self,
-        training: dict[str, Any],
-        validation: dict[str, Any] | None,
-        snapshot: str,
-        method: str,
-    ) -> tuple[lifecycle.TrainingStats, dict[str, Any] | None]:
-        """Example and token counts from `validation.validate_file`, the one judge of
-        training data. A model that cannot be tuned with `method` is a 400 now; a problem
-        found in a file becomes the job's error at the end of `validating_files`, and the
-        files' warnings become warn-level events there."""
-        spec = self.catalog.fine_tuning(snapshot)
-        if spec is None:  # a model that is tunable was resolved before this call
-            raise errors.server_error()
-        unsupported = validation_rules.method_error(snapshot, spec, method)
-        if unsupported is not None:
-            raise errors.invalid(unsupported, "model", "model_not_available")
-
-        def check(file_id: str, purpose: str) -> validation_rules.ValidationReport:
-            return validation_rules.validate_file(
-                self.blobs.read(file_id),
-                model=snapshot,
-                model_spec=spec,
-                method=method,
-                purpose=purpose,
-                source=file_id,
-            )
-
-        train = check(training["id"], validation_rules.TRAINING_FILE)
-        problem = train.job_error()
-        warnings = list(train.warnings)
-        n_valid = 0
-        if validation is not None and problem is None:
-            checked = check(validation["id"], validation_rules.VALIDATION_FILE)
-            n_valid, problem = checked.n_examples, checked.job_error()
-            warnings.extend(checked.warnings)
-        stats = lifecycle.TrainingStats(
-            train.n_examples, train.billable_tokens, n_valid, tuple(warnings)
+    def _validation(self, record: JobRecord) -> Callable[[], Outcome]:
+        """The validation of the job's files, to run off the event loop."""
+        return functools.partial(
+            validate_files,
+            self.blobs,
+            record.training_file,
+            record.validation_file,
+            record.base_snapshot,
+            self._spec(record.base_snapshot),
+            record.method_type,
         )
-        return stats, problem
 
-    def _observe(self, org: Organization, job: _Job) -> tuple[_Job, lifecycle.JobSnapshot]:
-        """What is true of the job now; the first observation of success materialises
-        its result file and models (idempotently), and answers with the updated job."""
-        snap = _snapshot_of(job.plan, job.interventions, self.now(), job.context)
-        if snap.status == lifecycle.SUCCEEDED and not job.doc["materialized"]:
-            doc = self._job_doc(org, job.doc["id"])  # a copy of its own to update
-            if not doc["materialized"]:  # `job` may be a decoding older than the store's
-                self._materialise(org, doc, job.plan, snap)
-            job = _job_of(doc)
-        return job, snap
+    # -- reading
 
-    def _materialise(
-        self,
-        org: Organization,
-        doc: dict[str, Any],
-        plan: lifecycle.JobPlan,
-        snap: lifecycle.JobSnapshot,
-    ) -> None:
-        content = base64.b64encode(
-            synth.result_csv(lifecycle.metrics_through(plan, snap.steps_done))
-        )
-        result_id = self.files.write_generated(content)
-        created = snap.finished_at or self.now()
-        names = [doc["fine_tuned_model_name"]] + [
-            c.fine_tuned_model_checkpoint for c in snap.checkpoints
-        ]
-        # What the models learned is fixed now, whatever later happens to the training file.
-        learning.learn(self.ctx, doc["id"], doc["training_file"])
-        with self.store.transaction():  # the File, the models and the flag, or none of them
-            self.files.store_file(
-                org, result_id, RESULT_FILENAME, RESULT_PURPOSE, len(content), None
-            )
-            for name in names:
-                self.models.register(org, name, created, doc["base_snapshot"], doc["id"])
-            doc["result_files"] = [result_id]
-            doc["materialized"] = True
-            self.store.update(JOB, doc["id"], doc)
-
-    def _job_doc(self, org: Organization, job_id: str) -> dict[str, Any]:
-        doc = self.store.get(JOB, job_id, org.id, self.now())
-        if doc is None:
-            raise errors.job_not_found(job_id)
-        return doc
-
-    def _job(self, org: Organization, job_id: str) -> _Job:
-        """The job for reading: decoded once per stored version (see `_decoded`)."""
+    def _stored(self, org: Organization, job_id: str) -> _Job:
+        """The stored job, decoded once per version of its stored text."""
         text = self.store.get_encoded(JOB, job_id, org.id, self.now())
         if text is None:
             raise errors.job_not_found(job_id)
         return _decoded(text)
 
-    def _job_view(self, org: Organization, job: _Job) -> dict[str, Any]:
-        job, snap = self._observe(org, job)
-        doc, plan = job.doc, job.plan
-        hyper: dict[str, Any] = dict(doc["requested_hyperparameters"])
-        if snap.status in TRAINING_STARTED or snap.steps_done > 0:  # "auto" is resolved
-            hyper = {
-                "n_epochs": plan.n_epochs,
-                "batch_size": plan.batch_size,
-                "learning_rate_multiplier": plan.learning_rate_multiplier,
-            }
-        error = snap.error
-        return {
-            "object": "fine_tuning.job",
-            "id": doc["id"],
-            "model": doc["model"],
-            "created_at": doc["created_at"],
-            "finished_at": snap.finished_at,
-            "fine_tuned_model": snap.fine_tuned_model,
-            "organization_id": doc["organization_id"],
-            "result_files": doc["result_files"] if snap.status == lifecycle.SUCCEEDED else [],
-            "status": snap.status,
-            "validation_file": doc["validation_file"],
-            "training_file": doc["training_file"],
-            "hyperparameters": hyper,
-            "trained_tokens": snap.trained_tokens,
-            "error": (
-                {"code": error.code, "message": error.message, "param": error.param}
-                if error
-                else None
-            ),
-            "user_provided_suffix": doc["user_provided_suffix"],
-            "seed": doc["seed"],
-            "estimated_finish": snap.estimated_finish,
-            "integrations": doc["integrations"],
-            "metadata": doc["metadata"],
-            "method": _method_view(doc["method"] or {"type": doc["method_type"]}, hyper),
-        }
+    def _view(self, timeline: _JobTimeline, record: JobRecord) -> JobView:
+        return JobView(record, timeline.at(self.now()))
 
-    def get(self, org: Organization, job_id: str) -> dict[str, Any]:
-        return self._job_view(org, self._job(org, job_id))
+    def _observe(self, org: Organization, job: _Job) -> tuple[JobRecord, lifecycle.JobSnapshot]:
+        """What is true of the job now. What it needs first is done here: recording the
+        outcome of its validation, and on the first observation of success its result file
+        and models (idempotently); the answer is the updated job."""
+        now, record = self.now(), job.record
+        try:
+            snap = job.timeline.at(now)
+        except lifecycle.OutcomeNeeded:
+            record = self._settled(org, record)
+            snap = _timeline_of(record).at(now)
+        if snap.status == lifecycle.SUCCEEDED and not record.materialized:
+            record = self._materialise(org, record, snap)
+        return record, snap
 
-    def page(
-        self, org: Organization, page: PageRequest, metadata: dict[str, str] | None
-    ) -> list[dict[str, Any]]:
-        docs = self.store.page(JOB, org.id, page, self.now(), match=metadata)
-        return [self._job_view(org, _job_of(d)) for d in docs]
+    def _settled(self, org: Organization, record: JobRecord) -> JobRecord:
+        """The record with the outcome of its files' validation (waited for if need be)."""
+        if record.outcome is not None:
+            return record
+        current = self._current(org, record.id)  # `record` may be an older reading
+        if current.outcome is not None:
+            return current
+        key = _validation_key(record.id)
+        outcome = self.work.outcome(key, self._validation(record))
+        current = self._current(org, record.id)
+        if current.outcome is None:
+            current = replace(current, outcome=outcome)
+            self.store.update(JOB, current.id, current.to_doc())
+        self.work.forget(key)
+        return current
 
-    def intervene(
-        self,
-        org: Organization,
-        job_id: str,
-        kind: str,
-        error: lifecycle.JobError | None = None,
-        when: FailurePoint | None = None,
-    ) -> dict[str, Any]:
-        """Cancel, pause or resume (the API), or fail, complete, hold or release (the
-        control API). A failure with `when` happens at that point of the plan instead of
-        now."""
-        # A fresh document of its own (not the shared decoding of `_job`): it is updated.
-        job, snap = self._observe(org, _job_of(self._job_doc(org, job_id)))
-        doc, plan = job.doc, job.plan
-        held = sum(HOLD_BALANCE.get(i["kind"], 0) for i in doc["interventions"]) > 0
-        allowed = ALLOWED_IN[kind](snap.status) and (held if kind == lifecycle.RELEASE else True)
-        if kind == lifecycle.HOLD and held:
-            allowed = False
-        if not allowed:
-            raise errors.invalid(
-                JOB_STATE_MESSAGES[kind].format(job_id=job_id, status=snap.status), "job_id"
-            )
-        entry: dict[str, Any] = {"at": self.now(), "kind": kind}
-        if error is not None:
-            entry["error"] = {"code": error.code, "message": error.message, "param": error.param}
-        if when is not None:
-            entry["planned"] = when.instant(plan)
-        doc["interventions"].append(entry)
-        self.store.update(JOB, job_id, doc)
-        return self._job_view(org, _job_of(doc))
-
-    def events(self, org: Organization, job_id: str) -> Sequence[lifecycle.EventSpec]:
-        """Newest first."""
-        _, snap = self._observe(org, self._job(org, job_id))
-        return snap.events_newest_first
-
-    def checkpoints(self, org: Organization, job_id: str) -> Sequence[lifecycle.CheckpointSpec]:
-        """Newest first."""
-        _, snap = self._observe(org, self._job(org, job_id))
-        return snap.checkpoints_newest_first
-
-    def find(self, job_id: str) -> tuple[Organization, dict[str, Any]]:
-        """Control API: a job of any organization."""
-        doc = self.store.get(JOB, job_id, None, self.now())
+    def _current(self, org: Organization, job_id: str) -> JobRecord:
+        doc = self.store.get(JOB, job_id, org.id, self.now())
         if doc is None:
             raise errors.job_not_found(job_id)
-        org = self.ctx.keys.organization(doc["organization_id"])
-        return org, doc
+        return JobRecord.from_doc(doc)
+
+    def _materialise(
+        self,
+        org: Organization,
+        record: JobRecord,
+        snap: lifecycle.JobSnapshot,
+        *,
+        update: JobRecord | None = None,
+    ) -> JobRecord:
+        """The result file (written off the loop) and the models of a success, and the job
+        marked as having them: the stored job, or `update` (written in the same
+        transaction)."""
+        result_id = synth.make_id(FILE_PREFIX, record.id, "results")
+        if self.blobs.size(result_id) is None or self.blobs.size(record.id) is None:
+            key = f"results:{record.id}"
+            plan = _timeline_of(record).require_plan()
+            self.work.outcome(
+                key,
+                functools.partial(make_results, self.ctx, record, result_id, plan, snap.steps_done),
+            )
+            self.work.forget(key)
+        size = self.blobs.size(result_id) or 0
+        created = snap.finished_at or self.now()
+        with self.store.transaction():  # the File, the models and the flag, or none of them
+            stored = self._current(org, record.id)
+            if stored.materialized:
+                return stored
+            self.files.store_file(org, result_id, RESULT_FILENAME, RESULT_PURPOSE, size, None)
+            names = [c.fine_tuned_model_checkpoint for c in snap.checkpoints]
+            for name in dict.fromkeys([record.fine_tuned_model, *names]):
+                self.models.register(org, name, created, record.base_snapshot, record.id)
+            done = replace(update or stored, result_files=(result_id,), materialized=True)
+            self.store.update(JOB, record.id, done.to_doc())
+        return done
 
 
-TRAINING_STARTED = frozenset({lifecycle.RUNNING, lifecycle.PAUSED, lifecycle.SUCCEEDED})
+# -- off the event loop ------------------------------------------------------------------
 
 
-def _method_view(method: dict[str, Any], hyper: dict[str, Any]) -> dict[str, Any]:
-    """The method as requested, its hyperparameters showing what the job uses now."""
-    kind = method["type"]
-    chosen = dict(method.get(kind) or {})
-    chosen["hyperparameters"] = {**dict(chosen.get("hyperparameters") or {}), **hyper}
-    return {**method, kind: chosen}
+def validate_files(
+    blobs: Blobs,
+    training_file: str,
+    validation_file: str | None,
+    snapshot: str,
+    spec: FineTuningSpec,
+    method: str,
+) -> Outcome:
+    """Example and token counts from `validation.validate_file`, the one judge of training
+    data: a problem found in a file becomes the job's error at the end of
+    `validating_files`, and the files' warnings become warn-level events there."""
 
+    for param, file_id in (("training_file", training_file), ("validation_file", validation_file)):
+        if file_id is not None and blobs.size(file_id) is None:  # deleted before it was read
+            code = validation_messages.ERROR_CODES[param]
+            message = f"The job failed because the file {file_id} is no longer available."
+            empty = lifecycle.TrainingStats(0, 0)
+            return Outcome(empty, lifecycle.JobError(code, message, param))
 
-# A job's plan and its snapshot at an instant are pure functions of hashable inputs, so they
-# are memoised: polling a job (or paging its events) at the same instant costs a lookup. A
-# stored job's text is decoded into those inputs once per version of the text.
-PLAN_CACHE_SIZE = 4096
-SNAPSHOT_CACHE_SIZE = 4096
-DECODED_CACHE_SIZE = 4096
-
-
-@dataclass(frozen=True)
-class _Job:
-    """A stored job document with the hashable inputs of its timeline. `doc` may be shared
-    by every reader of the same stored text: read it, never change it."""
-
-    doc: dict[str, Any]
-    plan: lifecycle.JobPlan
-    interventions: tuple[lifecycle.Intervention, ...]
-    context: lifecycle.JobContext
-
-
-def _job_of(doc: dict[str, Any]) -> _Job:
-    failure = doc["validation_error"]
-    plan = _plan_of(
-        doc["created_at"],
-        lifecycle.TrainingStats(**doc["stats"]),
-        lifecycle.RequestedHyperparameters(**doc["requested_hyperparameters"]),
-        doc["seed"],
-        lifecycle.JobError(**failure) if failure else None,
-        doc["method_type"] == REINFORCEMENT,
-    )
-    interventions = tuple(
-        lifecycle.Intervention(
-            at=i["at"],
-            kind=i["kind"],
-            error=lifecycle.JobError(**i["error"]) if i.get("error") else None,
-            planned=i.get("planned"),
+    def check(file_id: str, purpose: str) -> validation_rules.ValidationReport:
+        return validation_rules.validate_file(
+            blobs.read(file_id),
+            model=snapshot,
+            model_spec=spec,
+            method=method,
+            purpose=purpose,
+            source=file_id,
         )
-        for i in doc["interventions"]
+
+    train = check(training_file, validation_rules.TRAINING_FILE)
+    problem = train.job_error()
+    warnings = list(train.warnings)
+    n_valid = 0
+    if validation_file is not None and problem is None:
+        checked = check(validation_file, validation_rules.VALIDATION_FILE)
+        n_valid, problem = checked.n_examples, checked.job_error()
+        warnings.extend(checked.warnings)
+    stats = lifecycle.TrainingStats(
+        train.n_examples, train.billable_tokens, n_valid, tuple(warnings)
     )
-    context = lifecycle.JobContext(
-        job_id=doc["id"],
-        training_file=doc["training_file"],
-        validation_file=doc["validation_file"],
-        fine_tuned_model=doc["fine_tuned_model_name"],
-    )
-    return _Job(doc, plan, interventions, context)
+    return Outcome(stats, lifecycle.JobError(**problem) if problem else None)
+
+
+def make_results(
+    ctx: Context, record: JobRecord, result_id: str, plan: lifecycle.JobPlan, steps: int
+) -> None:
+    """What a success leaves, made off the event loop: its result file, and what its models
+    learned (fixed now, whatever later happens to the training file)."""
+    if ctx.blobs.size(result_id) is None:
+        write_results(ctx.blobs, result_id, plan, steps)
+    learning.learn(ctx, record.id, record.training_file)
+
+
+def write_results(blobs: Blobs, key: str, plan: lifecycle.JobPlan, steps: int) -> None:
+    """The result file of a job that ran `steps` steps, streamed to the blob `key`."""
+    writer = blobs.writer(key)
+    try:
+        for chunk in synth.result_file_chunks(lifecycle.metrics_through(plan, steps)):
+            writer.write(chunk)
+    except BaseException:
+        writer.abort()
+        raise
+    writer.commit()
+
+
+def _validation_key(job_id: str) -> str:
+    return f"validate:{job_id}"
+
+
+# -- timelines: a job's plan and its latest snapshot, shared by every reader ----------------
+
+# A job's stored text decodes to the same record every time, and a record's timeline (its
+# plan and interventions) gives the same snapshot for every instant until the next one at
+# which something is planned: both are memoised, bounded by entries, and a timeline keeps
+# only its latest snapshot (polling a job once a second for hours costs one entry).
+DECODED_CACHE_SIZE = 4096
+TIMELINE_CACHE_SIZE = 4096
+
+
+class _Job:
+    """A job's record, and its timeline once asked for."""
+
+    __slots__ = ("_timeline", "record")
+
+    def __init__(self, record: JobRecord) -> None:
+        self.record = record
+        self._timeline: _JobTimeline | None = None
+
+    @property
+    def timeline(self) -> _JobTimeline:
+        if self._timeline is None:
+            self._timeline = _timeline_of(self.record)
+        return self._timeline
 
 
 @functools.lru_cache(maxsize=DECODED_CACHE_SIZE)
-def _decoded(text: str) -> _Job:
-    """Equal stored texts are equal documents: a poll of an unchanged job decodes nothing."""
-    return _job_of(orjson.loads(text))
+def _decoded(text: str | bytes) -> _Job:
+    return _Job(JobRecord.from_doc(orjson.loads(text)))
 
 
-@functools.lru_cache(maxsize=PLAN_CACHE_SIZE)
-def _plan_of(
-    created_at: int,
-    stats: lifecycle.TrainingStats,
-    requested: lifecycle.RequestedHyperparameters,
-    seed: int,
-    failure: lifecycle.JobError | None,
-    graded: bool,
-) -> lifecycle.JobPlan:
-    return lifecycle.plan_job(
-        created_at=created_at,
-        stats=stats,
-        hyperparameters=lifecycle.resolve_hyperparameters(requested, stats.n_examples),
-        seed=seed,
-        validation_error=failure,
-        graded=graded,
+@dataclass(frozen=True)
+class _TimelineKey:
+    """Everything a job's snapshots are a function of."""
+
+    context: lifecycle.JobContext
+    outcome: Outcome | None
+    requested: lifecycle.RequestedHyperparameters
+    seed: int
+    base_snapshot: str
+    graded: bool
+    interventions: tuple[lifecycle.Intervention, ...]
+
+
+class _JobTimeline:
+    def __init__(self, key: _TimelineKey) -> None:
+        self.key = key
+        self.plan: lifecycle.JobPlan | None = None
+        if key.outcome is not None:
+            stats = key.outcome.stats
+            self.plan = lifecycle.plan_job(
+                created_at=key.context.created_at,
+                stats=stats,
+                hyperparameters=lifecycle.resolve_hyperparameters(
+                    key.requested, stats.n_examples, key.base_snapshot
+                ),
+                seed=key.seed,
+                validation_error=key.outcome.error,
+                graded=key.graded,
+            )
+        self._latest: tuple[int, lifecycle.JobSnapshot] | None = None
+        self._lock = threading.Lock()
+
+    def require_plan(self) -> lifecycle.JobPlan:
+        if self.plan is None:
+            raise lifecycle.OutcomeNeeded
+        return self.plan
+
+    def at(self, now: int) -> lifecycle.JobSnapshot:
+        latest = self._latest
+        if latest is not None and latest[0] <= now < latest[1].until:
+            return latest[1]
+        snap = lifecycle.snapshot(self.plan, self.key.interventions, now, self.key.context)
+        with self._lock:
+            if self._latest is None or self._latest[0] < now:
+                self._latest = (now, snap)
+        return snap
+
+
+def _timeline_of(record: JobRecord) -> _JobTimeline:
+    return _timeline(
+        _TimelineKey(
+            record.context,
+            record.outcome,
+            record.requested,
+            record.seed,
+            record.base_snapshot,
+            record.method_type == REINFORCEMENT,
+            record.interventions,
+        )
     )
 
 
-@functools.lru_cache(maxsize=SNAPSHOT_CACHE_SIZE)
-def _snapshot_of(
-    plan: lifecycle.JobPlan,
-    interventions: tuple[lifecycle.Intervention, ...],
-    now: int,
-    ctx: lifecycle.JobContext,
-) -> lifecycle.JobSnapshot:
-    return lifecycle.snapshot(plan, interventions, now, ctx)
+@functools.lru_cache(maxsize=TIMELINE_CACHE_SIZE)
+def _timeline(key: _TimelineKey) -> _JobTimeline:
+    return _JobTimeline(key)
+
+
+# -- interventions -----------------------------------------------------------------------
 
 
 def _not_terminal(status: str) -> bool:
@@ -448,7 +549,7 @@ class FailurePoint:
                 raise errors.invalid(
                     f"at_step must be between 1 and {plan.total_steps} for this job.", "at_step"
                 )
-            return plan.step_times[self.step - 1]
+            return plan.step_time(self.step)
         instants = {
             "validating_files": plan.created_at,
             "queued": plan.validated_at,

@@ -77,7 +77,10 @@ assert.equal(events[0].message, "The job has successfully completed");
 assert.ok(events.some((e) => e.type === "metrics"));
 const checkpoints = (await client.fineTuning.jobs.checkpoints.list(job.id)).data;
 assert.ok(checkpoints.length > 0);
-assert.ok(checkpoints.every((c) => c.fine_tuned_model_checkpoint.startsWith(`${done.fine_tuned_model}:ckpt-step-`)));
+// The last checkpoint's model is the fine-tuned model; an earlier one has a tag of its own.
+assert.equal(checkpoints[0].fine_tuned_model_checkpoint, done.fine_tuned_model);
+const base = done.fine_tuned_model.split(":").slice(0, -1).join(":");
+assert.ok(checkpoints.slice(1).every((c) => c.fine_tuned_model_checkpoint.startsWith(`${base}:`) && c.fine_tuned_model_checkpoint.endsWith(`:ckpt-step-${c.step_number}`)));
 const csv = Buffer.from(await (await client.files.content(done.result_files[0])).text(), "base64").toString();
 assert.ok(csv.startsWith("step,train_loss,"));
 assert.equal((await client.models.retrieve(done.fine_tuned_model)).id, done.fine_tuned_model);
