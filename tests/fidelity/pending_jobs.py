@@ -6,8 +6,7 @@ from __future__ import annotations
 
 import httpx
 
-from tests.conftest import LiveServer
-from tests.fidelity.conftest import capture, create_job, finish, quote, response_of, upload_id
+from tests.fidelity.conftest import quote, upload_id
 
 
 def test_an_unknown_top_level_argument(http: httpx.Client) -> None:
@@ -18,15 +17,3 @@ def test_an_unknown_top_level_argument(http: httpx.Client) -> None:
     response = http.post("/fine_tuning/jobs", json=body)
     assert response.status_code == 400
     assert response.json()["error"]["message"] == real["message"]
-
-
-def test_integral_hyperparameters_are_json_integers(server: LiveServer, http: httpx.Client) -> None:
-    real = response_of("finetunes_list")["body"]["data"][0]["hyperparameters"]
-    assert real == {"n_epochs": 10, "batch_size": 1, "learning_rate_multiplier": 2}
-    assert isinstance(real["learning_rate_multiplier"], int)
-    listed = capture("simple-openai/finetunings_getlist.json")["data"][0]["hyperparameters"]
-    assert isinstance(listed["learning_rate_multiplier"], int)
-    job = create_job(http, hyperparameters=real)
-    done = finish(server, http, job["id"])
-    assert done["hyperparameters"] == real
-    assert isinstance(done["hyperparameters"]["learning_rate_multiplier"], int)

@@ -85,7 +85,8 @@ def test_succeeded_job_names_its_model_files_and_tokens(
 ) -> None:
     real = response_of("finetunes_list")["body"]["data"][0]
     job = finish(server, http, create_job(http)["id"])
-    assert_has_shape(job, real)
+    # `error` is null in this 2023 capture, {} in the newer ones (test_jobs_jobs.py)
+    assert_has_shape(job, real, skip=("error",))
     assert job["status"] == real["status"] == "succeeded"
     assert job["finished_at"] >= job["created_at"]
     assert len(job["result_files"]) == len(real["result_files"]) == 1
