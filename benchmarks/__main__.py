@@ -509,6 +509,114 @@ def bench_full_job(quick: bool) -> list[Figure]:
     ]
 
 
+# -- 7. a long poll of a many-step job -------------------------------------------------------
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time the process has used (less noisy than wall time when the
+    machine is shared)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def many_examples(path: Path, count: int) -> None:
+    """`count` distinct short chat examples (distinct, so no duplicate warnings)."""
+    with open(path, "w") as out:
+        for i in range(count):
+            example = {
+                "messages": [
+                    {"role": "user", "content": f"What is {i} plus {i}?"},
+                    {"role": "assistant", "content": f"{i} plus {i} is {2 * i}."},
+                ]
+            }
+            out.write(json.dumps(example) + "\n")
+
+
+def bench_long_poll(quick: bool) -> list[Figure]:
+    """A 2,000-example x 10-epoch job (5,000 steps) polled once per virtual second, as a
+    dashboard or a waiting script polls it: retrieve and the newest 20 events each second.
+    The server's RSS and the latency of both must not grow with the polls (issue 19)."""
+    polls = 2_000 if quick else 8_000
+    window = polls // 16
+    with tempfile.TemporaryDirectory() as tmp:
+        train = Path(tmp) / "train.jsonl"
+        many_examples(train, 2_000)
+        with mockft_server("--memory", "--clock", "manual") as (base, process):
+            with httpx.Client(base_url=base, headers=AUTH, timeout=300) as http:
+                file_id = http.post(
+                    "/v1/files",
+                    files={"file": (train.name, train.read_bytes())},
+                    data={"purpose": "fine-tune"},
+                ).json()["id"]
+                job_id = http.post(
+                    "/v1/fine_tuning/jobs",
+                    json={
+                        "model": "gpt-4o-mini",
+                        "training_file": file_id,
+                        "hyperparameters": {"n_epochs": 10},
+                    },
+                ).json()["id"]
+                job_path = f"/v1/fine_tuning/jobs/{job_id}"
+                while http.get(job_path).json()["status"] != "running":
+                    http.post("/mockft/clock/advance", json={"seconds": 10}).raise_for_status()
+                rss_before = rss_mb(process.pid)
+                retrieve: list[float] = []
+                events: list[float] = []
+                cpu: list[float] = []  # server CPU seconds at each poll
+                for _ in range(polls):
+                    cpu.append(cpu_seconds(process.pid))
+                    http.post("/mockft/clock/advance", json={"seconds": 1}).raise_for_status()
+                    for path, samples in ((job_path, retrieve), (job_path + "/events", events)):
+                        started = time.perf_counter()
+                        http.get(path).raise_for_status()
+                        samples.append((time.perf_counter() - started) * 1000)
+                cpu.append(cpu_seconds(process.pid))
+                status = http.get(job_path).json()["status"]
+                rss_after = rss_mb(process.pid)
+    figures = [
+        Figure(
+            f"long poll ({polls:,} virtual seconds of a 5,000-step job): server RSS after / before",
+            rss_after / rss_before,
+            "x",
+            "<= 1.1",
+            rss_after / rss_before <= 1.1,
+            f"{rss_before:.0f} -> {rss_after:.0f} MB; job {status} at the end",
+        )
+    ]
+    cpu_first = (cpu[window] - cpu[0]) / window * 1000
+    cpu_last = (cpu[-1] - cpu[-1 - window]) / window * 1000
+    figures.append(
+        Figure(
+            f"long poll: server CPU per poll, last {window:,} polls / first {window:,}",
+            cpu_last / cpu_first,
+            "x",
+            "<= 1.5",
+            cpu_last / cpu_first <= 1.5,
+            f"{cpu_first:.2f} -> {cpu_last:.2f} ms per poll (advance, retrieve, events)",
+        )
+    )
+    for name, samples in (("retrieve job", retrieve), ("list events", events)):
+        first, last = statistics.median(samples[:window]), statistics.median(samples[-window:])
+        figures.append(
+            Figure(
+                f"long poll: {name} p50, last {window:,} polls / first {window:,}",
+                last / first,
+                "x",
+                "<= 1.5",
+                last / first <= 1.5,
+                f"{first:.2f} -> {last:.2f} ms",
+            )
+        )
+    return figures
+
+
 BENCHES: dict[str, Callable[[bool], list[Figure]]] = {
     "throughput": bench_throughput,
     "uploads": bench_uploads,
@@ -516,6 +624,7 @@ BENCHES: dict[str, Callable[[bool], list[Figure]]] = {
     "scale": bench_scale,
     "startup": bench_startup,
     "full_job": bench_full_job,
+    "long_poll": bench_long_poll,
 }
 
 
