@@ -45,12 +45,11 @@ MSG_STARTED = "Fine-tuning job started"
 MSG_CHECKPOINT = "Checkpoint created at step {step} with Snapshot ID: {model}"
 MSG_MODEL_CREATED = "New fine-tuned model created: {model}"
 MSG_SUCCEEDED = "The job has successfully completed"
+MSG_PAUSED = "Fine-tuning job paused"
+MSG_RESUMED = "Fine-tuning job resumed"
+MSG_CANCELLED = "Fine-tuning job cancelled"
 # The events of interventions, by kind ("fail" events carry the failure's message).
-INTERVENTION_MESSAGES = {
-    "pause": "Fine-tuning job paused",
-    "resume": "Fine-tuning job resumed",
-    "cancel": "Fine-tuning job cancelled",
-}
+INTERVENTION_MESSAGES = {"pause": MSG_PAUSED, "resume": MSG_RESUMED, "cancel": MSG_CANCELLED}
 FAILURE_KIND = "fail"
 
 # What a message event's `data` is: {} for most, null for "Fine-tuning job started" (every

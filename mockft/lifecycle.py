@@ -24,9 +24,48 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from mockft import joblog, synth
-from mockft.joblog import Checkpoint, Event, EventLog, JobContext, metrics_for_step
+from mockft.joblog import (
+    EVENT_TYPE_MESSAGE,
+    EVENT_TYPE_METRICS,
+    LEVEL_ERROR,
+    LEVEL_INFO,
+    LEVEL_WARN,
+    MSG_CANCELLED,
+    MSG_CHECKPOINT,
+    MSG_CREATED,
+    MSG_MODEL_CREATED,
+    MSG_PAUSED,
+    MSG_RESUMED,
+    MSG_STARTED,
+    MSG_SUCCEEDED,
+    MSG_VALIDATED,
+    MSG_VALIDATING,
+    MSG_VALIDATING_WITH_VALIDATION,
+    Checkpoint,
+    Event,
+    EventLog,
+    JobContext,
+    metrics_for_step,
+)
 
+# The event vocabulary lives in `joblog`; a job's timeline names it too.
 __all__ = [
+    "EVENT_TYPE_MESSAGE",
+    "EVENT_TYPE_METRICS",
+    "LEVEL_ERROR",
+    "LEVEL_INFO",
+    "LEVEL_WARN",
+    "MSG_CANCELLED",
+    "MSG_CHECKPOINT",
+    "MSG_CREATED",
+    "MSG_MODEL_CREATED",
+    "MSG_PAUSED",
+    "MSG_RESUMED",
+    "MSG_STARTED",
+    "MSG_SUCCEEDED",
+    "MSG_VALIDATED",
+    "MSG_VALIDATING",
+    "MSG_VALIDATING_WITH_VALIDATION",
     "Checkpoint",
     "Event",
     "EventLog",

@@ -32,7 +32,7 @@ class EventLike(Protocol):
     @property
     def type(self) -> str: ...
     @property
-    def data(self) -> Mapping[str, object]: ...
+    def data(self) -> Mapping[str, object] | None: ...  # null for "Fine-tuning job started"
 
 
 class CheckpointLike(Protocol):
@@ -68,7 +68,7 @@ STATE_EVENTS = {
 def progress(events_newest_first: Sequence[EventLike]) -> Progress | None:
     """Steps done of the total, as the newest metrics event tells; None before step 1."""
     for event in events_newest_first:
-        if event.type == METRICS:
+        if event.type == METRICS and event.data is not None:
             step, total = event.data.get("step"), event.data.get("total_steps")
             if isinstance(step, int) and isinstance(total, int):
                 return Progress(step, total)
@@ -132,7 +132,7 @@ def charts(
 ) -> list[Chart]:
     """The charts that have a point: loss and accuracy always once a step is done, the
     grader's reward for reinforcement jobs."""
-    metrics = [e.data for e in events_oldest_first if e.type == METRICS]
+    metrics = [e.data for e in events_oldest_first if e.type == METRICS and e.data is not None]
     marked = tuple(sorted(c.step_number for c in checkpoints))
     out = []
     for key, title, specs in CHARTS:

@@ -12,13 +12,15 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from mockft import errors, synth, validation
+from mockft import errors, lifecycle, synth, validation
 from mockft.auth import Organization
 from mockft.dashboard import examples, jobview
 from mockft.dashboard.charts import Chart
-from mockft.pagination import PageRequest, slice_after
-from mockft.schemas import CreateChatCompletion, FileObject, ModelObject, parse
+from mockft.pagination import MAX_LIMIT, PageRequest, slice_after
+from mockft.schemas import CreateChatCompletion, FileObject, parse
 from mockft.service import FileContent, Service
+from mockft.service.models import ModelInfo
+from mockft.wire import jobs as wire
 
 JOBS_PER_PAGE = 25
 # A status filter is applied to the jobs as they are read: one page reads at most this
@@ -35,6 +37,7 @@ DEFAULT_CHAT_MODEL = "gpt-4o-mini"
 DEFAULT_PROMPT_COMPLETION_MODEL = "babbage-002"
 CHECKPOINT_MARK = synth.CHECKPOINT_MODEL_TEMPLATE.split("}", 1)[1].split("{", 1)[0]
 FINE_TUNED_PREFIX = "ft:"
+ALL = PageRequest(limit=MAX_LIMIT)  # every event or checkpoint of a job
 
 
 @dataclass(frozen=True)
@@ -90,7 +93,7 @@ class ReportView:
 
 @dataclass(frozen=True)
 class ModelRow:
-    model: ModelObject
+    model: ModelInfo
     checkpoint: bool
 
 
@@ -131,9 +134,13 @@ class Reader:
             scanned += 1
             last = job["id"]
             if status is None or job["status"] == status:
-                events = self.service.jobs.events(self.org, job["id"])
+                events = self._events(job["id"])
                 rows.append(JobRow(job, jobview.progress(events)))
         return JobList(rows, last if more else None, scanned)
+
+    def _events(self, job_id: str) -> list[lifecycle.Event]:
+        """All the job's events, newest first (a job has at most a few thousand)."""
+        return self.service.jobs.events(self.org, job_id, ALL)
 
     def _all_jobs(
         self, metadata: dict[str, str] | None, after: str | None
@@ -141,16 +148,16 @@ class Reader:
         cursor = after
         while True:
             page = PageRequest(limit=JOBS_READ_AT_ONCE, after=cursor)
-            batch = self.service.jobs.page(self.org, page, metadata or None)
+            batch = [wire.job(v) for v in self.service.jobs.page(self.org, page, metadata or None)]
             yield from batch[:JOBS_READ_AT_ONCE]
             if len(batch) <= JOBS_READ_AT_ONCE:
                 return
             cursor = batch[JOBS_READ_AT_ONCE - 1]["id"]
 
     def job(self, job_id: str, events_after: str | None = None) -> JobPage:
-        job = self.service.jobs.get(self.org, job_id)
-        newest_first = self.service.jobs.events(self.org, job_id)
-        checkpoints = self.service.jobs.checkpoints(self.org, job_id)
+        job = wire.job(self.service.jobs.get(self.org, job_id))
+        newest_first = self._events(job_id)
+        checkpoints = self.service.jobs.checkpoints(self.org, job_id, ALL)
         progress = jobview.progress(newest_first)
         oldest_first = newest_first[::-1]
         window = slice_after(
@@ -203,7 +210,7 @@ class Reader:
 
     def result_csv(self, job_id: str) -> bytes:
         """A job's result CSV, decoded (the API serves it base64-encoded)."""
-        results = self.service.jobs.get(self.org, job_id)["result_files"]
+        results = wire.job(self.service.jobs.get(self.org, job_id))["result_files"]
         if not results:
             raise errors.invalid("This job has no result file yet.", "job_id")
         return self.decoded_result(results[0])
