@@ -112,9 +112,11 @@ def _safe_cut(text: str, start: int, end: int) -> int:
 
     It always cuts before a space that follows, or is followed by, a non-whitespace
     character (no pre-token holds a non-space character and then a space, and the last
-    space before text always starts one); after a newline followed by non-whitespace; and
-    between a letter and a digit. Python's whitespace is a superset of the tokenizers', so
-    "not whitespace" here is never whitespace there."""
+    space before text always starts one); after a newline followed by a letter or digit;
+    and between a letter and a digit. Not after a newline followed by other text: o200k's
+    punctuation pre-token takes the newlines *and* a slash that follow it,
+    so ``">\\n/"`` is one pre-token there. Python's whitespace is a superset of the
+    tokenizers', so "not whitespace" here is never whitespace there."""
     for cut in range(end - 1, start, -1):
         before, after = text[cut - 1], text[cut]
         if after == " ":
@@ -122,7 +124,7 @@ def _safe_cut(text: str, start: int, end: int) -> int:
             if not before.isspace() or (following and not following.isspace()):
                 return cut
         elif before == "\n":
-            if not after.isspace():
+            if after.isalnum():
                 return cut
         elif after.isdecimal() and before.isalpha():
             return cut
