@@ -1,7 +1,9 @@
 """Check request and response bodies against OpenAI's published OpenAPI description.
 
-The spec is read from ``$MOCKFT_OPENAPI`` or ``<repo>/../shared/openai-openapi/openapi.json``,
-normalised once into plain JSON Schema 2020-12 (see ``_normalise_schema``) and used through a
+The spec is read from ``$MOCKFT_OPENAPI`` or the copy vendored in this repository,
+``tests/data/openai-openapi/openapi.json`` (the served paths of OpenAI's description and
+every component they reference; ``python -m tests.refresh_spec`` renews it), normalised
+once into plain JSON Schema 2020-12 (see ``_normalise_schema``) and used through a
 ``referencing`` registry, so ``$ref: "#/components/schemas/X"`` resolves against the whole
 document. Validators are built once per schema location and cached.
 
@@ -47,6 +49,8 @@ __all__ = [
     "schema_violations",
     "spec_path",
 ]
+
+VENDORED_SPEC: Final = Path(__file__).resolve().parent / "data" / "openai-openapi" / "openapi.json"
 
 ENV_VAR: Final = "MOCKFT_OPENAPI"
 SPEC_URI: Final = "urn:mockft:openai-openapi"
@@ -164,12 +168,11 @@ class ResponseLike(Protocol):
 
 
 def spec_path() -> Path:
-    """``$MOCKFT_OPENAPI`` if set, else ``<repo>/../shared/openai-openapi/openapi.json``."""
+    """``$MOCKFT_OPENAPI`` if set (e.g. a whole upstream copy), else the vendored copy."""
     override = os.environ.get(ENV_VAR)
     if override:
         return Path(override).expanduser().resolve()
-    repo = Path(__file__).resolve().parent.parent
-    return (repo.parent / "shared" / "openai-openapi" / "openapi.json").resolve()
+    return VENDORED_SPEC
 
 
 @dataclass(frozen=True)
@@ -208,8 +211,8 @@ def _spec() -> _Spec:
 def _load(path: Path) -> _Spec:
     if not path.is_file():
         raise FileNotFoundError(
-            f"OpenAI OpenAPI description not found at {path}; clone it beside the repo as "
-            f"../shared/openai-openapi/openapi.json or point ${ENV_VAR} at it"
+            f"OpenAI OpenAPI description not found at {path}; unset ${ENV_VAR} to use the "
+            f"copy in the repository ({VENDORED_SPEC.relative_to(VENDORED_SPEC.parents[2])})"
         )
     raw = json.loads(path.read_bytes())
     document = copy.deepcopy(raw)

@@ -30,7 +30,7 @@ from tests.openapi_contract import (
     schema_violations,
 )
 
-RECORDED = Path(__file__).resolve().parent.parent.parent / "shared" / "reference" / "recorded"
+RECORDED = Path(__file__).resolve().parent / "data" / "recorded"
 
 
 def recorded(name: str, index: int = 0) -> dict[str, Any]:
@@ -61,11 +61,10 @@ def job() -> dict[str, Any]:
 # --- loading ---------------------------------------------------------------------------------
 
 
-def test_spec_is_found_beside_the_repo(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_spec_is_the_copy_in_the_repository(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv(contract.ENV_VAR, raising=False)
-    repo = Path(contract.__file__).resolve().parent.parent
-    expected = (repo / ".." / "shared" / "openai-openapi" / "openapi.json").resolve()
-    assert contract.spec_path() == expected
+    tests = Path(contract.__file__).resolve().parent
+    assert contract.spec_path() == tests / "data" / "openai-openapi" / "openapi.json"
     assert contract.load_spec()["servers"][0]["url"] == "https://api.openai.com/v1"
 
 
@@ -177,14 +176,17 @@ def test_missing_spec_says_where_it_looked(monkeypatch: pytest.MonkeyPatch, tmp_
             {"fine_tuned_model_checkpoint": "ft:gpt-4o-mini-2024-07-18:org::abc:ckpt-step-10"},
         ),
         ("POST", "https://api.openai.com/v1/chat/completions", "/chat/completions", {}),
-        # fixed segments beat templated ones where both match
-        ("POST", "/v1/responses/compact", "/responses/compact", {}),
-        ("GET", "/v1/responses/resp_1", "/responses/{response_id}", {"response_id": "resp_1"}),
+        ("POST", "/v1/completions", "/completions", {}),
+        ("POST", "/v1/fine_tuning/alpha/graders/run", "/fine_tuning/alpha/graders/run", {}),
         (
-            "POST",
-            "/v1/organization/certificates/activate",
-            "/organization/certificates/activate",
-            {},
+            "DELETE",
+            "/v1/fine_tuning/checkpoints/ft:gpt-4o-mini-2024-07-18:org::abc:ckpt-step-10"
+            "/permissions/cp_1",
+            "/fine_tuning/checkpoints/{fine_tuned_model_checkpoint}/permissions/{permission_id}",
+            {
+                "fine_tuned_model_checkpoint": "ft:gpt-4o-mini-2024-07-18:org::abc:ckpt-step-10",
+                "permission_id": "cp_1",
+            },
         ),
     ],
 )
