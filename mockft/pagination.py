@@ -1,25 +1,19 @@
-"""The one cursor-pagination helper: `after` / `limit` / `order` parsing with the real
-API's error wording, and the list envelope."""
+"""The one cursor-pagination helper of the HTTP layer: `after` / `limit` / `order` parsed
+from a query with the real API's error wording, and the list envelope. What a page is
+(`PageRequest`, the cursor slice) lives below the store, in `mockft.paging`."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any, Literal, TypeVar
+from typing import Any, TypeVar
 
 from mockft import errors
+from mockft.paging import ORDERS, Order, PageRequest, slice_after
+
+__all__ = ["MAX_LIMIT", "PageRequest", "envelope", "page_request", "parse_int", "slice_after"]
 
 T = TypeVar("T")
-Order = Literal["asc", "desc"]
-ORDERS: list[str] = ["asc", "desc"]
 MAX_LIMIT = 10_000
-
-
-@dataclass(frozen=True)
-class PageRequest:
-    limit: int
-    after: str | None = None
-    order: Order = "desc"
 
 
 def parse_int(query: Mapping[str, str], name: str) -> int | None:
@@ -55,21 +49,6 @@ def page_request(
         order = "asc" if raw == "asc" else "desc"
     after = query.get("after") or None
     return PageRequest(limit=limit, after=after, order=order)
-
-
-def slice_after(items: Sequence[T], page: PageRequest, key: Callable[[T], str]) -> list[T]:
-    """Up to `limit + 1` items following the cursor, for a sequence already in page order.
-
-    An unknown cursor gives an empty page, as a cursor past the end would."""
-    start = 0
-    if page.after is not None:
-        for index, item in enumerate(items):
-            if key(item) == page.after:
-                start = index + 1
-                break
-        else:
-            return []
-    return list(items[start : start + page.limit + 1])
 
 
 def envelope(

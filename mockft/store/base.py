@@ -7,7 +7,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
-from mockft.pagination import PageRequest
+from mockft.paging import PageRequest
 
 Document = dict[str, Any]
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import orjson
 
-from mockft.pagination import PageRequest
+from mockft.paging import PageRequest
 from mockft.store.base import Document
 
 SCHEMA = """

@@ -1,0 +1,37 @@
+"""What a page of a list is: the request (`after`, `limit`, `order`) and the cursor slice.
+
+Pure: the store pages with it and the HTTP layer parses into it (`mockft.pagination`), so it
+sits below both and knows neither.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Literal, TypeVar
+
+T = TypeVar("T")
+Order = Literal["asc", "desc"]
+ORDERS: list[str] = ["asc", "desc"]
+
+
+@dataclass(frozen=True)
+class PageRequest:
+    limit: int
+    after: str | None = None
+    order: Order = "desc"
+
+
+def slice_after(items: Sequence[T], page: PageRequest, key: Callable[[T], str]) -> list[T]:
+    """Up to `limit + 1` items following the cursor, for a sequence already in page order.
+
+    An unknown cursor gives an empty page, as a cursor past the end would."""
+    start = 0
+    if page.after is not None:
+        for index, item in enumerate(items):
+            if key(item) == page.after:
+                start = index + 1
+                break
+        else:
+            return []
+    return list(items[start : start + page.limit + 1])
