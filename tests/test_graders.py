@@ -15,6 +15,7 @@ import pytest
 
 from mockft import errors
 from mockft import graders as g
+from mockft.service import graders as api
 from tests.conftest import API_KEY, LiveServer
 from tests.openapi_contract import raw_spec, schema_violations
 
@@ -93,13 +94,13 @@ def run_local(
     body: dict[str, Any] = {"grader": grader, "model_sample": sample}
     if item is not None:
         body["item"] = item
-    request = g.parse_run_request(body)
+    request = api.parse_run_request(body)
     return g.run(request.grader, request.model_sample, request.item)
 
 
 def rejection(body: dict[str, Any]) -> dict[str, Any]:
     with pytest.raises(errors.APIError) as caught:
-        g.parse_run_request(body)
+        api.parse_run_request(body)
     assert caught.value.status == 400
     error: dict[str, Any] = caught.value.body()["error"]
     return error
@@ -746,7 +747,7 @@ def test_python_source_size_limit() -> None:
     error = rejection({"grader": python_grader(source), "model_sample": "x"})
     assert "the limit is 262144 bytes" in error["message"]
     grade_with_defaults = "def grade(sample, item, scale=1.0):\n    return scale\n"
-    g.parse_run_request({"grader": python_grader(grade_with_defaults), "model_sample": "x"})
+    api.parse_run_request({"grader": python_grader(grade_with_defaults), "model_sample": "x"})
 
 
 def test_score_model_is_deterministic_within_its_range() -> None:
@@ -803,7 +804,7 @@ def test_multi_sums_token_usage_per_model() -> None:
 
 def test_parse_grader_names_a_caller_chosen_param() -> None:
     with pytest.raises(errors.APIError) as caught:
-        g.parse_grader(string_check("eqq"), "method.reinforcement.grader")
+        api.parse_grader(string_check("eqq"), "method.reinforcement.grader")
     assert caught.value.param == "method.reinforcement.grader.operation"
-    parsed = g.parse_grader(string_check(), "method.reinforcement.grader")
-    assert g.grade(parsed, "Paris", {"label": "Paris"}) == 1.0
+    parsed = api.parse_grader(string_check(), "method.reinforcement.grader")
+    assert g.run(parsed, "Paris", {"label": "Paris"})["reward"] == 1.0

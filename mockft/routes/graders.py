@@ -1,5 +1,5 @@
-"""Graders (alpha): validate and run a grader. Nothing is stored; scoring is in
-`mockft.graders`."""
+"""Graders (alpha): validate and run a grader. Nothing is stored; parsing is in
+`mockft.service.graders`, scoring in `mockft.graders`."""
 
 from __future__ import annotations
 
@@ -7,18 +7,15 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from mockft import graders
-from mockft.routes.common import api_json, json_body
+from mockft.routes.common import api_json, json_body, service_of
 
 
 async def validate_grader(request: Request) -> Response:
-    body = graders.parse_validate_request(await json_body(request))
-    return api_json({"grader": graders.grader_api(body.grader)})
+    return api_json(service_of(request).graders.validate(await json_body(request)))
 
 
 async def run_grader(request: Request) -> Response:
-    body = graders.parse_run_request(await json_body(request))
-    return api_json(graders.run(body.grader, body.model_sample, body.item))
+    return api_json(service_of(request).graders.run(await json_body(request)))
 
 
 routes = [

@@ -10,6 +10,7 @@ from mockft.config import Settings
 from mockft.service.clockctl import ClockControl, restore_clock
 from mockft.service.context import Context
 from mockft.service.files import FILE, FileContent, Files
+from mockft.service.graders import Graders
 from mockft.service.inference import Inference
 from mockft.service.jobs import JOB, Jobs
 from mockft.service.models import Models
@@ -39,6 +40,7 @@ class Service:
         self.models = Models(self.ctx)
         self.jobs = Jobs(self.ctx, self.files, self.models)
         self.inference = Inference(self.ctx)
+        self.graders = Graders()
 
     @classmethod
     def open(cls, settings: Settings) -> Service:

@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 
 import orjson
 
-from mockft import errors, graders, lifecycle, synth
+from mockft import errors, lifecycle, synth
 from mockft import validation as validation_rules
 from mockft.auth import Organization
 from mockft.catalog import FineTuningSpec
@@ -31,7 +31,7 @@ from mockft.job_record import (
 )
 from mockft.pagination import PageRequest, slice_after
 from mockft.schemas import CreateFineTuningJob
-from mockft.service import learning
+from mockft.service import graders, learning
 from mockft.service.context import Context, Part, one_instant
 from mockft.service.files import FILE, FILE_PREFIX, Files
 from mockft.service.models import Models
