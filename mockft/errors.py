@@ -311,3 +311,41 @@ def unknown_hyperparameter(name: str, value: object) -> APIError:
     the key alone as the param): "invalid nepochs: 2, extra inputs are not permitted"."""
     shown = value if isinstance(value, str) else json.dumps(value, separators=(", ", ": "))
     return invalid(f"invalid {name}: {shown}, extra inputs are not permitted", name)
+
+
+# --- structure: JSON types in the API's words (the one table) ---------------------------------
+
+# "Invalid type for 'n_epochs': expected an integer, but got a decimal instead.";
+# "Invalid type for 'temperature': expected a decimal, but got a string instead." (captures in
+# docs/fidelity.md). Keys are JSON Schema's type names.
+JSON_TYPE_NAMES = {
+    "null": "null",
+    "boolean": "a boolean",
+    "integer": "an integer",
+    "number": "a decimal",
+    "string": "a string",
+    "array": "an array",
+    "object": "an object",
+}
+
+
+def json_type(value: object) -> str:
+    """The JSON Schema type of a parsed JSON value."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    return "object"
+
+
+def json_type_name(value: object) -> str:
+    """What the API calls a value's type: ``got a decimal``, ``got an array``, ..."""
+    return JSON_TYPE_NAMES[json_type(value)]

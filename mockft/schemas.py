@@ -9,9 +9,9 @@ from typing import Annotated, Any, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, ValidationError
 
 from mockft import errors
+from mockft.errors import json_type_name as json_type_name  # re-exported for older callers
 
 FILE_PURPOSES = ["assistants", "batch", "fine-tune", "vision", "user_data", "evals"]
-UPLOAD_PURPOSES = ["assistants", "batch", "fine-tune", "vision"]
 MIN_EXPIRY_SECONDS = 3600
 MAX_EXPIRY_SECONDS = 2_592_000
 
@@ -268,14 +268,16 @@ class UploadPart(Resource):
 
 # -- request parsing -------------------------------------------------------------------
 
-TYPE_NAMES = {
-    "int": "an integer",
-    "float": "a number",
-    "string": "a string",
-    "bool": "a boolean",
-    "list": "an array",
-    "dict": "an object",
-    "model": "an object",
+# pydantic's error kinds ("int_type", "float_parsing", ...) by the JSON type they expected;
+# the words are errors.JSON_TYPE_NAMES'.
+EXPECTED_TYPES = {
+    "int": "integer",
+    "float": "number",
+    "string": "string",
+    "bool": "boolean",
+    "list": "array",
+    "dict": "object",
+    "model": "object",
 }
 
 
@@ -291,22 +293,6 @@ ERROR_RANK = {
     "too_long": 2,
     "too_short": 2,
 }
-
-
-def json_type_name(value: object) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int):
-        return "an integer"
-    if isinstance(value, float):
-        return "a decimal"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "an array"
-    return "an object"
 
 
 def _reject_constant(name: str) -> None:
@@ -394,8 +380,9 @@ def from_validation_error(exc: ValidationError) -> errors.APIError:
         expected = str(ctx.get("expected", ""))
         allowed = [part.strip().strip("'") for part in expected.replace(" or ", ",").split(",")]
         return errors.invalid_value(name, value, [a for a in allowed if a])
-    expected = TYPE_NAMES.get(kind.split("_")[0], "a valid value")
-    return errors.invalid_type(name, expected, json_type_name(value))
+    json_type = EXPECTED_TYPES.get(kind.split("_")[0])
+    wanted = errors.JSON_TYPE_NAMES[json_type] if json_type else "a valid value"
+    return errors.invalid_type(name, wanted, json_type_name(value))
 
 
 def _bound(ctx: dict[str, Any]) -> float:

@@ -32,7 +32,8 @@ _INDEXED_ID_DOMAIN = "indexed-id"
 _ID_SPACE = len(BASE62) ** ID_LENGTH
 
 MAX_SEED = 2**31 - 1
-FINE_TUNED_MODEL_TEMPLATE = "ft:{base}:{org}:{suffix}:{tag}"
+FINE_TUNED_PREFIX = "ft:"  # every fine-tuned model id starts with it
+FINE_TUNED_MODEL_TEMPLATE = FINE_TUNED_PREFIX + "{base}:{org}:{suffix}:{tag}"
 CHECKPOINT_MODEL_TEMPLATE = "{model}:ckpt-step-{step}"
 
 # --- metric curves -----------------------------------------------------------------------

@@ -40,6 +40,8 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
+from mockft.synth import FINE_TUNED_PREFIX
+
 CL100K_BASE: Final = "cl100k_base"
 O200K_BASE: Final = "o200k_base"
 ENCODINGS: Final = (CL100K_BASE, O200K_BASE)
@@ -93,7 +95,6 @@ O200K_MODEL_PREFIXES: Final = (
     "o3",
     "o4",
 )
-FINE_TUNED_PREFIX: Final = "ft:"
 
 
 def encoding_for_model(model: str) -> str:

@@ -11,10 +11,11 @@ from typing import Any, TypeVar
 from pydantic import ValidationError
 
 from mockft import errors
+from mockft.errors import json_type_name
 from mockft.graders import AnyGrader, Grader, GraderError, check_grader, grader_api, run
 from mockft.graders.base import UNION_ERRORS, is_tag
 from mockft.graders.parsing import GRADER_ADAPTER
-from mockft.schemas import Request, from_validation_error, json_type_name
+from mockft.schemas import Request, from_validation_error
 
 T = TypeVar("T")
 

@@ -43,7 +43,7 @@ JOB = "job"
 JOB_PREFIX = "ftjob-"
 RESULT_FILENAME = "step_metrics.csv"
 RESULT_PURPOSE = "fine-tune-results"
-FT_PREFIX = "ft:"
+FT_PREFIX = synth.FINE_TUNED_PREFIX
 FINE_TUNE_PURPOSE = "fine-tune"
 
 
