@@ -85,4 +85,4 @@ def test_node_sdk_workflow(server: LiveServer) -> None:
         MOCKFT_VALID=str(FIXTURES / "valid_chat.jsonl"),
     )
     assert summary["ok"] is True
-    assert summary["steps"] == ["files", "uploads", "jobs", "models", "errors"]
+    assert summary["steps"] == ["files", "uploads", "jobs", "models", "chat", "errors"]
