@@ -8,7 +8,7 @@ from typing import Final, Literal
 
 from mockft.graders.base import GraderObject
 from mockft.graders.outcome import Outcome, local
-from mockft.graders.templates import Namespaces, check_template, render_template
+from mockft.graders.templates import Namespaces, check_templates, render_template
 
 STRING_CHECK_OPERATIONS: Final = ("eq", "ne", "like", "ilike")
 
@@ -22,8 +22,7 @@ class StringCheckGrader(GraderObject):
 
 
 def check(grader: StringCheckGrader, param: str) -> None:
-    check_template(grader.input, f"{param}.input")
-    check_template(grader.reference, f"{param}.reference")
+    check_templates(param, input=grader.input, reference=grader.reference)
 
 
 def score(grader: StringCheckGrader, namespaces: Namespaces) -> Outcome:

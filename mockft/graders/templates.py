@@ -83,6 +83,12 @@ def check_template(text: str, param: str) -> None:
         raise invalid(param, str(exc)) from None
 
 
+def check_templates(param: str, **texts: str) -> None:
+    """`check_template` for each named text, e.g. ``input=..., reference=...``."""
+    for name, text in texts.items():
+        check_template(text, f"{param}.{name}")
+
+
 @dataclass(frozen=True)
 class Namespaces:
     """What templates read: ``item`` and the ``sample`` built from ``model_sample``."""

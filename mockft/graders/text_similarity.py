@@ -9,7 +9,7 @@ from typing import Literal
 from mockft.graders.base import Finite, GraderObject
 from mockft.graders.outcome import Outcome, local
 from mockft.graders.similarity import similarity
-from mockft.graders.templates import Namespaces, check_template, render_template
+from mockft.graders.templates import Namespaces, check_templates, render_template
 
 
 class TextSimilarityGrader(GraderObject):
@@ -25,8 +25,7 @@ class TextSimilarityGrader(GraderObject):
 
 
 def check(grader: TextSimilarityGrader, param: str) -> None:
-    check_template(grader.input, f"{param}.input")
-    check_template(grader.reference, f"{param}.reference")
+    check_templates(param, input=grader.input, reference=grader.reference)
 
 
 def score(grader: TextSimilarityGrader, namespaces: Namespaces) -> Outcome:
