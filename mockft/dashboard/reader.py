@@ -36,7 +36,7 @@ RESULTS = "fine-tune-results"
 DEFAULT_CHAT_MODEL = "gpt-4o-mini"
 DEFAULT_PROMPT_COMPLETION_MODEL = "babbage-002"
 CHECKPOINT_MARK = synth.CHECKPOINT_MODEL_TEMPLATE.split("}", 1)[1].split("{", 1)[0]
-FINE_TUNED_PREFIX = "ft:"
+FINE_TUNED_PREFIX = synth.FINE_TUNED_PREFIX
 ALL = PageRequest(limit=MAX_LIMIT)  # every event or checkpoint of a job
 
 
