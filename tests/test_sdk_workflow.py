@@ -75,8 +75,10 @@ def test_the_standard_workflow(mockft_server: MockFTServer) -> None:
         )
         assert len(checkpoints) == 2  # one per epoch
         model = done.fine_tuned_model
-        for checkpoint in checkpoints:
-            assert checkpoint.fine_tuned_model_checkpoint.startswith(f"{model}:ckpt-step-")
+        # the last checkpoint's model is the fine-tuned model; an earlier one is its own model
+        assert checkpoints[0].fine_tuned_model_checkpoint == model
+        earlier = checkpoints[-1].fine_tuned_model_checkpoint
+        assert earlier.endswith(f":ckpt-step-{checkpoints[-1].step_number}")
 
         (result_id,) = done.result_files
         content = client.files.content(result_id).content
@@ -102,9 +104,9 @@ def test_the_standard_workflow(mockft_server: MockFTServer) -> None:
         assert streamed == text
         assert chunks[-1].usage is not None
 
-        deleted = client.models.delete(checkpoints[0].fine_tuned_model_checkpoint)
-        assert deleted.deleted is True
+        assert client.models.delete(earlier).deleted is True
         with pytest.raises(openai.NotFoundError):
-            client.models.retrieve(checkpoints[0].fine_tuned_model_checkpoint)
+            client.models.retrieve(earlier)
+        assert client.models.retrieve(model).id == model
         with pytest.raises(openai.PermissionDeniedError):
             client.models.delete("gpt-4o-mini")
