@@ -396,9 +396,10 @@ def result_csv(rows: Iterable[StepMetrics]) -> bytes:
     return RESULT_CSV_HEADER.encode() + "".join(_csv_line(row) for row in rows).encode()
 
 
-def result_file_chunks(rows: Iterable[StepMetrics]) -> Iterator[bytes]:
-    """The result file as the API serves it (base64 of `result_csv(rows)`), in chunks: a
-    job of many steps never holds its whole CSV in memory."""
+def result_file_chunks(rows: Iterable[StepMetrics], *, encoded: bool = True) -> Iterator[bytes]:
+    """The result file as the API serves it, in chunks (a job of many steps never holds its
+    whole CSV in memory): base64 of `result_csv(rows)` for chat models' jobs, the CSV
+    itself (`encoded=False`) for babbage-002's and davinci-002's."""
     pending = RESULT_CSV_HEADER.encode()
     lines: list[str] = []
     for row in rows:
@@ -406,11 +407,11 @@ def result_file_chunks(rows: Iterable[StepMetrics]) -> Iterator[bytes]:
         if len(lines) == RESULT_CSV_ROWS_PER_CHUNK:
             pending += "".join(lines).encode()
             lines = []
-            whole = len(pending) - len(pending) % 3  # base64 of whole 3-byte groups
-            yield base64.b64encode(pending[:whole])
+            whole = len(pending) - len(pending) % 3 if encoded else len(pending)
+            yield base64.b64encode(pending[:whole]) if encoded else pending
             pending = pending[whole:]
     pending += "".join(lines).encode()
-    yield base64.b64encode(pending)
+    yield base64.b64encode(pending) if encoded else pending
 
 
 def metrics_event_message(m: StepMetrics, total_steps: int) -> str:

@@ -156,6 +156,23 @@ def test_same_seed_gives_identical_metrics_and_csv(tmp_path: Path) -> None:
     assert outputs[0] == outputs[1]
 
 
+def test_a_result_file_is_made_when_the_job_ends_however_late_it_is_seen(
+    mockft: MockFT,
+) -> None:
+    """The result file and the models exist from the job's end: first read a day later,
+    they still say `finished_at` (not the instant of that read), so the same seed, inputs
+    and clock give the same objects whatever the polling cadence."""
+    client = mockft.openai()
+    training = client.files.create(file=(TRAIN.name, TRAIN.read_bytes()), purpose="fine-tune")
+    job = client.fine_tuning.jobs.create(model="gpt-4o-mini", training_file=training.id)
+    mockft.advance(86_400)
+    done = client.fine_tuning.jobs.retrieve(job.id)
+    assert done.status == "succeeded" and done.finished_at is not None
+    assert done.finished_at < mockft.now() - 3600
+    assert client.files.retrieve(done.result_files[0]).created_at == done.finished_at
+    assert client.models.retrieve(done.fine_tuned_model or "").created == done.finished_at
+
+
 def test_cancel_while_running(client: openai.OpenAI, server: LiveServer) -> None:
     job = create_job(client)
     while client.fine_tuning.jobs.retrieve(job.id).status != "running":

@@ -62,6 +62,7 @@ STATE_EVENTS = {
     lifecycle.MSG_STARTED: lifecycle.RUNNING,
     lifecycle.MSG_PAUSED: lifecycle.PAUSED,
     lifecycle.MSG_RESUMED: lifecycle.RUNNING,
+    lifecycle.MSG_CANCELLED: lifecycle.CANCELLED,  # a cancelled job's finished_at is null
 }
 
 
@@ -83,7 +84,8 @@ def timeline(job: Mapping[str, Any], events_oldest_first: Sequence[EventLike]) -
         if status is not None:
             states.append(Transition(status, event.created_at))
     finished = job.get("finished_at")
-    if lifecycle.is_terminal(job["status"]) and finished is not None:
+    ended = lifecycle.is_terminal(job["status"]) and states[-1].status != job["status"]
+    if ended and finished is not None:
         states.append(Transition(job["status"], int(finished)))
     return states
 

@@ -73,9 +73,13 @@ class Files(Part):
         purpose: str,
         size: int,
         expires_after: ExpiresAfter | None,
+        *,
+        created_at: int | None = None,
     ) -> FileObject:
+        """Record a File; `created_at` for one the service made at an earlier instant (a
+        job's result file exists from the job's end, whenever that is first seen)."""
         self.purge_expired()
-        now = self.now()
+        now = self.now() if created_at is None else created_at
         expires_at: int | None = None
         if expires_after is not None:
             expires_at = now + expires_after.seconds

@@ -43,6 +43,7 @@ JOB = "job"
 JOB_PREFIX = "ftjob-"
 RESULT_FILENAME = "step_metrics.csv"
 RESULT_PURPOSE = "fine-tune-results"
+PROMPT_COMPLETION = "prompt_completion"  # the catalog's format of babbage-002, davinci-002
 FT_PREFIX = synth.FINE_TUNED_PREFIX
 FINE_TUNE_PURPOSE = "fine-tune"
 
@@ -321,10 +322,12 @@ class Jobs(Part):
         if self.blobs.size(result_id) is None or self.blobs.size(record.id) is None:
             key = f"results:{record.id}"
             plan = _timeline_of(record).require_plan()
-            self.work.outcome(
-                key,
-                functools.partial(make_results, self.ctx, record, result_id, plan, snap.steps_done),
+            spec = self.catalog.fine_tuning(record.base_snapshot)
+            encoded = spec is None or spec.format != PROMPT_COMPLETION
+            make = functools.partial(
+                make_results, self.ctx, record, result_id, plan, snap.steps_done, encoded
             )
+            self.work.outcome(key, make)
             self.work.forget(key)
         size = self.blobs.size(result_id) or 0
         created = snap.finished_at or self.now()
@@ -332,7 +335,9 @@ class Jobs(Part):
             stored = self._current(org, record.id)
             if stored.materialized:
                 return stored
-            self.files.store_file(org, result_id, RESULT_FILENAME, RESULT_PURPOSE, size, None)
+            self.files.store_file(
+                org, result_id, RESULT_FILENAME, RESULT_PURPOSE, size, None, created_at=created
+            )
             names = [c.fine_tuned_model_checkpoint for c in snap.checkpoints]
             for name in dict.fromkeys([record.fine_tuned_model, *names]):
                 self.models.register(org, name, created, record.base_snapshot, record.id)
@@ -388,20 +393,30 @@ def validate_files(
 
 
 def make_results(
-    ctx: Context, record: JobRecord, result_id: str, plan: lifecycle.JobPlan, steps: int
+    ctx: Context,
+    record: JobRecord,
+    result_id: str,
+    plan: lifecycle.JobPlan,
+    steps: int,
+    encoded: bool = True,
 ) -> None:
     """What a success leaves, made off the event loop: its result file, and what its models
     learned (fixed now, whatever later happens to the training file)."""
     if ctx.blobs.size(result_id) is None:
-        write_results(ctx.blobs, result_id, plan, steps)
+        write_results(ctx.blobs, result_id, plan, steps, encoded=encoded)
     learning.learn(ctx, record.id, record.training_file)
 
 
-def write_results(blobs: Blobs, key: str, plan: lifecycle.JobPlan, steps: int) -> None:
-    """The result file of a job that ran `steps` steps, streamed to the blob `key`."""
+def write_results(
+    blobs: Blobs, key: str, plan: lifecycle.JobPlan, steps: int, *, encoded: bool = True
+) -> None:
+    """The result file of a job that ran `steps` steps, streamed to the blob `key`: base64
+    for a chat model's job, plain CSV for a prompt/completion model's (`encoded=False`; the
+    cookbook's classification notebook reads babbage-002's with `pd.read_csv`)."""
     writer = blobs.writer(key)
+    rows = lifecycle.metrics_through(plan, steps)
     try:
-        for chunk in synth.result_file_chunks(lifecycle.metrics_through(plan, steps)):
+        for chunk in synth.result_file_chunks(rows, encoded=encoded):
             writer.write(chunk)
     except BaseException:
         writer.abort()

@@ -2,7 +2,8 @@
 
 Field order and values follow captures of the real API (see docs/fidelity.md): `error` is
 `{}` until a job fails; `hyperparameters` is null for jobs that are not supervised;
-`estimated_finish` is null (no capture shows a value); the method shows the
+`estimated_finish` is null (no capture shows a value), and so is a cancelled job's
+`finished_at` (simple-openai's 2023-11 job list); the method shows the
 hyperparameters the job uses once they resolve. Events and checkpoints are built in wire
 form by `joblog` (a dataclass with the API's fields in its order).
 """
@@ -12,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from mockft.job_record import OBJECT, SUPERVISED, JobView
-from mockft.lifecycle import SUCCEEDED, Checkpoint, Event, Hyperparameters, JobError
+from mockft.lifecycle import CANCELLED, SUCCEEDED, Checkpoint, Event, Hyperparameters, JobError
 
 
 def job(view: JobView) -> dict[str, Any]:
@@ -28,7 +29,7 @@ def job(view: JobView) -> dict[str, Any]:
         "id": record.id,
         "model": record.model,
         "created_at": record.created_at,
-        "finished_at": snap.finished_at,
+        "finished_at": None if snap.status == CANCELLED else snap.finished_at,
         "fine_tuned_model": snap.fine_tuned_model,
         "organization_id": record.organization_id,
         "result_files": list(record.result_files) if snap.status == SUCCEEDED else [],
