@@ -21,10 +21,34 @@ import random
 from pathlib import Path
 
 _FOODS = [
-    "brown sugar", "milk", "vanilla", "nuts", "butter", "chicken breasts", "cream cheese",
-    "frozen corn", "garlic powder", "salt", "pepper", "peanut butter", "chocolate chips",
-    "flour", "eggs", "onion", "celery", "rice", "tomato sauce", "ground beef", "cheddar",
-    "baking soda", "cinnamon", "oats", "raisins", "lemon juice", "sour cream", "mushrooms",
+    "brown sugar",
+    "milk",
+    "vanilla",
+    "nuts",
+    "butter",
+    "chicken breasts",
+    "cream cheese",
+    "frozen corn",
+    "garlic powder",
+    "salt",
+    "pepper",
+    "peanut butter",
+    "chocolate chips",
+    "flour",
+    "eggs",
+    "onion",
+    "celery",
+    "rice",
+    "tomato sauce",
+    "ground beef",
+    "cheddar",
+    "baking soda",
+    "cinnamon",
+    "oats",
+    "raisins",
+    "lemon juice",
+    "sour cream",
+    "mushrooms",
 ]
 _AMOUNTS = ["1 c.", "1/2 c.", "2 Tbsp.", "1 tsp.", "1 (8 oz.) pkg.", "3 large", "1 lb."]
 _DISHES = ["Casserole", "Cookies", "Pie", "Salad", "Soup", "Bars", "Bake", "Dip", "Cake"]
@@ -44,8 +68,14 @@ def recipes(root: Path, rows: int = 400, seed: int = 0) -> Path:
             directions = [f"Mix the {food}." for food in foods[:3]] + ["Bake 30 minutes."]
             link = f"www.cookbooks.com/Recipe-Details.aspx?id={1000 + i}"
             out.writerow(
-                [title, json.dumps(ingredients), json.dumps(directions), link,
-                 "www.cookbooks.com", json.dumps(foods)]
+                [
+                    title,
+                    json.dumps(ingredients),
+                    json.dumps(directions),
+                    link,
+                    "www.cookbooks.com",
+                    json.dumps(foods),
+                ]
             )
     return path
 
@@ -71,8 +101,7 @@ def newsgroups(root: Path, per_class: int = 600, seed: int = 0) -> Path:
         for i in range(per_class):
             picked = rng.sample(words, 4)
             body = " ".join(
-                f"I think the {w} looked {rng.choice(['great', 'awful', 'tired'])}."
-                for w in picked
+                f"I think the {w} looked {rng.choice(['great', 'awful', 'tired'])}." for w in picked
             )
             data.append(f"From: fan{i}@example.edu\nSubject: Re: {picked[0]}\n\n{body}\n")
             target.append(label)

@@ -38,14 +38,17 @@ job=$(echo "$jobs" | head -1 | cut -d' ' -f1)
 model=$(echo "$jobs" | head -1 | cut -d' ' -f3)
 file=$(echo "$jobs" | head -1 | cut -d' ' -f4)
 
+# create-from-id also watches forever (2 s polls): stop it at once, then cancel the job
 step instructor jobs create-from-id "$file" --model "$MODEL"
-timeout 5 "$VENV/bin/instructor" jobs create-from-id "$file" --model "$MODEL"
+timeout 2 "$VENV/bin/instructor" jobs create-from-id "$file" --model "$MODEL"
 second=$("$VENV/bin/python" -c '
 from openai import OpenAI
 print(OpenAI().fine_tuning.jobs.list(limit=1).data[0].id)')
 step instructor jobs cancel "$second"
 "$VENV/bin/instructor" jobs cancel "$second"
 
+# instructor 1.17 calls `client.files.download`, which openai>=1 does not have: this step
+# fails before any request, against any server
 step instructor files download "$file" downloaded.jsonl
 "$VENV/bin/instructor" files download "$file" downloaded.jsonl && cmp downloaded.jsonl math_finetunes.jsonl && echo "download: same bytes"
 
@@ -55,7 +58,6 @@ dispatched=$?
 
 step instructor files delete "$file"
 "$VENV/bin/instructor" files delete "$file"
-step instructor usage list
-"$VENV/bin/instructor" usage list 2>&1 | tail -5
+# (`instructor usage list` is left out: it calls api.openai.com itself, whatever the base URL)
 rm -rf "$work"
 [ "$dispatched" = 0 ] && echo "workflow complete"

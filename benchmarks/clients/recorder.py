@@ -43,7 +43,7 @@ def _text(data: bytes) -> dict[str, Any]:
     return body
 
 
-_POLL = re.compile(r"^/v1/fine_tuning/jobs/[^/]+(/events|/checkpoints)?$")
+_POLL = re.compile(r"^/v1/fine_tuning/jobs(/[^/]+(/events|/checkpoints)?)?$")
 
 
 def build(upstream: str, out: Path, advance_per_poll: float = 0.0) -> Starlette:
@@ -78,9 +78,7 @@ def build(upstream: str, out: Path, advance_per_poll: float = 0.0) -> Starlette:
             content=body,
         )
         answer = await client.send(upstream_request, stream=True)
-        answer_headers = {
-            k: v for k, v in answer.headers.items() if k.lower() not in _HOP
-        }
+        answer_headers = {k: v for k, v in answer.headers.items() if k.lower() not in _HOP}
 
         def record(data: bytes) -> None:
             entry = {
@@ -112,9 +110,7 @@ def build(upstream: str, out: Path, advance_per_poll: float = 0.0) -> Starlette:
                 await answer.aclose()
                 record(b"".join(chunks))
 
-        return StreamingResponse(
-            relay(), status_code=answer.status_code, headers=answer_headers
-        )
+        return StreamingResponse(relay(), status_code=answer.status_code, headers=answer_headers)
 
     methods = ["GET", "POST", "DELETE", "PUT", "PATCH"]
     return Starlette(routes=[Route("/{path:path}", proxy, methods=methods)])

@@ -1,6 +1,6 @@
 """Print a recorded run (``exchanges.jsonl``) as one line per exchange, or in full.
 
-    python -m benchmarks.clients.summary /tmp/run/openai-cli [--full] [--width 160]
+python -m benchmarks.clients.summary /tmp/run/openai-cli [--full] [--width 160]
 """
 
 from __future__ import annotations
@@ -30,9 +30,7 @@ def main() -> None:
             print("  <", answer[:4000])
         else:
             print(head)
-            if request and "multipart" not in e["request_headers"].get(
-                "content-type", ""
-            ):
+            if request and "multipart" not in e["request_headers"].get("content-type", ""):
                 print("  >", request.replace("\n", " ")[: args.width])
             print("  <", answer.replace("\n", " ")[: args.width])
 

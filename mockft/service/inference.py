@@ -10,16 +10,23 @@ refuses them, and ``logprobs`` get seeded values (``mockft.logprobs``).
 A model answers on its own endpoint only (chat models on chat completions, babbage-002,
 davinci-002 and gpt-3.5-turbo-instruct on legacy completions), a chat answer names the
 snapshot that answered (``gpt-4o-mini`` -> ``gpt-4o-mini-2024-07-18``), and every answer
-carries the model's rate limits (``mockft.ratelimits``)."""
+carries the model's rate limits (``mockft.ratelimits``).
+
+A chat request that forces a tool (``tool_choice`` naming one, or ``"required"``) is
+answered with a call of it, and ``response_format`` ``json_schema`` / ``json_object`` with
+JSON of that form (``mockft.structured``), as the real API guarantees; a fine-tuned model
+that learned a call for the prompt makes it (its arguments as trained) whenever the tool
+is offered."""
 
 from __future__ import annotations
 
 import json
+import random
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 
-from mockft import errors, logprobs, ratelimits, synth, tokens
+from mockft import errors, logprobs, ratelimits, structured, synth, tokens
 from mockft.auth import Organization
 from mockft.catalog import Endpoint
 from mockft.schemas import (
@@ -46,16 +53,27 @@ STOP: Final = "stop"
 LENGTH: Final = "length"
 CHAT: Final = "chat"
 COMPLETIONS: Final = "completions"
+TOOL_CALLS: Final = "tool_calls"
 TOOL: Final = "tool"
 ASSISTANT: Final = "assistant"
+CALL_PREFIX: Final = "call_"
+JSON_SEPARATORS: Final = (",", ":")  # the real API writes arguments and JSON compact
+
+
+@dataclass(frozen=True)
+class ToolCall:
+    id: str
+    name: str
+    arguments: str
 
 
 @dataclass(frozen=True)
 class Choice:
-    text: str
+    text: str  # with a tool call: its arguments (what the tokens spell)
     finish_reason: str
     tokens: tuple[bytes, ...]  # the reply's tokens, as bytes
     logprobs: tuple[logprobs.TokenLogprob, ...] | None  # None: not asked for
+    tool_call: ToolCall | None = None  # the answer is this call, its content null
 
 
 @dataclass(frozen=True)
@@ -97,7 +115,7 @@ class _Target:
 class Inference(Part):
     def __init__(self, ctx: Context) -> None:
         super().__init__(ctx)
-        self._learned: OrderedDict[str, dict[str, str]] = OrderedDict()
+        self._learned: OrderedDict[str, dict[str, learning.Reply]] = OrderedDict()
 
     def clear(self) -> None:
         self._learned.clear()
@@ -136,6 +154,7 @@ class Inference(Part):
             limit=limit,
             key=json.dumps(messages, sort_keys=True),
             top=(request.top_logprobs or 0) if request.logprobs else None,
+            form=structured.requested(request.model_extra or {}),
         )
 
     def complete(self, org: Organization, request: CreateCompletion) -> Answer:
@@ -213,14 +232,28 @@ class Inference(Part):
         key: str,
         top: int | None,
         text_offset: int = 0,
+        form: structured.Form | None = None,
     ) -> Answer:
         trained = self._replies(target.job_id).get(prompt) if target.job_id else None
+        trained_text = trained if isinstance(trained, str) else None
         pieces_of = tokens.get_counter(target.encoding).pieces
+        sequence = self.store.next_sequence("ids")
         choices = []
         for index in range(request.n or 1):
-            text = trained or synth.reply_text(request.model, key, request.seed, index)
+            seed = (request.model, key, request.seed, index)
+            call = _call(form, trained, seed)
+            if call is not None:
+                text = call[1]
+            elif isinstance(form, (structured.JsonSchema, structured.JsonObject)):
+                learned_json = trained_text is not None and _json_object(trained_text)
+                text = trained_text if learned_json and trained_text else _formed(form, seed)
+            else:
+                text = trained_text or synth.reply_text(*seed)
             pieces = pieces_of(text)
             finish = STOP
+            named = isinstance(form, structured.ToolCalls) and form.choice == structured.NAMED
+            if call is not None and not named:
+                finish = TOOL_CALLS  # a named tool_choice ends with "stop" (vllm#25054)
             if limit is not None and len(pieces) > limit:
                 pieces, finish = pieces[:limit], LENGTH
                 text = b"".join(pieces).decode("utf-8", "replace")
@@ -231,10 +264,13 @@ class Inference(Part):
                     encoding=target.encoding,
                     top=top,
                     trained=trained is not None,
-                    seed=(request.model, key, request.seed, index),
+                    seed=seed,
                 )
-            choices.append(Choice(text, finish, tuple(pieces), found))
-        sequence = self.store.next_sequence("ids")
+            tool_call = None
+            if call is not None:
+                call_id = synth.make_id(CALL_PREFIX, self.settings.seed, sequence, index)
+                tool_call = ToolCall(call_id, call[0], text)
+            choices.append(Choice(text, finish, tuple(pieces), found, tool_call))
         return Answer(
             id=synth.make_id(prefix, self.settings.seed, sequence, length=COMPLETION_ID_LENGTH),
             created=self.now(),
@@ -246,7 +282,7 @@ class Inference(Part):
             limits=target.limits,
         )
 
-    def _replies(self, job_id: str) -> dict[str, str]:
+    def _replies(self, job_id: str) -> dict[str, learning.Reply]:
         """Prompt -> trained reply for the models of ``job_id``, as fixed when they were made
         (kept decoded for the most recently used jobs)."""
         replies = self._learned.get(job_id)
@@ -263,6 +299,42 @@ class Inference(Part):
         if len(self._learned) > LEARNED_CACHE_SIZE:
             self._learned.popitem(last=False)
         return replies
+
+
+def _call(
+    form: structured.Form | None, trained: learning.Reply | None, seed: tuple[object, ...]
+) -> tuple[str, str] | None:
+    """The tool call (name, arguments) that answers, if one does: the learned call when its
+    tool is offered, else a forced tool's call with arguments fitting its parameters."""
+    if not isinstance(form, structured.ToolCalls):
+        return None
+    if isinstance(trained, dict):
+        if any(tool.name == trained["name"] for tool in form.tools):
+            return trained["name"], trained["arguments"]
+    if form.choice == structured.AUTO:
+        return None
+    tool = form.tools[0]
+    rng = random.Random(synth.draw_seed("tool-call", *seed))
+    arguments = structured.instance(tool.parameters or {"type": "object"}, rng)
+    return tool.name, json.dumps(arguments, separators=JSON_SEPARATORS, ensure_ascii=False)
+
+
+def _formed(form: structured.JsonSchema | structured.JsonObject, seed: tuple[object, ...]) -> str:
+    """The content ``response_format`` asks for: JSON valid against the schema, or a JSON
+    object."""
+    if isinstance(form, structured.JsonSchema):
+        rng = random.Random(synth.draw_seed("structured", *seed))
+        value: Any = structured.instance(form.schema, rng)
+    else:
+        value = {"response": synth.reply_text(*seed)}
+    return json.dumps(value, separators=JSON_SEPARATORS, ensure_ascii=False)
+
+
+def _json_object(text: str) -> bool:
+    try:
+        return isinstance(json.loads(text), dict)
+    except ValueError:
+        return False
 
 
 def _check_output_limit(target: _Target, param: str, limit: int | None) -> None:

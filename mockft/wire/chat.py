@@ -58,12 +58,7 @@ def chat_body(answer: Answer) -> dict[str, Any]:
         "choices": [
             {
                 "index": index,
-                "message": {
-                    "role": ASSISTANT,
-                    "content": choice.text,
-                    "refusal": None,
-                    "annotations": [],
-                },
+                "message": _message(choice),
                 "logprobs": _chat_logprobs(choice.logprobs),
                 "finish_reason": choice.finish_reason,
             }
@@ -72,6 +67,27 @@ def chat_body(answer: Answer) -> dict[str, Any]:
         "usage": usage(answer),
         "service_tier": SERVICE_TIER,
         "system_fingerprint": synth.system_fingerprint(answer.model),
+    }
+
+
+def _message(choice: Choice) -> dict[str, Any]:
+    """An answer's message: its text, or (content null) the tool call that answers, in the
+    shape of ruby-openai's `gpt-3_5-turbo_valid_tool_call_chat` cassette (2024-03-26)."""
+    if choice.tool_call is None:
+        return {"role": ASSISTANT, "content": choice.text, "refusal": None, "annotations": []}
+    call = choice.tool_call
+    return {
+        "role": ASSISTANT,
+        "content": None,
+        "tool_calls": [
+            {
+                "id": call.id,
+                "type": "function",
+                "function": {"name": call.name, "arguments": choice.text},
+            }
+        ],
+        "refusal": None,
+        "annotations": [],
     }
 
 
@@ -95,10 +111,20 @@ def chat_chunks(answer: Answer) -> Iterator[dict[str, Any]]:
     for index, choice in enumerate(answer.choices):
         asked = choice.logprobs is not None
         opening = _chat_logprobs(()) if asked else None
-        yield chunk(index, {"role": ASSISTANT, "content": "", "refusal": None}, opening, None)
+        call = choice.tool_call
+        if call is None:
+            first: dict[str, Any] = {"role": ASSISTANT, "content": "", "refusal": None}
+        else:  # the call's id and name first, then its arguments piece by piece
+            function = {"name": call.name, "arguments": ""}
+            opened = {"index": 0, "id": call.id, "type": "function", "function": function}
+            first = {"role": ASSISTANT, "content": None, "tool_calls": [opened], "refusal": None}
+        yield chunk(index, first, opening, None)
         for text, start, end in text_pieces(choice.tokens):
             found = _chat_logprobs(choice.logprobs[start:end]) if choice.logprobs else None
-            yield chunk(index, {"content": text}, found, None)
+            delta: dict[str, Any] = {"content": text}
+            if call is not None:
+                delta = {"tool_calls": [{"index": 0, "function": {"arguments": text}}]}
+            yield chunk(index, delta, found, None)
         yield chunk(index, {}, None, choice.finish_reason)
     if answer.include_usage:
         yield {

@@ -12,10 +12,14 @@ from __future__ import annotations
 import base64
 import csv
 import io
+import json
+import re
 from typing import Any
 
+from jsonschema import Draft202012Validator
+
 from mockft.pytest_plugin import MockFT
-from tests.fidelity.conftest import TRAIN, capture
+from tests.fidelity.conftest import TRAIN, capture, response_of
 
 PROMPT_COMPLETION = TRAIN.parent / "train_prompt_completion.jsonl"
 
@@ -40,7 +44,8 @@ def test_a_cancelled_job_has_no_finished_at(mockft: MockFT) -> None:
     """simple-openai's job list (2023-11-21) shows two cancelled jobs, both with
     `finished_at: null`; LiteLLM's and the openai CLI's cancel printed a time."""
     captured = [
-        job for job in capture("simple-openai/finetunings_getlist.json")["data"]
+        job
+        for job in capture("simple-openai/finetunings_getlist.json")["data"]
         if job["status"] == "cancelled"
     ]
     assert len(captured) == 2 and {job["finished_at"] for job in captured} == {None}
@@ -86,3 +91,125 @@ def test_a_chat_model_result_file_stays_base64(mockft: MockFT) -> None:
     done = mockft.run_until_done(_create(mockft)["id"])
     text = mockft.openai().files.content(done.result_files[0]).text
     assert base64.b64decode(text).decode().splitlines()[0] == ",".join(columns)
+
+
+# -- forced tool calls and Structured Outputs ----------------------------------------------
+
+MULTIPLY = {  # instructor's tool for `Multiply(a: int, b: int, result: int)`
+    "type": "function",
+    "function": {
+        "name": "Multiply",
+        "description": "Correctly extracted `Multiply` with all the required parameters",
+        "parameters": {
+            "properties": {
+                "a": {"title": "A", "type": "integer"},
+                "b": {"title": "B", "type": "integer"},
+                "result": {"title": "Result", "type": "integer"},
+            },
+            "required": ["a", "b", "result"],
+            "type": "object",
+        },
+    },
+}
+DSPY_OUTPUTS = {  # DSPy's JSONAdapter, for the signature "question -> answer"
+    "type": "json_schema",
+    "json_schema": {
+        "name": "DSPyProgramOutputs",
+        "strict": True,
+        "schema": {
+            "additionalProperties": False,
+            "properties": {"answer": {"title": "Answer", "type": "string"}},
+            "required": ["answer"],
+            "title": "DSPyProgramOutputs",
+            "type": "object",
+        },
+    },
+}
+QUESTION = [{"role": "user", "content": "Return `fn(123, 456)`"}]
+
+
+def _chat(mockft: MockFT, **body: Any) -> dict[str, Any]:
+    body = {"model": "gpt-4o-mini", "messages": QUESTION, **body}
+    response = mockft.http_client().post("/v1/chat/completions", json=body)
+    assert response.status_code == 200, response.text
+    answer: dict[str, Any] = response.json()
+    return answer
+
+
+def _finish_reasons() -> dict[str, dict[str, str]]:
+    quoted: dict[str, dict[str, str]] = capture("issues/clients.json")["quotes"][
+        "tool_choice_finish_reason"
+    ]["finish_reason"]
+    return quoted
+
+
+def _assert_a_call_like_the_captured_one(message: dict[str, Any]) -> dict[str, Any]:
+    """The shape of ruby-openai's tool-call answer (2024-03-26): content null, one call
+    `call_` + 24 base62 characters, type function, arguments a JSON string."""
+    captured = response_of("gpt-3_5-turbo_valid_tool_call_chat")["body"]["choices"][0]["message"]
+    assert message["content"] is captured["content"] is None
+    call, model_call = message["tool_calls"][0], captured["tool_calls"][0]
+    assert call.keys() == model_call.keys() and call["type"] == model_call["type"]
+    assert re.fullmatch(r"call_[A-Za-z0-9]{24}", call["id"])
+    assert len(call["id"]) == len(model_call["id"])
+    arguments: dict[str, Any] = json.loads(call["function"]["arguments"])
+    return arguments
+
+
+def test_a_named_tool_choice_is_answered_with_a_call_of_that_tool(mockft: MockFT) -> None:
+    """instructor's TOOLS mode names its tool in `tool_choice`; mockft answered with text
+    and instructor retried until it gave up. The real API calls the tool and, for a named
+    choice, ends with `finish_reason: "stop"` (vllm#25054, OpenAI's answers 2025-09)."""
+    choice = {"type": "function", "function": {"name": "Multiply"}}
+    answer = _chat(mockft, tools=[MULTIPLY], tool_choice=choice)["choices"][0]
+    assert answer["finish_reason"] == _finish_reasons()["named"]["no_stream"]
+    assert answer["message"]["tool_calls"][0]["function"]["name"] == "Multiply"
+    arguments = _assert_a_call_like_the_captured_one(answer["message"])
+    Draft202012Validator(MULTIPLY["function"]["parameters"]).validate(arguments)
+
+
+def test_tool_choice_required_is_answered_with_a_call(mockft: MockFT) -> None:
+    answer = _chat(mockft, tools=[MULTIPLY], tool_choice="required")["choices"][0]
+    assert answer["finish_reason"] == _finish_reasons()["required"]["no_stream"]
+    arguments = _assert_a_call_like_the_captured_one(answer["message"])
+    Draft202012Validator(MULTIPLY["function"]["parameters"]).validate(arguments)
+
+
+def test_a_streamed_forced_call_comes_as_tool_call_deltas(mockft: MockFT) -> None:
+    choice = {"type": "function", "function": {"name": "Multiply"}}
+    stream = mockft.openai().chat.completions.create(
+        model="gpt-4o-mini",
+        messages=QUESTION,
+        tools=[MULTIPLY],
+        tool_choice=choice,  # type: ignore[arg-type, list-item]
+        stream=True,
+    )
+    chunks = [chunk.choices[0] for chunk in stream if chunk.choices]
+    first = chunks[0].delta.tool_calls
+    assert first is not None and first[0].function is not None
+    assert (first[0].function.name, first[0].function.arguments) == ("Multiply", "")
+    assert first[0].id is not None and first[0].id.startswith("call_")
+    pieces = [c.delta.tool_calls[0].function.arguments for c in chunks[1:] if c.delta.tool_calls]
+    arguments = json.loads("".join(p or "" for p in pieces))
+    Draft202012Validator(MULTIPLY["function"]["parameters"]).validate(arguments)
+    assert chunks[-1].finish_reason == _finish_reasons()["named"]["stream"]
+
+
+def test_json_schema_response_format_answers_json_of_that_schema(mockft: MockFT) -> None:
+    """DSPy's JSONAdapter asks for Structured Outputs; mockft answered prose and every
+    teacher call failed to parse. The real API's answer is "valid JSON matching the
+    supplied schema" (the announcement, quoted in Lambdua/openai4j#53, 2024-08-07)."""
+    assert (
+        "valid JSON matching the supplied schema"
+        in (capture("issues/clients.json")["quotes"]["structured_outputs_guarantee"]["quote"])
+    )
+    answer = _chat(mockft, response_format=DSPY_OUTPUTS)["choices"][0]
+    assert (answer["finish_reason"], answer["message"]["refusal"]) == ("stop", None)
+    content = json.loads(answer["message"]["content"])
+    Draft202012Validator(DSPY_OUTPUTS["json_schema"]["schema"]).validate(content)  # type: ignore[index]
+
+
+def test_json_object_response_format_answers_a_json_object(mockft: MockFT) -> None:
+    messages = [{"role": "user", "content": "Answer in JSON: what is 2 + 2?"}]
+    answer = _chat(mockft, messages=messages, response_format={"type": "json_object"})
+    assert isinstance(json.loads(answer["choices"][0]["message"]["content"]), dict)
