@@ -1,11 +1,13 @@
 """Calling models: chat and legacy completions with deterministic synthetic output.
 
 A fine-tuned model answers a prompt it was trained on with the trained reply (the last
-user message, or the prompt, matched exactly; see ``learning``); anything else gets seeded
-Faker text. The same model, messages and ``seed`` always give the same answer. Replies are
-cut by tokens of the model's own encoding (``max_tokens=1`` is one token of text), requests
-that do not fit the model's context window or output limit are refused as the real API
-refuses them, and ``logprobs`` get seeded values (``mockft.logprobs``).
+user message, or the prompt, matched exactly; see ``learning``), and another prompt with
+the reply of the trained prompt most like it; base models, and prompts that share no word
+with any trained one, get seeded Faker text. The same model, messages and ``seed`` always
+give the same answer. Replies are cut by tokens of the model's own encoding
+(``max_tokens=1`` is one token of text), requests that do not fit the model's context
+window or output limit are refused as the real API refuses them, and ``logprobs`` get
+seeded values (``mockft.logprobs``).
 
 A model answers on its own endpoint only (chat models on chat completions, babbage-002,
 davinci-002 and gpt-3.5-turbo-instruct on legacy completions), a chat answer names the
@@ -115,7 +117,7 @@ class _Target:
 class Inference(Part):
     def __init__(self, ctx: Context) -> None:
         super().__init__(ctx)
-        self._learned: OrderedDict[str, dict[str, learning.Reply]] = OrderedDict()
+        self._learned: OrderedDict[str, learning.Memory] = OrderedDict()
 
     def clear(self) -> None:
         self._learned.clear()
@@ -234,7 +236,7 @@ class Inference(Part):
         text_offset: int = 0,
         form: structured.Form | None = None,
     ) -> Answer:
-        trained = self._replies(target.job_id).get(prompt) if target.job_id else None
+        trained = self._memory(target.job_id).recall(prompt) if target.job_id else None
         trained_text = trained if isinstance(trained, str) else None
         pieces_of = tokens.get_counter(target.encoding).pieces
         sequence = self.store.next_sequence("ids")
@@ -282,23 +284,24 @@ class Inference(Part):
             limits=target.limits,
         )
 
-    def _replies(self, job_id: str) -> dict[str, learning.Reply]:
-        """Prompt -> trained reply for the models of ``job_id``, as fixed when they were made
-        (kept decoded for the most recently used jobs)."""
-        replies = self._learned.get(job_id)
-        if replies is not None:
+    def _memory(self, job_id: str) -> learning.Memory:
+        """What the models of ``job_id`` learned, as fixed when they were made (kept decoded
+        for the most recently used jobs)."""
+        memory = self._learned.get(job_id)
+        if memory is not None:
             self._learned.move_to_end(job_id)
-            return replies
+            return memory
         replies = learning.learned(self.ctx, job_id)
         if replies is None:  # a model made before replies were stored: learn now
             job = self.store.get(JOB, job_id, None, self.now())
             if job is not None:
                 learning.learn(self.ctx, job_id, str(job["training_file"]))
             replies = learning.learned(self.ctx, job_id) or {}
-        self._learned[job_id] = replies
+        memory = learning.Memory(replies)
+        self._learned[job_id] = memory
         if len(self._learned) > LEARNED_CACHE_SIZE:
             self._learned.popitem(last=False)
-        return replies
+        return memory
 
 
 def _call(

@@ -6,14 +6,22 @@ its checkpoint models learned the same thing), so a model answers the same after
 file is deleted, after a restart, and with ``--memory``. The start-up sweep keeps the blobs
 of live jobs (``Service.sweep``).
 
+A prompt nobody trained gets the reply of the most alike trained prompt (``Memory.recall``:
+the most words in common for the words of both), so a fine-tuned model answers in the form
+it was trained on, as real fine-tunes do (the cookbook's classifier answers an unseen tweet
+" hockey", its recipe model an unseen recipe with a JSON list); one with no word in common
+with any trained prompt gets synthetic text.
+
 A reply is text, or a call the model learned to make: an assistant message with
 ``tool_calls`` or a legacy ``function_call`` and no text is kept as ``{"name", "arguments"}``
 (instructor's distillation writes such examples)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, Final
 
 import orjson
 
@@ -21,6 +29,39 @@ from mockft.service.context import Context
 from mockft.validation import lines
 
 Reply = str | dict[str, str]  # text, or a learned call: {"name": ..., "arguments": ...}
+_WORD: Final = re.compile(r"\w+")
+MAX_RECALLED: Final = 20_000  # trained prompts compared with an unseen one (the first ones)
+
+
+def words(text: str) -> frozenset[str]:
+    return frozenset(word.lower() for word in _WORD.findall(text))
+
+
+@dataclass
+class Memory:
+    """What a job's models learned, ready to answer: exact prompts, and the words of the
+    first ``MAX_RECALLED`` prompts for those nobody trained."""
+
+    replies: dict[str, Reply]
+    _index: list[tuple[frozenset[str], Reply]] | None = field(default=None, repr=False)
+
+    def recall(self, prompt: str) -> Reply | None:
+        """The trained reply of ``prompt``, or of the trained prompt most like it (Jaccard
+        similarity of their words; the first of equals); None if none shares a word."""
+        exact = self.replies.get(prompt)
+        if exact is not None or not self.replies:
+            return exact
+        if self._index is None:
+            first = list(self.replies.items())[:MAX_RECALLED]
+            self._index = [(words(known), reply) for known, reply in first]
+        asked = words(prompt)
+        best: Reply | None = None
+        best_score = 0.0
+        for known, reply in self._index:
+            common = len(asked & known)
+            if common and common / len(asked | known) > best_score:
+                best, best_score = reply, common / len(asked | known)
+        return best
 
 
 def learn(ctx: Context, job_id: str, training_file: str) -> None:

@@ -213,3 +213,54 @@ def test_json_object_response_format_answers_a_json_object(mockft: MockFT) -> No
     messages = [{"role": "user", "content": "Answer in JSON: what is 2 + 2?"}]
     answer = _chat(mockft, messages=messages, response_format={"type": "json_object"})
     assert isinstance(json.loads(answer["choices"][0]["message"]["content"]), dict)
+
+
+# -- what a fine-tuned model answers to a prompt nobody trained -----------------------------
+
+
+def test_a_fine_tuned_classifier_answers_an_unseen_prompt_with_a_trained_label(
+    mockft: MockFT,
+) -> None:
+    """The cookbook's babbage-002 classifier (2024-01-05), asked a held-out email and a
+    tweet it never saw, answers ` hockey`: one token, a label it was trained on, with
+    `logprobs: 2` one dict of two tokens, the answer the likelier. mockft answered the
+    unseen prompts with Faker words ('Wrong', 'Police')."""
+    captured = capture("openai-cookbook/fine_tuned_classification.json")["completions_logprobs"]
+    top = captured["top_logprobs"]
+    labels = [json.loads(line)["completion"] for line in PROMPT_COMPLETION.read_text().splitlines()]
+    job = _create(mockft, model="babbage-002", training_file=_upload(mockft, PROMPT_COMPLETION))
+    model = mockft.run_until_done(job["id"]).fine_tuned_model
+    client = mockft.openai()
+
+    unseen = "Product: insulated steel water bottle, 1 litre\n\n###\n\n"
+    answer = client.completions.create(
+        model=model or "", prompt=unseen, max_tokens=1, temperature=0, logprobs=2
+    )
+    text = answer.choices[0].text
+    assert any(label.startswith(text) for label in labels)
+    found = answer.choices[0].logprobs
+    assert found is not None and found.top_logprobs is not None
+    assert len(found.top_logprobs) == len(top) and len(found.top_logprobs[0]) == len(top[0])
+    best = max(found.top_logprobs[0].items(), key=lambda item: item[1])
+    assert best[0] == text
+
+
+def test_a_fine_tuned_chat_model_answers_an_unseen_prompt_in_its_trained_form(
+    mockft: MockFT,
+) -> None:
+    """The cookbook's recipe model (gpt-4o-mini, 2024-07), asked a recipe it was not
+    trained on, answers a JSON list of ingredients, the form of its training replies."""
+    lines = TRAIN.read_text().splitlines()
+    replies = {
+        message["content"]
+        for line in lines
+        for message in json.loads(line)["messages"]
+        if message["role"] == "assistant"
+    }
+    model = mockft.run_until_done(_create(mockft)["id"]).fine_tuned_model
+    first_user = next(m["content"] for m in json.loads(lines[0])["messages"] if m["role"] == "user")
+    reworded = first_user.rstrip("?.!") + ", please?"
+    answer = mockft.openai().chat.completions.create(
+        model=model or "", messages=[{"role": "user", "content": reworded}]
+    )
+    assert answer.choices[0].message.content in replies
