@@ -264,3 +264,17 @@ def test_a_fine_tuned_chat_model_answers_an_unseen_prompt_in_its_trained_form(
         model=model or "", messages=[{"role": "user", "content": reworded}]
     )
     assert answer.choices[0].message.content in replies
+
+
+# -- files -------------------------------------------------------------------------------
+
+
+def test_a_filename_with_a_path_is_kept_whole(mockft: MockFT) -> None:
+    """The openai 1.x CLI sends the path it was given as the multipart filename; the real
+    API keeps the whole path as the file's name (openai-dotnet#308, 2024-12)."""
+    quote = capture("issues/clients.json")["quotes"]["filename_with_a_path"]["quote"]
+    assert "complete Path as a name" in quote
+    path = "/work/clients/fixtures/train_chat.jsonl"
+    uploaded = mockft.openai().files.create(file=(path, TRAIN.read_bytes()), purpose="fine-tune")
+    assert uploaded.filename == path
+    assert mockft.openai().files.retrieve(uploaded.id).filename == path
