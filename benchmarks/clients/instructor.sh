@@ -40,10 +40,12 @@ file=$(echo "$jobs" | head -1 | cut -d' ' -f4)
 
 # create-from-id also watches forever (2 s polls): stop it at once, then cancel the job
 step instructor jobs create-from-id "$file" --model "$MODEL"
-timeout 2 "$VENV/bin/instructor" jobs create-from-id "$file" --model "$MODEL"
+timeout 6 "$VENV/bin/instructor" jobs create-from-id "$file" --model "$MODEL"
 second=$("$VENV/bin/python" -c '
 from openai import OpenAI
 print(OpenAI().fine_tuning.jobs.list(limit=1).data[0].id)')
+[ "$second" != "$job" ] || { echo "create-from-id made no job"; exit 1; }
+# (on a fast system clock the job may have ended already: the API then refuses with 400)
 step instructor jobs cancel "$second"
 "$VENV/bin/instructor" jobs cancel "$second"
 

@@ -64,9 +64,10 @@ JSON_SEPARATORS: Final = (",", ":")  # the real API writes arguments and JSON co
 
 @dataclass(frozen=True)
 class ToolCall:
+    """The call an answer makes; its arguments are the choice's text."""
+
     id: str
     name: str
-    arguments: str
 
 
 @dataclass(frozen=True)
@@ -271,7 +272,7 @@ class Inference(Part):
             tool_call = None
             if call is not None:
                 call_id = synth.make_id(CALL_PREFIX, self.settings.seed, sequence, index)
-                tool_call = ToolCall(call_id, call[0], text)
+                tool_call = ToolCall(call_id, call[0])
             choices.append(Choice(text, finish, tuple(pieces), found, tool_call))
         return Answer(
             id=synth.make_id(prefix, self.settings.seed, sequence, length=COMPLETION_ID_LENGTH),
