@@ -66,6 +66,7 @@ def missing_param(param: str) -> APIError:
 
 
 def unknown_param(param: str) -> APIError:
+    param = excerpt(param)
     return invalid(f"Unrecognized request argument supplied: {param}", param)
 
 
@@ -83,7 +84,9 @@ def invalid_value(param: str, value: object, allowed: list[str]) -> APIError:
     else:
         supported = f"'{allowed[0]}'"
     return invalid(
-        f"Invalid value: '{value}'. Supported values are: {supported}.", param, "invalid_value"
+        f"Invalid value: '{value_text(value)}'. Supported values are: {supported}.",
+        param,
+        "invalid_value",
     )
 
 
@@ -100,8 +103,8 @@ def _out_of_range(param: str, bound: float, got: object, *, low: bool, inclusive
     relation = (">" if low else "<") + ("=" if inclusive else "")
     side = "below minimum" if low else "above maximum"
     return invalid(
-        f"Invalid '{param}': {number} {side} value. Expected a value {relation} {bound}, "
-        f"but got {got} instead.",
+        f"Invalid '{param}': {number} {side} value. Expected a value {relation} "
+        f"{value_text(bound)}, but got {value_text(got)} instead.",
         param,
         f"{number}_{'below_min' if low else 'above_max'}_value",
     )
@@ -349,3 +352,77 @@ def json_type(value: object) -> str:
 def json_type_name(value: object) -> str:
     """What the API calls a value's type: ``got a decimal``, ``got an array``, ..."""
     return JSON_TYPE_NAMES[json_type(value)]
+
+
+# --- reliability: limits, excerpts, the disk ---------------------------------------------
+
+EXCERPT_CHARS = 64
+# No message quotes more of a request than this (a value, a name, a path): the excerpt.
+MAX_MESSAGE_CHARS = 2_000
+DISK_FULL_STATUS = 507
+
+
+def excerpt(text: str, limit: int = EXCERPT_CHARS) -> str:
+    """`text`, or its head and how long it was: what a message may quote of a client's
+    input."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}... ({len(text)} characters)"
+
+
+def value_text(value: object) -> str:
+    """A value as JSON writes it (`0`, not `0.0`; `true`, not `True`; an integer too long
+    to quote, in short), a string as an excerpt."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e16:
+        return str(int(value))
+    if isinstance(value, int):
+        digits = str(value)
+        return digits if len(digits) <= 24 else f"{digits[:12]}... ({len(digits)} digits)"
+    if isinstance(value, float):
+        return repr(value)
+    return excerpt(str(value))
+
+
+def content_too_large(limit: int, read: int) -> APIError:
+    """What the real API's edge answers for a body over its limit (413, type
+    server_error: captures of the audio endpoints, 25 MiB)."""
+    return APIError(
+        413,
+        f"Maximum content size limit ({limit}) exceeded ({read} bytes read)",
+        type=SERVER_ERROR,
+    )
+
+
+def body_timeout(seconds: float) -> APIError:
+    return APIError(
+        408,
+        f"Request timed out: no part of the request body arrived for {seconds:g} seconds.",
+        type=SERVER_ERROR,
+        code="request_timeout",
+        headers={"connection": "close"},
+    )
+
+
+def disk_full() -> APIError:
+    """A write the mock's disk has no room for. Not retried by the SDK (`x-should-retry`):
+    space comes back only when files are deleted (`DELETE /v1/files/{id}` works on a full
+    disk) or the disk is freed."""
+    return APIError(
+        DISK_FULL_STATUS,
+        "The mock server's disk is full (no space left on device), so nothing was stored. "
+        "Delete files (DELETE /v1/files/{file_id}) or free disk space, then try again.",
+        type=SERVER_ERROR,
+        code="insufficient_storage",
+        headers={"x-should-retry": "false"},
+    )
+
+
+def object_too_many_properties(param: str, maximum: int, got: int) -> APIError:
+    return invalid(
+        f"Invalid '{param}': too many properties. Expected an object with at most {maximum} "
+        f"properties, but got an object with {got} properties instead.",
+        param,
+        "object_above_max_properties",
+    )

@@ -222,48 +222,6 @@ class CreateCompletion(Sampling):
     logprobs: Annotated[int, Field(ge=0, le=MAX_COMPLETION_LOGPROBS)] | None = None
 
 
-class Resource(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    def api(self) -> dict[str, Any]:
-        """The wire form: optional fields the spec types as non-nullable are omitted."""
-        return self.model_dump(exclude_none=True)
-
-
-class FileObject(Resource):
-    object: Literal["file"] = "file"
-    id: str
-    purpose: str
-    filename: str
-    bytes: int
-    created_at: int
-    expires_at: int | None = None
-    status: Literal["uploaded", "processed", "error"] = "processed"
-
-
-class UploadObject(Resource):
-    object: Literal["upload"] = "upload"
-    id: str
-    purpose: str
-    filename: str
-    bytes: int
-    created_at: int
-    expires_at: int
-    status: Literal["pending", "completed", "cancelled", "expired"] = "pending"
-    file: FileObject | None = None
-
-    def api(self) -> dict[str, Any]:
-        body = super().api()
-        if self.status == "completed" or self.file is not None:
-            body["file"] = self.file.api() if self.file else None
-        return body
-
-
-class UploadPart(Resource):
-    object: Literal["upload.part"] = "upload.part"
-    id: str
-    created_at: int
-    upload_id: str
 
 
 # -- request parsing -------------------------------------------------------------------
@@ -330,10 +288,13 @@ def parse(model: type[M], data: dict[str, Any]) -> M:
 def from_validation_error(exc: ValidationError) -> errors.APIError:
     """The most telling problem pydantic found, worded as the real API words it: where a
     union (`"auto"` or a number) failed on every branch, the range error beats the
-    complaint that the value is not "auto"."""
+    complaint that the value is not "auto". Values are quoted as JSON writes them, and
+    never more than an excerpt."""
     found = exc.errors(include_url=False)
     error = min(found, key=lambda e: ERROR_RANK.get(e["type"], len(ERROR_RANK)))
-    param = _param_path(error["loc"])
+    loc = tuple(error["loc"])
+    is_key = bool(loc) and loc[-1] == KEY_LOCATION  # a mapping's key, not its value
+    param = _param_path(loc[:-2] if is_key else loc)
     name = param or "body"
     kind = error["type"]
     ctx: dict[str, Any] = dict(error.get("ctx") or {})
@@ -353,12 +314,23 @@ def from_validation_error(exc: ValidationError) -> errors.APIError:
             return errors.below_minimum(name, bound, value, inclusive=inclusive)
         return errors.above_maximum(name, bound, value, inclusive=inclusive)
     if kind == "string_too_long":
+        if is_key:
+            return errors.invalid(
+                f"Invalid '{name}': key too long. Expected a key with maximum length "
+                f"{ctx['max_length']}, but got a key with length {len(str(value))} instead.",
+                name,
+                "string_above_max_length",
+            )
         return errors.string_too_long(name, int(ctx["max_length"]), len(str(value)))
     if kind == "too_long":
+        if isinstance(value, dict):
+            return errors.object_too_many_properties(name, int(ctx["max_length"]), len(value))
+        got = ctx.get("actual_length")
+        if got is None and isinstance(value, list):
+            got = len(value)
         return errors.invalid(
             f"Invalid '{name}': array too long. Expected an array with maximum length "
-            f"{ctx.get('max_length')}, but got an array with length {ctx.get('actual_length')} "
-            "instead.",
+            f"{ctx.get('max_length')}, but got an array with length {got} instead.",
             name,
             "array_above_max_length",
         )
@@ -376,13 +348,65 @@ def from_validation_error(exc: ValidationError) -> errors.APIError:
             name,
             "string_below_min_length",
         )
+    if kind in {"literal_error", "enum", "float_type", "int_type"} and _huge_integer(value):
+        return errors.invalid(
+            f"Invalid '{name}': number too large. Expected a number of magnitude below "
+            f"1e308, but got {errors.value_text(value)} instead.",
+            name,
+            "number_above_max_value",
+        )
     if kind in {"literal_error", "enum"}:
-        expected = str(ctx.get("expected", ""))
-        allowed = [part.strip().strip("'") for part in expected.replace(" or ", ",").split(",")]
-        return errors.invalid_value(name, value, [a for a in allowed if a])
+        allowed = _literals(ctx)
+        strings = "'" in str(ctx.get("expected", ""))  # 'auto', 'dpo'; or 429, 500, ...
+        if isinstance(value, bool) or isinstance(value, str) != strings:
+            # `true` for "auto" or an integer: the wrong type, not a wrong value
+            return errors.invalid_type(
+                name, _expected(found, param, allowed), json_type_name(value)
+            )
+        return errors.invalid_value(name, value, allowed)
+    return errors.invalid_type(name, _type_name(kind), json_type_name(value))
+
+
+KEY_LOCATION = "[key]"
+
+
+def _type_name(kind: str) -> str:
+    """The type a pydantic error kind expected, in the API's words (`a decimal`, ...)."""
     json_type = EXPECTED_TYPES.get(kind.split("_")[0])
-    wanted = errors.JSON_TYPE_NAMES[json_type] if json_type else "a valid value"
-    return errors.invalid_type(name, wanted, json_type_name(value))
+    return errors.JSON_TYPE_NAMES[json_type] if json_type else "a valid value"
+
+
+def _literals(ctx: dict[str, Any]) -> list[str]:
+    expected = str(ctx.get("expected", ""))
+    allowed = [part.strip().strip("'") for part in expected.replace(" or ", ",").split(",")]
+    return [a for a in allowed if a]
+
+
+def _expected(found: list[Any], param: str | None, allowed: list[str]) -> str:
+    """What a union (or a set of literals) accepts, in words: `'auto' or an integer`,
+    `one of 'supervised', 'dpo' or 'reinforcement'`."""
+    types = [
+        _type_name(e["type"])
+        for e in found
+        if e["type"].endswith("_type") and _param_path(tuple(e["loc"])) == param
+    ]
+    quoted = [f"'{a}'" for a in allowed]
+    options = list(dict.fromkeys(quoted + types))
+    if len(options) == 1:
+        return options[0]
+    listed = ", ".join(options[:-1]) + f" or {options[-1]}"
+    return listed if types else f"one of {listed}"
+
+
+def _huge_integer(value: object) -> bool:
+    """An integer no double can hold (pydantic then calls it "not a valid number")."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        return False
+    try:
+        float(value)
+    except OverflowError:
+        return True
+    return False
 
 
 def _bound(ctx: dict[str, Any]) -> float:
@@ -406,5 +430,6 @@ def _param_path(loc: tuple[int | str, ...]) -> str | None:
             continue
         if part in UNION_BRANCHES or part.startswith(("literal[", "function-", "constrained-")):
             continue
+        part = errors.excerpt(part)  # a mapping's key is the client's: quote a little
         path += f".{part}" if path else part
     return path or None

@@ -40,11 +40,33 @@ def api_json(body: Any, status: int = 200, headers: dict[str, str] | None = None
 
 
 def error_response(exc: errors.APIError) -> Response:
-    return api_json(exc.body(), exc.status, exc.headers)
+    body = exc.body()
+    error = body["error"]
+    # However a message was built, it quotes no more than a short excerpt of the input.
+    error["message"] = errors.excerpt(error["message"], errors.MAX_MESSAGE_CHARS)
+    if isinstance(error["param"], str):
+        error["param"] = errors.excerpt(error["param"])
+    return api_json(body, exc.status, exc.headers)
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The whole body, refused (413) as soon as it is known to exceed `limit`: from its
+    declared length before reading any of it, else while it streams in, so no more than
+    `limit` bytes are ever held."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise errors.content_too_large(limit, int(declared))
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise errors.content_too_large(limit, len(body))
+    return bytes(body)
 
 
 async def json_body(request: Request) -> dict[str, Any]:
-    return parse_json_body(await request.body())
+    limit = service_of(request).settings.max_json_bytes
+    return parse_json_body(await read_body(request, limit))
 
 
 async def parse_body(request: Request, model: type[M]) -> M:

@@ -6,10 +6,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from mockft import lifecycle
+from mockft import errors, lifecycle
 from mockft.pagination import envelope, page_request
 from mockft.routes.common import api_json, org_of, parse_body, service_of, settled
-from mockft.schemas import CreateFineTuningJob
+from mockft.schemas import MAX_METADATA_PAIRS, CreateFineTuningJob
 from mockft.wire import jobs as wire
 
 JOBS_DEFAULT_LIMIT = 20
@@ -36,6 +36,8 @@ async def list_jobs(request: Request) -> Response:
         for key, value in query.items()
         if key.startswith(METADATA_PREFIX) and key.endswith("]") and len(key) > len("metadata[]")
     }
+    if len(metadata) > MAX_METADATA_PAIRS:  # a job has at most 16: more can match none
+        raise errors.object_too_many_properties("metadata", MAX_METADATA_PAIRS, len(metadata))
     jobs, org = service_of(request).jobs, org_of(request)
     views = await settled(request, lambda: jobs.page(org, page, metadata or None))
     return api_json(envelope(views, page, wire.job))
