@@ -7,7 +7,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from mockft.clock import MAX_INSTANT, MAX_SPEED
 
 ENV_PREFIX = "MOCKFT_"
 DEFAULT_ORG_NAME = "mockft"
@@ -16,6 +18,15 @@ DEFAULT_ORG_NAME = "mockft"
 DEFAULT_SPEED = 60.0
 MAX_FILE_BYTES = 512 * 1024 * 1024  # the real Files API limit
 BOOL_SETTINGS = frozenset({"memory", "azure_auto_deploy"})
+# The largest JSON request body: the 50 MB per request the real API documented (and
+# enforces on a request's images), so a body it would take is never refused here.
+MAX_JSON_BYTES = 50 * 1024 * 1024
+# A request body that sends nothing for this long is abandoned (408) and what it had
+# written is deleted; a connection that does not finish its headers in time is closed.
+BODY_TIMEOUT_SECONDS = 60.0
+HEADERS_TIMEOUT_SECONDS = 30.0
+KEEP_ALIVE_SECONDS = 5
+MAX_TIMEOUT_SECONDS = 86_400.0
 
 
 class Settings(BaseModel):
@@ -26,23 +37,51 @@ class Settings(BaseModel):
     data_dir: Path = Path(".mockft")
     memory: bool = False
     clock: Literal["system", "manual"] = "system"
-    speed: float = Field(default=DEFAULT_SPEED, gt=0)
-    seed: int = Field(default=0, ge=0)
-    start_time: int | None = Field(default=None, ge=0)
+    speed: float = Field(default=DEFAULT_SPEED, gt=0, le=MAX_SPEED)
+    seed: int = Field(default=0, ge=0, le=2**63 - 1)
+    start_time: int | None = Field(default=None, ge=0, le=MAX_INSTANT)
     """Where a new manual clock starts (unix seconds); default: the wall clock."""
     api_keys: tuple[str, ...] = ()
     """Accepted keys; empty accepts any key. `KEY=org-name` puts a key in its own org."""
-    org_name: str = DEFAULT_ORG_NAME
+    control_keys: tuple[str, ...] = ()
+    """Keys of the control API with authority over every organization and the clock."""
+    org_name: str = Field(default=DEFAULT_ORG_NAME, min_length=1, max_length=256)
     max_file_bytes: int = Field(default=MAX_FILE_BYTES, gt=0)
     azure_auto_deploy: bool = False
     """Azure: a deployment named like a model the caller may use exists without being made."""
+    max_json_bytes: int = Field(default=MAX_JSON_BYTES, gt=0)
+    body_timeout: float = Field(default=BODY_TIMEOUT_SECONDS, gt=0, le=MAX_TIMEOUT_SECONDS)
+    headers_timeout: float = Field(default=HEADERS_TIMEOUT_SECONDS, gt=0, le=MAX_TIMEOUT_SECONDS)
 
-    @field_validator("api_keys", mode="before")
+    @field_validator("api_keys", "control_keys", mode="before")
     @classmethod
     def _split_keys(cls, value: object) -> object:
+        """A comma-separated variable, or repeated flags; empty entries (`--api-key=`,
+        `MOCKFT_API_KEYS=""`) mean no key, in both forms alike."""
         if isinstance(value, str):
-            return tuple(k.strip() for k in value.split(",") if k.strip())
+            value = value.split(",")
+        if isinstance(value, (list, tuple)):
+            return tuple(k.strip() for k in value if isinstance(k, str) and k.strip())
         return value
+
+    @field_validator("api_keys")
+    @classmethod
+    def _check_api_keys(cls, keys: tuple[str, ...]) -> tuple[str, ...]:
+        for entry in keys:
+            key, sep, org = entry.partition("=")
+            if not key.strip() or (sep and not org.strip()):
+                raise ValueError(f"{entry!r} is not KEY or KEY=org-name")
+        return keys
+
+    @model_validator(mode="after")
+    def _control_keys_are_not_api_keys(self) -> Settings:
+        api = {entry.partition("=")[0] for entry in self.api_keys}
+        shared = sorted(api & set(self.control_keys))
+        if shared:
+            raise ValueError(
+                f"a control key is not also an API key: {len(shared)} key(s) are given as both"
+            )
+        return self
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:

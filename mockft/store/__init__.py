@@ -1,20 +1,54 @@
-"""Persistence: one document store interface (SQLite on disk, or SQLite in memory)
-and a blob store for file bytes."""
+"""Persistence: one document store interface (SQLite on disk, or SQLite in memory), a blob
+store for file bytes, and the lock that keeps a data dir to one server."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 from mockft.store.base import Blobs, BlobWriter, Store
 from mockft.store.blobs import DiskBlobs, MemoryBlobs
+from mockft.store.lock import DataDirLock, DataDirLocked
 from mockft.store.sqlite import SqliteStore
 
-__all__ = ["BlobWriter", "Blobs", "DiskBlobs", "MemoryBlobs", "SqliteStore", "Store", "open_stores"]
+__all__ = [
+    "BlobWriter",
+    "Blobs",
+    "DataDirLock",
+    "DataDirLocked",
+    "DiskBlobs",
+    "MemoryBlobs",
+    "SqliteStore",
+    "Store",
+    "Stores",
+    "open_stores",
+]
 
 
-def open_stores(data_dir: Path | None) -> tuple[Store, Blobs]:
-    """The embedded default (`data_dir` given) or a throwaway in-memory pair."""
+@dataclass
+class Stores:
+    store: Store
+    blobs: Blobs
+    lock: DataDirLock | None = None
+
+    def close(self) -> None:
+        try:
+            self.store.close()
+        finally:
+            if self.lock is not None:
+                self.lock.release()
+
+
+def open_stores(data_dir: Path | None) -> Stores:
+    """The embedded default (`data_dir` given) or a throwaway in-memory pair. A data dir is
+    locked first, before anything in it is read or cleaned: `DataDirLocked` if another
+    process holds it."""
     if data_dir is None:
-        return SqliteStore(":memory:"), MemoryBlobs()
+        return Stores(SqliteStore(":memory:"), MemoryBlobs())
     data_dir.mkdir(parents=True, exist_ok=True)
-    return SqliteStore(data_dir / "mockft.sqlite3"), DiskBlobs(data_dir / "blobs")
+    lock = DataDirLock(data_dir)
+    try:
+        return Stores(SqliteStore(data_dir / "mockft.sqlite3"), DiskBlobs(data_dir / "blobs"), lock)
+    except BaseException:
+        lock.release()
+        raise

@@ -10,6 +10,7 @@ import shutil
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
+from typing import BinaryIO
 
 CHUNK_SIZE = 1024 * 1024
 KEY_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
@@ -93,6 +94,37 @@ class DiskBlobWriter:
         self._temp.unlink(missing_ok=True)
 
 
+class _SegmentReader:
+    """Chunks of a blob's segments in order. The first segment is opened at once, so a
+    blob deleted while it is read (a download racing a DELETE) is still read whole: an
+    open file outlives its name. Closed when exhausted, closed, or collected."""
+
+    def __init__(self, segments: list[Path], chunk_size: int) -> None:
+        self._rest = segments[1:]
+        self._chunk_size = chunk_size
+        self._file: BinaryIO | None = open(segments[0], "rb") if segments else None  # noqa: SIM115
+
+    def __iter__(self) -> _SegmentReader:
+        return self
+
+    def __next__(self) -> bytes:
+        while self._file is not None:
+            chunk = self._file.read(self._chunk_size)
+            if chunk:
+                return chunk
+            self._file.close()
+            self._file = open(self._rest.pop(0), "rb") if self._rest else None  # noqa: SIM115
+        raise StopIteration
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+    def __del__(self) -> None:
+        self.close()
+
+
 class DiskBlobs:
     """`<root>/<key>` for committed bytes (a file, or for a composed blob a directory of
     numbered segments); `<root>/.partial/` for writes in flight, emptied at start-up (a
@@ -133,10 +165,10 @@ class DiskBlobs:
         return sorted(path.iterdir()) if path.is_dir() else [path]
 
     def read(self, key: str, chunk_size: int = CHUNK_SIZE) -> Iterator[bytes]:
-        for segment in self._segments(key):
-            with open(segment, "rb") as f:
-                while chunk := f.read(chunk_size):
-                    yield chunk
+        """The bytes in chunks. The first segment is opened now, so a blob deleted while
+        it is being read (a download racing a DELETE) is read whole: an open file outlives
+        its name."""
+        return _SegmentReader(self._segments(key), chunk_size)
 
     def size(self, key: str) -> int | None:
         try:

@@ -194,6 +194,9 @@ class SqliteStore:
             (key, value),
         )
 
+    def delete_meta(self, key: str) -> None:
+        self._write("DELETE FROM meta WHERE key = ?", (key,))
+
     @contextmanager
     def transaction(self) -> Iterator[None]:
         with self._lock:  # re-entrant: the writes inside take it again
@@ -205,9 +208,12 @@ class SqliteStore:
                 raise
             self._db.execute("COMMIT")
 
-    def clear(self) -> None:
+    def clear(self, org: str | None = None) -> None:
         with self.transaction():
-            for table in ("objects", "sequences", "meta"):
+            if org is not None:
+                self._db.execute("DELETE FROM objects WHERE org = ?", (org,))
+                return
+            for table in ("objects", "sequences"):
                 self._db.execute(f"DELETE FROM {table}")
 
     def close(self) -> None:
