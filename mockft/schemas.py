@@ -222,8 +222,6 @@ class CreateCompletion(Sampling):
     logprobs: Annotated[int, Field(ge=0, le=MAX_COMPLETION_LOGPROBS)] | None = None
 
 
-
-
 # -- request parsing -------------------------------------------------------------------
 
 # pydantic's error kinds ("int_type", "float_parsing", ...) by the JSON type they expected;

@@ -268,3 +268,14 @@ def async_transport(app: ASGIApp, family: Family) -> Any:
     """An async transport of `family`."""
     _, async_ = _httpx2_transports() if family == "httpx2" else _httpx_transports()
     return async_(app)
+
+
+def family_module(family: Family) -> Any:
+    """The client module of `family` (`httpx` or `httpx2`)."""
+    if family == "httpx2":
+        import httpx2
+
+        return httpx2
+    import httpx
+
+    return httpx

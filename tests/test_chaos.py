@@ -12,9 +12,10 @@ from typing import Any
 import openai
 import pytest
 
-from mockft import chaos, errors
-from mockft.chaos import Chaos, ChaosSpec
+from mockft import errors
 from mockft.pytest_plugin import MockFT, MockFTServer
+from mockft.service import chaos
+from mockft.service.chaos import Chaos, ChaosSpec
 from tests.openapi_contract import schema_violations
 
 FAST_RETRY = {"retry_after_ms": 1}  # the SDK waits what the server says: 1 ms

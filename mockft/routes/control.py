@@ -1,4 +1,6 @@
-"""The control API under /mockft/: not part of OpenAI's surface."""
+"""The control API under /mockft/: not part of OpenAI's surface. Each endpoint parses its
+body and calls one function of the control backend (`service/control.py`) with the caller
+the envelope authenticated."""
 
 from __future__ import annotations
 
@@ -8,12 +10,24 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from mockft import __version__, errors, lifecycle
-from mockft.chaos import RULE_OBJECT, Chaos, ChaosSpec, RequestLog
+from mockft import __version__, errors
+from mockft.auth import Caller
+from mockft.job_record import JobView
 from mockft.routes.common import api_json, json_body, parse_body, service_of, settled
 from mockft.schemas import json_type_name
-from mockft.service.jobs import FailurePoint
+from mockft.service import ChaosSpec, Control, FailJob
 from mockft.wire import jobs as wire
+
+LIST = "list"
+
+
+def caller_of(request: Request) -> Caller:
+    caller: Caller = request.state.caller
+    return caller
+
+
+def control_of(request: Request) -> Control:
+    return service_of(request).control
 
 
 async def health(request: Request) -> Response:
@@ -22,40 +36,44 @@ async def health(request: Request) -> Response:
 
 
 async def reset(request: Request) -> Response:
-    """Back to a fresh server: no objects, no chaos rules, an empty request log."""
-    service_of(request).reset()
-    chaos_of(request).clear()
-    request_log_of(request).clear()
+    """Back to a fresh server (or, for an organization's key, a fresh organization)."""
+    control_of(request).reset(caller_of(request))
     return api_json({"reset": True})
 
 
 async def clock(request: Request) -> Response:
-    return api_json(service_of(request).clock.state())
+    return api_json(control_of(request).clock(caller_of(request)))
 
 
 def _number(body: dict[str, object], name: str) -> float:
+    """A JSON number as parsed (an integer of any size, or a finite float); the clock
+    checks its range."""
     value = body.get(name)
     if value is None:
         raise errors.missing_param(name)
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise errors.invalid_type(name, "a number", json_type_name(value))
-    return float(value)
+    return value
+
+
+def _only(body: dict[str, object], *names: str) -> None:
+    extra = sorted(set(body) - set(names))
+    if extra:
+        raise errors.unknown_param(extra[0])
 
 
 async def advance_clock(request: Request) -> Response:
-    service = service_of(request)
-    service.clock.advance(_number(await json_body(request), "seconds"))
-    return api_json(service.clock.state())
+    body = await json_body(request)
+    _only(body, "seconds")
+    return api_json(control_of(request).advance(caller_of(request), _number(body, "seconds")))
 
 
 async def set_clock(request: Request) -> Response:
-    service = service_of(request)
     body = await json_body(request)
-    if "now" in body:
-        service.clock.set(_number(body, "now"))
-    if "speed" in body:
-        service.clock.set_speed(_number(body, "speed"))
-    return api_json(service.clock.state())
+    _only(body, "now", "speed")
+    now = _number(body, "now") if "now" in body else None
+    speed = _number(body, "speed") if "speed" in body else None
+    return api_json(control_of(request).set_clock(caller_of(request), now=now, speed=speed))
 
 
 routes = [
@@ -68,48 +86,20 @@ routes = [
 
 
 async def fail_job(request: Request) -> Response:
-    service = service_of(request)
-    body = await json_body(request)
-    code = body.get("code", lifecycle.DEFAULT_FAILURE_CODE)
-    message = body.get("message", lifecycle.DEFAULT_FAILURE_MESSAGE)
-    param = body.get("param")
-    for name, value in (("code", code), ("message", message)):
-        if not isinstance(value, str):
-            raise errors.invalid_type(name, "a string", json_type_name(value))
-    if param is not None and not isinstance(param, str):
-        raise errors.invalid_type("param", "a string", json_type_name(param))
-    when = _failure_point(body)
-    org, _ = service.jobs.find(request.path_params["job_id"])
-    error = lifecycle.JobError(code=code, message=message, param=param)
-    job_id = request.path_params["job_id"]
-    view = await settled(
-        request, lambda: service.jobs.intervene(org, job_id, lifecycle.FAIL, error, when)
-    )
+    failure = await parse_body(request, FailJob)
+    control, caller, job_id = control_of(request), caller_of(request), request.path_params["job_id"]
+    view = await settled(request, lambda: control.fail_job(caller, job_id, failure))
     return api_json(wire.job(view))
 
 
-def _failure_point(body: dict[str, object]) -> FailurePoint | None:
-    """`at_step: N` (the end of step N) or `in_state: "queued" | "running" | ...`."""
-    step, state = body.get("at_step"), body.get("in_state")
-    if step is not None and state is not None:
-        raise errors.invalid("Give at_step or in_state, not both.", "at_step")
-    if step is not None:
-        if isinstance(step, bool) or not isinstance(step, int):
-            raise errors.invalid_type("at_step", "an integer", json_type_name(step))
-        return FailurePoint(step=step)
-    if state is not None:
-        if not isinstance(state, str):
-            raise errors.invalid_type("in_state", "a string", json_type_name(state))
-        return FailurePoint(state=state)
-    return None
+JobAction = Callable[[Control, Caller, str], JobView]
 
 
-def _job_control(kind: str) -> Callable[[Request], Awaitable[Response]]:
+def _job_control(action: JobAction) -> Callable[[Request], Awaitable[Response]]:
     async def endpoint(request: Request) -> Response:
-        service = service_of(request)
+        control, caller = control_of(request), caller_of(request)
         job_id = request.path_params["job_id"]
-        org, _ = service.jobs.find(job_id)
-        view = await settled(request, lambda: service.jobs.intervene(org, job_id, kind))
+        view = await settled(request, lambda: action(control, caller, job_id))
         return api_json(wire.job(view))
 
     return endpoint
@@ -117,57 +107,44 @@ def _job_control(kind: str) -> Callable[[Request], Awaitable[Response]]:
 
 routes += [
     Route("/jobs/{job_id}/fail", fail_job, methods=["POST"]),
-    Route("/jobs/{job_id}/complete", _job_control(lifecycle.COMPLETE), methods=["POST"]),
-    Route("/jobs/{job_id}/hold", _job_control(lifecycle.HOLD), methods=["POST"]),
-    Route("/jobs/{job_id}/release", _job_control(lifecycle.RELEASE), methods=["POST"]),
+    Route("/jobs/{job_id}/complete", _job_control(Control.complete_job), methods=["POST"]),
+    Route("/jobs/{job_id}/hold", _job_control(Control.hold_job), methods=["POST"]),
+    Route("/jobs/{job_id}/release", _job_control(Control.release_job), methods=["POST"]),
 ]
 
 
 # --- chaos and the request log -----------------------------------------------------------
 
 
-def chaos_of(request: Request) -> Chaos:
-    chaos: Chaos = request.app.state.chaos
-    return chaos
-
-
-def request_log_of(request: Request) -> RequestLog:
-    log: RequestLog = request.app.state.requests
-    return log
-
-
-def rule_not_found(rule_id: str) -> errors.APIError:
-    return errors.APIError(404, f"No such chaos rule: {rule_id}", param="rule_id")
-
-
 async def add_chaos(request: Request) -> Response:
-    rule = chaos_of(request).add(await parse_body(request, ChaosSpec))
-    return api_json(rule.to_dict())
+    spec = await parse_body(request, ChaosSpec)
+    return api_json(control_of(request).add_chaos(caller_of(request), spec).to_dict())
 
 
 async def list_chaos(request: Request) -> Response:
-    rules = chaos_of(request).rules()
-    return api_json({"object": "list", "data": [r.to_dict() for r in rules]})
+    rules = control_of(request).chaos_rules(caller_of(request))
+    return api_json({"object": LIST, "data": [r.to_dict() for r in rules]})
 
 
 async def clear_chaos(request: Request) -> Response:
-    return api_json({"object": "list", "deleted": chaos_of(request).clear()})
+    return api_json(
+        {"object": LIST, "deleted": control_of(request).clear_chaos(caller_of(request))}
+    )
 
 
 async def delete_chaos_rule(request: Request) -> Response:
     rule_id = request.path_params["rule_id"]
-    if not chaos_of(request).remove(rule_id):
-        raise rule_not_found(rule_id)
-    return api_json({"object": RULE_OBJECT, "id": rule_id, "deleted": True})
+    return api_json(control_of(request).remove_chaos(caller_of(request), rule_id))
 
 
 async def list_requests(request: Request) -> Response:
-    entries = request_log_of(request).entries()
-    return api_json({"object": "list", "data": [e.to_dict() for e in entries]})
+    entries = control_of(request).logged_requests(caller_of(request))
+    return api_json({"object": LIST, "data": [e.to_dict() for e in entries]})
 
 
 async def clear_requests(request: Request) -> Response:
-    return api_json({"object": "list", "deleted": request_log_of(request).clear()})
+    deleted = control_of(request).clear_requests(caller_of(request))
+    return api_json({"object": LIST, "deleted": deleted})
 
 
 routes += [
