@@ -3,8 +3,7 @@ part written straight into a blob as it arrives, so memory never holds the file.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
 from python_multipart.exceptions import FormParserError
@@ -29,22 +28,16 @@ class MultipartForm:
     fields: dict[str, str] = field(default_factory=dict)
     file: StreamedFile | None = None
 
-    @contextmanager
-    def keeping_file(self) -> Iterator[None]:
-        """Commit the streamed file if the block (the caller's checks) succeeds; abort it
-        if the block raises. Nothing half-checked is ever kept."""
-        try:
-            yield
-        except BaseException:
-            if self.file is not None:
-                self.file.writer.abort()
-            raise
+    def abort(self) -> None:
+        """Drop the streamed file's bytes (the form was refused)."""
         if self.file is not None:
-            self.file.writer.commit()
+            self.file.writer.abort()
 
 
 class _TooLarge(Exception):
-    pass
+    def __init__(self, read: int) -> None:
+        super().__init__(read)
+        self.read = read
 
 
 async def read_multipart(
@@ -54,13 +47,13 @@ async def read_multipart(
     file_field: str,
     open_writer: Callable[[], BlobWriter],
     max_file_bytes: int,
-    too_large: Callable[[], errors.APIError],
+    too_large: Callable[[int], errors.APIError],
 ) -> MultipartForm:
     """Parse the body; the caller owns `form.file.writer` (commit or abort it).
     On any error the writer is aborted here and an APIError is raised."""
     media_type, params = parse_options_header(content_type or "")
     if media_type != b"multipart/form-data":
-        shown = content_type or ""
+        shown = errors.excerpt(content_type or "")
         raise errors.invalid(
             f"Invalid Content-Type header ({shown}), expected multipart/form-data. (HINT: If "
             "you're using curl, you can pass -H 'Content-Type: multipart/form-data')"
@@ -112,13 +105,14 @@ async def read_multipart(
         if current.get("file"):
             assert form.file is not None
             if form.file.writer.size + (end - start) > max_file_bytes:
-                raise _TooLarge
+                raise _TooLarge(form.file.writer.size + (end - start))
             form.file.writer.write(data[start:end])
             return
         buffer = current["data"]
         assert isinstance(buffer, bytearray)
         if len(buffer) + (end - start) > MAX_FIELD_BYTES:
-            raise errors.invalid(f"Field '{current['name']}' is too large.", str(current["name"]))
+            name = errors.excerpt(str(current["name"]))
+            raise errors.invalid(f"Field '{name}' is too large.", name)
         buffer.extend(data[start:end])
 
     def on_part_end() -> None:
@@ -127,9 +121,8 @@ async def read_multipart(
             try:
                 form.fields[str(current["name"])] = buffer.decode("utf-8")
             except UnicodeDecodeError:
-                raise errors.invalid(
-                    f"Field '{current['name']}' is not valid UTF-8.", str(current["name"])
-                ) from None
+                name = errors.excerpt(str(current["name"]))
+                raise errors.invalid(f"Field '{name}' is not valid UTF-8.", name) from None
 
     def on_end() -> None:
         state["ended"] = True
@@ -157,7 +150,7 @@ async def read_multipart(
         if form.file is not None:
             form.file.writer.abort()
         if isinstance(exc, _TooLarge):
-            raise too_large() from None
+            raise too_large(exc.read) from None
         if isinstance(exc, FormParserError):
             raise errors.invalid("Invalid multipart/form-data body.") from None
         raise

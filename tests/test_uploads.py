@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+from pathlib import Path
 
 import httpx
 import openai
 import pytest
 
-from tests.conftest import LiveServer
+from tests.conftest import LiveServer, live_server, make_settings
 
 PARTS = [
     b"".join(
@@ -125,3 +126,92 @@ def test_create_validates_body(http: httpx.Client) -> None:
         json={"filename": "a.jsonl", "purpose": "nope", "bytes": 10, "mime_type": "text/jsonl"},
     )
     assert response.json()["error"]["code"] == "invalid_value"
+
+
+# --- completion is atomic; abandoned uploads are reclaimed -----------------------------------
+
+
+def blob_names(server: LiveServer) -> set[str]:
+    return {p.name for p in (server.settings.data_dir / "blobs").iterdir()} - {".partial"}
+
+
+def test_a_retried_completion_answers_with_the_same_file(
+    client: openai.OpenAI, http: httpx.Client, server: LiveServer
+) -> None:
+    upload_id = create(client)
+    parts = [client.uploads.parts.create(upload_id, data=p).id for p in PARTS]
+    md5 = hashlib.md5(WHOLE).hexdigest()
+    first = http.post(f"/uploads/{upload_id}/complete", json={"part_ids": parts, "md5": md5})
+    again = http.post(f"/uploads/{upload_id}/complete", json={"part_ids": parts})
+    with_md5 = http.post(f"/uploads/{upload_id}/complete", json={"part_ids": parts, "md5": md5})
+    assert first.status_code == again.status_code == with_md5.status_code == 200
+    assert first.json() == again.json() == with_md5.json()
+    assert [f.id for f in client.files.list().data] == [first.json()["file"]["id"]]
+    assert blob_names(server) == {first.json()["file"]["id"]}
+    other = http.post(f"/uploads/{upload_id}/complete", json={"part_ids": parts[:1]})
+    assert other.status_code == 400 and "completed" in other.json()["error"]["message"]
+    wrong_md5 = http.post(
+        f"/uploads/{upload_id}/complete", json={"part_ids": parts, "md5": "0" * 32}
+    )
+    assert wrong_md5.status_code == 400 and wrong_md5.json()["error"]["param"] == "md5"
+
+
+def test_a_completion_that_fails_midway_leaves_no_file_and_a_pending_upload(
+    client: openai.OpenAI, http: httpx.Client, server: LiveServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The crash lands after the File is recorded, before the Upload is: the transaction
+    takes the File back with it."""
+    upload_id = create(client)
+    parts = [client.uploads.parts.create(upload_id, data=p).id for p in PARTS]
+    store = server.service.store
+    real_update = store.update
+
+    def crash_on_upload(kind: str, obj_id: str, body: dict[str, object]) -> None:
+        if kind == "upload":
+            raise RuntimeError("power cut")
+        real_update(kind, obj_id, body)
+
+    monkeypatch.setattr(store, "update", crash_on_upload)
+    failed = http.post(f"/uploads/{upload_id}/complete", json={"part_ids": parts})
+    assert failed.status_code == 500
+    assert client.files.list().data == []
+    assert blob_names(server) == set(parts)  # the assembled bytes went with it
+    monkeypatch.setattr(store, "update", real_update)
+
+    done = http.post(f"/uploads/{upload_id}/complete", json={"part_ids": parts})
+    assert done.status_code == 200
+    assert [f.id for f in client.files.list().data] == [done.json()["file"]["id"]]
+    assert client.files.content(done.json()["file"]["id"]).content == WHOLE
+
+
+def test_abandoned_uploads_give_their_bytes_back_after_an_hour(
+    client: openai.OpenAI, http: httpx.Client, server: LiveServer
+) -> None:
+    abandoned = create(client)
+    parts = [client.uploads.parts.create(abandoned, data=p).id for p in PARTS[:2]]
+    assert blob_names(server) == set(parts)
+    server.advance(3599)
+    create(client)  # still within the hour: the parts stay
+    assert blob_names(server) == set(parts)
+    server.advance(1)
+    create(client)  # any look at uploads after the hour reclaims them
+    assert blob_names(server) == set()
+    late = http.post(f"/uploads/{abandoned}/complete", json={"part_ids": parts})
+    assert late.status_code == 400
+    assert (
+        late.json()["error"]["message"]
+        == f"Cannot modify upload {abandoned} because it is expired."
+    )
+
+
+def test_expired_parts_are_reclaimed_at_start_up(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path)
+    with live_server(settings) as server:
+        sdk = openai.OpenAI(base_url=server.base_url, api_key="k", max_retries=0)
+        upload_id = create(sdk)
+        sdk.uploads.parts.create(upload_id, data=PARTS[0])
+        server.advance(7200)  # nobody looks at uploads again before the server stops
+        assert len(blob_names(server)) == 1
+        sdk.close()
+    with live_server(settings) as server:
+        assert blob_names(server) == set()

@@ -4,29 +4,29 @@ from __future__ import annotations
 
 import itertools
 import json
+import logging
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 from mockft import errors
 from mockft.auth import Organization
-from mockft.multipart import MultipartForm
 from mockft.pagination import PageRequest
-from mockft.schemas import (
-    FILE_PURPOSES,
-    MAX_EXPIRY_SECONDS,
-    MIN_EXPIRY_SECONDS,
-    ExpiresAfter,
-    FileObject,
-)
+from mockft.schemas import ExpiresAfter
 from mockft.service.context import Part
 from mockft.store import BlobWriter
 from mockft.validation import lines
+from mockft.wire.files import FILE_OBJECT, FileRecord, file_object
 
 FILE = "file"
 FILE_PREFIX = "file-"
 FINE_TUNE_EXTENSION = ".jsonl"
 BATCH_DEFAULT_EXPIRY_SECONDS = 30 * 24 * 3600
+# No capture shows the real API's limit; every name a filesystem can hold (255 bytes)
+# fits, and a download's Content-Disposition stays a short header.
+MAX_FILENAME_LENGTH = 256
+log = logging.getLogger("mockft")
 
 
 @dataclass(frozen=True)
@@ -36,6 +36,28 @@ class FileContent:
     chunks: Iterator[bytes]
 
 
+@contextmanager
+def committing(writer: BlobWriter) -> Iterator[None]:
+    """Commit the streamed bytes if the block (the caller's checks) succeeds; abort them if
+    it raises. Nothing half-checked is ever kept."""
+    try:
+        yield
+    except BaseException:
+        writer.abort()
+        raise
+    writer.commit()
+
+
+def check_filename(filename: str, param: str) -> None:
+    if len(filename) > MAX_FILENAME_LENGTH:
+        raise errors.string_too_long(param, MAX_FILENAME_LENGTH, len(filename))
+
+
+def check_fine_tune_name(filename: str, purpose: str, param: str) -> None:
+    if purpose == "fine-tune" and not filename.endswith(FINE_TUNE_EXTENSION):
+        raise errors.invalid("Invalid file format for Fine-Tuning API. Must be .jsonl", param)
+
+
 class Files(Part):
     def new_file_id(self) -> str:
         return self.new_id(FILE_PREFIX)
@@ -43,27 +65,24 @@ class Files(Part):
     def open_blob(self, key: str) -> BlobWriter:
         return self.blobs.writer(key)
 
-    def too_large(self) -> errors.APIError:
-        limit = self.settings.max_file_bytes
-        return errors.APIError(
-            413, f"Maximum content size limit ({limit}) exceeded ({limit + 1} bytes read)"
-        )
+    def too_large(self, read: int) -> errors.APIError:
+        return errors.content_too_large(self.settings.max_file_bytes, read)
 
-    def create(self, org: Organization, file_id: str, form: MultipartForm) -> FileObject:
-        """Commit the streamed bytes of `form` as a File, or abort them on any error."""
-        with form.keeping_file():
-            purpose, expires_after = _file_fields(form)
-            if form.file is None:
-                raise errors.missing_param("file")
-            if purpose == "fine-tune" and not form.file.filename.endswith(FINE_TUNE_EXTENSION):
-                raise errors.invalid(
-                    "Invalid file format for Fine-Tuning API. Must be .jsonl", "file"
-                )
-        assert form.file is not None  # checked in the block above
+    def create(
+        self,
+        org: Organization,
+        file_id: str,
+        filename: str,
+        writer: BlobWriter,
+        purpose: str,
+        expires_after: ExpiresAfter | None,
+    ) -> FileRecord:
+        """Commit the bytes streamed into `writer` as a File, or abort them on any error."""
+        with committing(writer):
+            check_filename(filename, "file")
+            check_fine_tune_name(filename, purpose, "file")
         self.check_content(file_id, purpose)
-        return self.store_file(
-            org, file_id, form.file.filename, purpose, form.file.writer.size, expires_after
-        )
+        return self.store_file(org, file_id, filename, purpose, writer.size, expires_after)
 
     def store_file(
         self,
@@ -75,7 +94,7 @@ class Files(Part):
         expires_after: ExpiresAfter | None,
         *,
         created_at: int | None = None,
-    ) -> FileObject:
+    ) -> FileRecord:
         """Record a File; `created_at` for one the service made at an earlier instant (a
         job's result file exists from the job's end, whenever that is first seen)."""
         self.purge_expired()
@@ -85,7 +104,7 @@ class Files(Part):
             expires_at = now + expires_after.seconds
         elif purpose == "batch":
             expires_at = now + BATCH_DEFAULT_EXPIRY_SECONDS
-        obj = FileObject(
+        file = FileRecord(
             id=file_id,
             purpose=purpose,
             filename=filename,
@@ -93,8 +112,8 @@ class Files(Part):
             created_at=now,
             expires_at=expires_at,
         )
-        self.store.insert(FILE, file_id, org.id, obj.api(), tag=purpose, gone_at=expires_at)
-        return obj
+        self.store.insert(FILE, file_id, org.id, file_object(file), tag=purpose, gone_at=expires_at)
+        return file
 
     def write_generated(self, content: bytes) -> str:
         """The bytes of a file the service makes itself (a job's result file); the caller
@@ -122,63 +141,55 @@ class Files(Part):
                 f'Line {number} is not a dictionary (HINT: line starts with: "{hint}...").'
             )
 
-    def get(self, org: Organization, file_id: str) -> FileObject:
+    def get(self, org: Organization, file_id: str) -> FileRecord:
         doc = self.store.get(FILE, file_id, org.id, self.now())
         if doc is None:
             raise errors.file_not_found(file_id)
-        return FileObject.model_validate(doc)
+        return FileRecord.from_doc(doc)
 
-    def page(self, org: Organization, page: PageRequest, purpose: str | None) -> list[FileObject]:
+    def page(self, org: Organization, page: PageRequest, purpose: str | None) -> list[FileRecord]:
+        self.purge_expired()
         docs = self.store.page(FILE, org.id, page, self.now(), tag=purpose)
-        return [FileObject.model_validate(d) for d in docs]
+        return [FileRecord.from_doc(d) for d in docs]
 
     def delete(self, org: Organization, file_id: str) -> dict[str, Any]:
+        """Works on a full disk: when the store cannot record the deletion for want of
+        space, the file's bytes go first (which frees the space) and the record follows.
+        A crash in between leaves a File without bytes, which start-up deletes
+        (`Service.sweep`): a deletion, once begun, is finished."""
         self.get(org, file_id)
-        self.store.delete(FILE, file_id)
+        try:
+            self.store.delete(FILE, file_id)
+        except Exception:
+            self.blobs.delete(file_id)
+            self.store.delete(FILE, file_id)
         self.blobs.delete(file_id)
-        return {"object": "file", "id": file_id, "deleted": True}
+        return {"object": FILE_OBJECT, "id": file_id, "deleted": True}
 
     def content(self, org: Organization, file_id: str) -> FileContent:
-        obj = self.get(org, file_id)
-        if obj.purpose in errors.UNDOWNLOADABLE_PURPOSES:
-            raise errors.download_not_allowed(obj.purpose)
-        return FileContent(obj.filename, obj.bytes, self.blobs.read(file_id))
+        file = self.get(org, file_id)
+        if file.purpose in errors.UNDOWNLOADABLE_PURPOSES:
+            raise errors.download_not_allowed(file.purpose)
+        if self.blobs.size(file_id) is None:  # deleted while we looked
+            raise errors.file_not_found(file_id)
+        return FileContent(file.filename, file.bytes, self.blobs.read(file_id))
 
     def purge_expired(self) -> None:
-        now = self.now()
-        for file_id in self.store.gone(FILE, now):
-            self.store.delete(FILE, file_id)
-            self.blobs.delete(file_id)
+        """Reclaim the bytes of Files that expired (they are already invisible). Best
+        effort, bytes first: on a full disk the record stays and is tombstoned later."""
+        purge_gone(self, FILE)
 
 
-def _file_fields(form: MultipartForm) -> tuple[str, ExpiresAfter | None]:
-    fields = dict(form.fields)
-    purpose = fields.pop("purpose", None)
-    if purpose is None:
-        raise errors.missing_param("purpose")
-    if purpose not in FILE_PURPOSES:
-        raise errors.invalid(f"'{purpose}' is not one of {FILE_PURPOSES} - 'purpose'", "purpose")
-    anchor = fields.pop("expires_after[anchor]", None)
-    seconds = fields.pop("expires_after[seconds]", None)
-    if fields:
-        raise errors.unknown_param(sorted(fields)[0])
-    if anchor is None and seconds is None:
-        return purpose, None
-    if anchor is None:
-        raise errors.missing_param("expires_after.anchor")
-    if seconds is None:
-        raise errors.missing_param("expires_after.seconds")
-    if anchor != "created_at":
-        raise errors.invalid_value("expires_after.anchor", anchor, ["created_at"])
-    try:
-        value = int(seconds)
-    except ValueError:
-        raise errors.invalid_type("expires_after.seconds", "an integer", "a string") from None
-    if value < MIN_EXPIRY_SECONDS:
-        raise errors.below_minimum("expires_after.seconds", MIN_EXPIRY_SECONDS, value)
-    if value > MAX_EXPIRY_SECONDS:
-        raise errors.above_maximum("expires_after.seconds", MAX_EXPIRY_SECONDS, value)
-    return purpose, ExpiresAfter(anchor="created_at", seconds=value)
+def purge_gone(part: Part, kind: str) -> None:
+    """Delete the bytes of the objects of `kind` whose time ran out, then tombstone them so
+    that they are not looked at again. Runs lazily (start-up, creating and listing)."""
+    for key in part.store.gone(kind, part.now()):
+        part.blobs.delete(key)
+        try:
+            part.store.delete(kind, key)
+        except Exception:  # a full disk: the bytes are gone, the record can wait
+            log.debug("could not tombstone expired %s %s", kind, key, exc_info=True)
+            return
 
 
 HEAD_LINES = 100  # lines of a fine-tune file the Files API parses at upload

@@ -1,4 +1,12 @@
-"""Uploads: a large file sent in parts, assembled in the order the client names."""
+"""Uploads: a large file sent in parts, assembled in the order the client names.
+
+An Upload takes parts for an hour (the real API's expiry); then its parts' bytes are
+reclaimed, lazily: when uploads are created or completed and at start-up, whichever comes
+first after the hour (a part row carries the instant it stops existing). Completing is
+one transaction (the File, the Upload's `completed` status with its File, the parts'
+tombstones), so a crash leaves either no File or a completed Upload that names it, and a
+retried completion answers with the same File.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +15,27 @@ from typing import Any
 
 from mockft import errors
 from mockft.auth import Organization
-from mockft.multipart import MultipartForm
-from mockft.schemas import CompleteUpload, CreateUpload, ExpiresAfter, UploadObject, UploadPart
+from mockft.schemas import CompleteUpload, CreateUpload, ExpiresAfter
 from mockft.service.context import Context, Part
-from mockft.service.files import FINE_TUNE_EXTENSION, Files
+from mockft.service.files import (
+    Files,
+    check_filename,
+    check_fine_tune_name,
+    committing,
+    purge_gone,
+)
+from mockft.store import BlobWriter
+from mockft.wire.files import (
+    CANCELLED,
+    COMPLETED,
+    EXPIRED,
+    PENDING,
+    PartRecord,
+    UploadRecord,
+    file_object,
+    part_object,
+    upload_object,
+)
 
 UPLOAD = "upload"
 PART = "upload_part"
@@ -26,15 +51,14 @@ class Uploads(Part):
         super().__init__(ctx)
         self.files = files
 
-    def create(self, org: Organization, request: CreateUpload) -> UploadObject:
+    def create(self, org: Organization, request: CreateUpload) -> UploadRecord:
         if request.bytes > MAX_UPLOAD_BYTES:
             raise errors.above_maximum("bytes", MAX_UPLOAD_BYTES, request.bytes)
-        if request.purpose == "fine-tune" and not request.filename.endswith(FINE_TUNE_EXTENSION):
-            raise errors.invalid(
-                "Invalid file format for Fine-Tuning API. Must be .jsonl", "filename"
-            )
+        check_filename(request.filename, "filename")
+        check_fine_tune_name(request.filename, request.purpose, "filename")
+        self.purge_expired()
         now = self.now()
-        upload = UploadObject(
+        upload = UploadRecord(
             id=self.new_id(UPLOAD_PREFIX),
             purpose=request.purpose,
             filename=request.filename,
@@ -42,29 +66,27 @@ class Uploads(Part):
             created_at=now,
             expires_at=now + UPLOAD_TTL_SECONDS,
         )
-        doc = upload.model_dump()
+        doc = upload_object(upload)
         doc["expires_after"] = request.expires_after.model_dump() if request.expires_after else None
         self.store.insert(UPLOAD, upload.id, org.id, doc)
         return upload
 
-    def _upload_doc(self, org: Organization, upload_id: str) -> dict[str, Any]:
+    def _upload_doc(self, org: Organization, upload_id: str) -> tuple[dict[str, Any], str]:
+        """The stored upload and its status now (a pending upload past its hour is
+        expired, and its parts' bytes are reclaimed)."""
         doc = self.store.get(UPLOAD, upload_id, org.id, self.now())
         if doc is None:
             raise errors.upload_not_found(upload_id)
-        if doc["status"] == "pending" and self.now() >= doc["expires_at"]:
-            doc["status"] = "expired"
-        return doc
-
-    @staticmethod
-    def _upload(doc: dict[str, Any]) -> UploadObject:
-        return UploadObject.model_validate({k: v for k, v in doc.items() if k != "expires_after"})
+        status: str = doc["status"]
+        if status == PENDING and self.now() >= doc["expires_at"]:
+            status = EXPIRED
+            self.purge_expired()
+        return doc, status
 
     def _pending_upload(self, org: Organization, upload_id: str) -> dict[str, Any]:
-        doc = self._upload_doc(org, upload_id)
-        if doc["status"] != "pending":
-            raise errors.invalid(
-                f"Cannot modify upload {upload_id} because it is {doc['status']}.", "upload_id"
-            )
+        doc, status = self._upload_doc(org, upload_id)
+        if status != PENDING:
+            raise _not_pending(upload_id, status)
         return doc
 
     def reserve_part(self, org: Organization, upload_id: str) -> str:
@@ -72,35 +94,36 @@ class Uploads(Part):
         self._pending_upload(org, upload_id)
         return self.new_id(PART_PREFIX)
 
-    def part_too_large(self) -> errors.APIError:
+    def part_too_large(self, read: int) -> errors.APIError:
         return errors.invalid(
             f"Part exceeds the maximum part size of {MAX_PART_BYTES} bytes (64 MB).", "data"
         )
 
     def add_part(
-        self, org: Organization, upload_id: str, part_id: str, form: MultipartForm
-    ) -> UploadPart:
-        with form.keeping_file():
-            self._pending_upload(org, upload_id)
-            extra = sorted(form.fields)
-            if extra:
-                raise errors.unknown_param(extra[0])
-            if form.file is None:
-                raise errors.missing_param("data")
-        assert form.file is not None  # checked in the block above
-        part = UploadPart(id=part_id, created_at=self.now(), upload_id=upload_id)
-        doc = part.model_dump()
-        doc["size"] = form.file.writer.size
-        self.store.insert(PART, part_id, org.id, doc, tag=upload_id)
+        self, org: Organization, upload_id: str, part_id: str, writer: BlobWriter
+    ) -> PartRecord:
+        """Commit the bytes streamed into `writer` as a part of the upload. The part stops
+        existing when the upload expires, unless the upload is completed first."""
+        with committing(writer):
+            doc = self._pending_upload(org, upload_id)
+        part = PartRecord(id=part_id, created_at=self.now(), upload_id=upload_id)
+        stored = part_object(part)
+        stored["size"] = writer.size
+        self.store.insert(PART, part_id, org.id, stored, tag=upload_id, gone_at=doc["expires_at"])
         return part
 
-    def complete(self, org: Organization, upload_id: str, request: CompleteUpload) -> UploadObject:
-        doc = self._pending_upload(org, upload_id)
+    def complete(self, org: Organization, upload_id: str, request: CompleteUpload) -> UploadRecord:
+        doc, status = self._upload_doc(org, upload_id)
+        if status == COMPLETED and self._same_completion(doc, request):
+            return UploadRecord.from_doc(doc)  # a retry: the same File
+        if status != PENDING:
+            raise _not_pending(upload_id, status)
         parts = {p["id"]: p for p in self.store.scan(PART, org.id, self.now(), tag=upload_id)}
         for part_id in request.part_ids:
             if part_id not in parts:
                 raise errors.invalid(
-                    f"Part {part_id} does not belong to upload {upload_id}.", "part_ids"
+                    f"Part {errors.excerpt(part_id)} does not belong to upload {upload_id}.",
+                    "part_ids",
                 )
         if len(set(request.part_ids)) != len(request.part_ids):
             raise errors.invalid("part_ids must not contain duplicates.", "part_ids")
@@ -111,41 +134,105 @@ class Uploads(Part):
                 f"number of bytes specified when the upload was created ({doc['bytes']}).",
                 "part_ids",
             )
+        md5: str | None = None
         if request.md5 is not None:  # read the parts only when there is a checksum to compare
-            digest = hashlib.md5(usedforsecurity=False)
-            for part_id in request.part_ids:
-                for chunk in self.blobs.read(part_id):
-                    digest.update(chunk)
-            if digest.hexdigest() != request.md5.lower():
-                raise errors.invalid(
-                    "The md5 checksum of the uploaded parts does not match the one provided.",
-                    "md5",
-                )
+            md5 = _md5(self.blobs.read(part_id) for part_id in request.part_ids)
+            if md5 != request.md5.lower():
+                raise _md5_mismatch()
         file_id = self.files.new_file_id()
         self.blobs.compose(file_id, request.part_ids)  # the parts' bytes, not a copy of them
         self.files.check_content(file_id, doc["purpose"])
-        expires_after = doc.get("expires_after")
-        file = self.files.store_file(
-            org,
-            file_id,
-            doc["filename"],
-            doc["purpose"],
-            total,
-            ExpiresAfter.model_validate(expires_after) if expires_after else None,
-        )
-        doc.update(status="completed", file=file.model_dump())
-        self.store.update(UPLOAD, upload_id, doc)
-        self._drop_parts(org, upload_id)
-        return self._upload(doc)
+        try:
+            completed = self._commit_completion(org, upload_id, file_id, total, request, md5)
+        except BaseException:
+            self.blobs.delete(file_id)
+            raise
+        if completed["file"]["id"] != file_id:  # another completion won the race
+            self.blobs.delete(file_id)
+            if not self._same_completion(completed, request):
+                raise _not_pending(upload_id, COMPLETED)
+        for part_id in parts:
+            self.blobs.delete(part_id)
+        return UploadRecord.from_doc(completed)
 
-    def cancel(self, org: Organization, upload_id: str) -> UploadObject:
+    def _commit_completion(
+        self,
+        org: Organization,
+        upload_id: str,
+        file_id: str,
+        total: int,
+        request: CompleteUpload,
+        md5: str | None,
+    ) -> dict[str, Any]:
+        """The File, the completed Upload naming it, and the parts' tombstones: together or
+        not at all. Returns the stored upload (completed by this call or, if another
+        completion committed first, by that one)."""
+        with self.store.transaction():
+            doc = self.store.get(UPLOAD, upload_id, org.id, self.now())
+            if doc is None:
+                raise errors.upload_not_found(upload_id)
+            if doc["status"] == COMPLETED:
+                return doc
+            expires_after = doc.get("expires_after")
+            file = self.files.store_file(
+                org,
+                file_id,
+                doc["filename"],
+                doc["purpose"],
+                total,
+                ExpiresAfter.model_validate(expires_after) if expires_after else None,
+            )
+            doc.update(status=COMPLETED, file=file_object(file))
+            doc.update(part_ids=list(request.part_ids), md5=md5)
+            self.store.update(UPLOAD, upload_id, doc)
+            for part in self.store.scan(PART, org.id, self.now(), tag=upload_id):
+                self.store.delete(PART, part["id"])
+        return doc
+
+    def _same_completion(self, doc: dict[str, Any], request: CompleteUpload) -> bool:
+        """Whether `request` asks for the completion `doc` already had: the same parts in
+        the same order, and (if it names one) the same checksum."""
+        if doc.get("part_ids") != list(request.part_ids):
+            return False
+        if request.md5 is None:
+            return True
+        stored = doc.get("md5")
+        if stored is None:
+            stored = _md5([self.blobs.read(doc["file"]["id"])])
+        if stored != request.md5.lower():
+            raise _md5_mismatch()
+        return True
+
+    def cancel(self, org: Organization, upload_id: str) -> UploadRecord:
         doc = self._pending_upload(org, upload_id)
-        doc["status"] = "cancelled"
-        self.store.update(UPLOAD, upload_id, doc)
-        self._drop_parts(org, upload_id)
-        return self._upload(doc)
+        doc["status"] = CANCELLED
+        parts = [p["id"] for p in self.store.scan(PART, org.id, self.now(), tag=upload_id)]
+        with self.store.transaction():
+            self.store.update(UPLOAD, upload_id, doc)
+            for part_id in parts:
+                self.store.delete(PART, part_id)
+        for part_id in parts:
+            self.blobs.delete(part_id)
+        return UploadRecord.from_doc(doc)
 
-    def _drop_parts(self, org: Organization, upload_id: str) -> None:
-        for part in self.store.scan(PART, org.id, self.now(), tag=upload_id):
-            self.store.delete(PART, part["id"])
-            self.blobs.delete(part["id"])
+    def purge_expired(self) -> None:
+        """Reclaim the bytes of the parts of uploads whose hour is over."""
+        purge_gone(self, PART)
+
+
+def _not_pending(upload_id: str, status: str) -> errors.APIError:
+    return errors.invalid(f"Cannot modify upload {upload_id} because it is {status}.", "upload_id")
+
+
+def _md5_mismatch() -> errors.APIError:
+    return errors.invalid(
+        "The md5 checksum of the uploaded parts does not match the one provided.", "md5"
+    )
+
+
+def _md5(blobs: Any) -> str:
+    digest = hashlib.md5(usedforsecurity=False)
+    for chunks in blobs:
+        for chunk in chunks:
+            digest.update(chunk)
+    return digest.hexdigest()

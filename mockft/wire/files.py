@@ -1,0 +1,115 @@
+"""Files, Uploads and Upload parts: the records the service keeps, and each object as the
+API writes it (field order and the fields left out as the real API does)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+FILE_OBJECT = "file"
+UPLOAD_OBJECT = "upload"
+PART_OBJECT = "upload.part"
+PROCESSED = "processed"
+PENDING = "pending"
+COMPLETED = "completed"
+CANCELLED = "cancelled"
+EXPIRED = "expired"
+
+
+@dataclass(frozen=True, slots=True)
+class FileRecord:
+    id: str
+    purpose: str
+    filename: str
+    bytes: int
+    created_at: int
+    expires_at: int | None = None
+    status: str = PROCESSED
+
+    @classmethod
+    def from_doc(cls, doc: dict[str, Any]) -> FileRecord:
+        return cls(
+            id=doc["id"],
+            purpose=doc["purpose"],
+            filename=doc["filename"],
+            bytes=doc["bytes"],
+            created_at=doc["created_at"],
+            expires_at=doc.get("expires_at"),
+            status=doc.get("status", PROCESSED),
+        )
+
+
+def file_object(file: FileRecord) -> dict[str, Any]:
+    """`expires_at` only for a file that expires (the spec types it as a non-nullable
+    integer)."""
+    body: dict[str, Any] = {
+        "object": FILE_OBJECT,
+        "id": file.id,
+        "purpose": file.purpose,
+        "filename": file.filename,
+        "bytes": file.bytes,
+        "created_at": file.created_at,
+    }
+    if file.expires_at is not None:
+        body["expires_at"] = file.expires_at
+    body["status"] = file.status
+    return body
+
+
+@dataclass(frozen=True, slots=True)
+class UploadRecord:
+    id: str
+    purpose: str
+    filename: str
+    bytes: int
+    created_at: int
+    expires_at: int
+    status: str = PENDING
+    file: FileRecord | None = None
+
+    @classmethod
+    def from_doc(cls, doc: dict[str, Any], status: str | None = None) -> UploadRecord:
+        file = doc.get("file")
+        return cls(
+            id=doc["id"],
+            purpose=doc["purpose"],
+            filename=doc["filename"],
+            bytes=doc["bytes"],
+            created_at=doc["created_at"],
+            expires_at=doc["expires_at"],
+            status=status or doc["status"],
+            file=FileRecord.from_doc(file) if file else None,
+        )
+
+
+def upload_object(upload: UploadRecord) -> dict[str, Any]:
+    """`file` once the upload is completed (the File it became), absent before."""
+    body: dict[str, Any] = {
+        "object": UPLOAD_OBJECT,
+        "id": upload.id,
+        "purpose": upload.purpose,
+        "filename": upload.filename,
+        "bytes": upload.bytes,
+        "created_at": upload.created_at,
+        "expires_at": upload.expires_at,
+        "status": upload.status,
+    }
+    if upload.status == COMPLETED or upload.file is not None:
+        body["file"] = file_object(upload.file) if upload.file else None
+    return body
+
+
+@dataclass(frozen=True, slots=True)
+class PartRecord:
+    id: str
+    created_at: int
+    upload_id: str
+
+
+def part_object(part: PartRecord) -> dict[str, Any]:
+    return {
+        "object": PART_OBJECT,
+        "id": part.id,
+        "created_at": part.created_at,
+        "upload_id": part.upload_id,
+    }
