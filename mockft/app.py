@@ -3,12 +3,15 @@ one error path."""
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
+import sqlite3
 import time
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 
+import anyio
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -17,16 +20,20 @@ from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mockft import azure, dashboard, errors
-from mockft.chaos import Chaos, ChaosMiddleware, RequestLog, RequestLogMiddleware
+from mockft.chaos import LOG_ENTRY_KEY, ChaosMiddleware, RequestLogMiddleware
 from mockft.config import Settings
 from mockft.routes import chat, control, files, fine_tuning, graders, models, uploads
 from mockft.routes.common import api_json, error_response
 from mockft.service import Service
+from mockft.service.request_log import LoggedRequest
 
 OPENAI_VERSION = "2020-10-01"
 VERSION_HEADER = (b"openai-version", OPENAI_VERSION.encode())
 PUBLIC_PATHS = frozenset({"/mockft/health"})
-GUARDED_PREFIXES = ("/v1/", "/mockft/")
+API_PREFIX = "/v1/"
+CONTROL_PREFIX = "/mockft/"
+DISK_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
+SQLITE_FULL = 13  # sqlite3.SQLITE_FULL (Python 3.11+)
 log = logging.getLogger("mockft")
 
 
@@ -66,22 +73,86 @@ class OpenAIEnvelope:
 
         try:
             path: str = scope["path"]
-            if path.startswith(GUARDED_PREFIXES) and path not in PUBLIC_PATHS:
-                org = self.service.authenticate(
-                    _header(scope, b"authorization"), _header(scope, b"openai-organization")
-                )
-                org_name = org.name
-                scope.setdefault("state", {})["org"] = org
+            if path not in PUBLIC_PATHS:
+                org_name = self._authenticate(scope, path)
             await self.app(scope, receive, send_with_headers)
         except errors.APIError as exc:
             if response_started:
                 raise
             await error_response(exc)(scope, receive, send_with_headers)
-        except Exception:
-            log.exception("unhandled error on %s %s", scope.get("method"), scope.get("path"))
+        except Exception as exc:
             if response_started:
                 raise
+            if _disk_full(exc):
+                log.warning("disk full on %s %s: %s", scope.get("method"), scope["path"], exc)
+                await error_response(errors.disk_full())(scope, receive, send_with_headers)
+                return
+            log.exception("unhandled error on %s %s", scope.get("method"), scope.get("path"))
             await error_response(errors.server_error())(scope, receive, send_with_headers)
+
+    def _authenticate(self, scope: Scope, path: str) -> str:
+        """The organization's name for the response header; the organization (and, on the
+        control API, the caller) go into the request's state."""
+        state = scope.setdefault("state", {})
+        authorization = _header(scope, b"authorization")
+        organization = _header(scope, b"openai-organization")
+        if path.startswith(CONTROL_PREFIX):
+            caller = self.service.keys.authenticate_control(authorization, organization)
+            state["caller"] = caller
+            org = caller.org
+        elif path.startswith(API_PREFIX):
+            org = self.service.authenticate(authorization, organization)
+        else:
+            return self.service.keys.default.name
+        state["org"] = org
+        entry = state.get(LOG_ENTRY_KEY)
+        if isinstance(entry, LoggedRequest):
+            entry.org = org.id
+        return org.name
+
+
+def _disk_full(exc: BaseException) -> bool:
+    """A write that failed for want of space: the blob store's OSError, or SQLite's."""
+    for error in (exc, exc.__cause__, exc.__context__):
+        if isinstance(error, OSError) and error.errno in DISK_FULL_ERRNOS:
+            return True
+        if isinstance(error, sqlite3.OperationalError) and (
+            getattr(error, "sqlite_errorcode", None) == SQLITE_FULL
+            or "database or disk is full" in str(error)
+        ):
+            return True
+    return False
+
+
+class BodyTimeout:
+    """A request body that sends nothing for `seconds` is abandoned: the route reading it
+    gets an APIError (408) where it waits, so what it was writing is aborted and deleted,
+    and the connection is closed. Once the body is complete, `receive` (a wait for the
+    client to disconnect) is passed through untouched."""
+
+    def __init__(self, app: ASGIApp, seconds: float) -> None:
+        self.app = app
+        self.seconds = seconds
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        body_done = False
+
+        async def timed_receive() -> Message:
+            nonlocal body_done
+            if body_done:
+                return await receive()
+            with anyio.move_on_after(self.seconds) as idle:
+                message = await receive()
+            if idle.cancelled_caught:
+                raise errors.body_timeout(self.seconds)
+            if message["type"] != "http.request" or not message.get("more_body", False):
+                body_done = True
+            return message
+
+        await self.app(scope, timed_receive, send)
 
 
 def _header(scope: Scope, name: bytes) -> str | None:
@@ -141,14 +212,19 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
         exception_handlers={errors.APIError: _api_error, HTTPException: _http_error},
         lifespan=lifespan,
     )
+    # `/v1/files/` is an unknown URL, as on the real API: no redirect built from the
+    # client's Host header.
+    app.router.redirect_slashes = False
     app.state.service = service
     app.state.settings = settings
-    app.state.chaos = Chaos(seed=settings.seed)
-    app.state.requests = RequestLog()
-    # Outermost last: request log -> envelope (auth, headers, errors) -> chaos -> routes.
-    app.add_middleware(ChaosMiddleware, chaos=app.state.chaos, default_org=service.keys.default.id)
+    # Outermost last: request log -> envelope (auth, headers, errors) -> body timeout ->
+    # chaos -> routes.
+    app.add_middleware(
+        ChaosMiddleware, chaos=service.control.chaos, default_org=service.keys.default.id
+    )
+    app.add_middleware(BodyTimeout, seconds=settings.body_timeout)
     app.add_middleware(OpenAIEnvelope, service=service)
-    app.add_middleware(RequestLogMiddleware, log=app.state.requests)
+    app.add_middleware(RequestLogMiddleware, log=service.control.requests)
     return app
 
 

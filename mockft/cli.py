@@ -16,6 +16,9 @@ from pydantic import ValidationError
 from mockft import __version__, validation
 from mockft.config import Settings
 
+EXIT_LOCKED: Final = 1  # the data dir is in use by another mockft
+EXIT_STARTUP_FAILED: Final = 3  # uvicorn's status when it cannot start (a port in use)
+
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mockft", description=__doc__)
@@ -53,6 +56,13 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         help="Azure: a deployment named like a model exists by itself (MOCKFT_AZURE_AUTO_DEPLOY)",
     )
+    serve.add_argument(
+        "--control-key",
+        action="append",
+        dest="control_keys",
+        help="key of the control API for every organization and the clock, repeatable "
+        "(MOCKFT_CONTROL_KEYS)",
+    )
     serve.add_argument("--log-level", default="info", help="uvicorn log level (default info)")
 
     _add_validate(commands)
@@ -76,10 +86,13 @@ def _settings(args: argparse.Namespace) -> Settings:
             "start_time",
             "api_keys",
             "azure_auto_deploy",
+            "control_keys",
         )
     }
-    if overrides["api_keys"] is not None:
-        overrides["api_keys"] = tuple(overrides["api_keys"])
+    for keys in ("api_keys", "control_keys"):
+        given = overrides[keys]
+        if given is not None:
+            overrides[keys] = tuple(given)
     return Settings.from_env(**overrides)
 
 
@@ -92,34 +105,64 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValidationError as exc:
         print(f"mockft: invalid configuration:\n{exc}", file=sys.stderr)
         return 2
-    if args.command == "reset":
-        from mockft.service import Service
+    from mockft.store import DataDirLocked
 
-        service = Service.open(settings)
-        service.reset()
+    try:
+        if args.command == "reset":
+            return _reset(settings)
+        return _serve(settings, args.log_level)
+    except DataDirLocked as exc:
+        print(f"mockft: {exc}; stop it first", file=sys.stderr)
+        return EXIT_LOCKED
+
+
+def _reset(settings: Settings) -> int:
+    """The same reset as `POST /mockft/reset` with a control key; refused (the data dir
+    is locked) while a server runs on it."""
+    from mockft.service import Service
+
+    service = Service.open(settings)
+    try:
+        service.control.reset(service.keys.root())
+    finally:
         service.close()
-        print(f"mockft: reset {settings.data_dir}")
-        return 0
-    return _serve(settings, args.log_level)
+    print(f"mockft: reset {settings.data_dir}")
+    return 0
 
 
 def _serve(settings: Settings, log_level: str) -> int:
     import uvicorn
 
-    from mockft import dashboard
+    from mockft import dashboard, server
     from mockft.app import create_app
 
     app = create_app(settings)
-    where = "in memory" if settings.memory else f"in {settings.data_dir.resolve()}"
-    print(
-        f"mockft {__version__}: OpenAI fine-tuning API mock, state {where}, "
-        f"{settings.clock} clock" + (f" x{settings.speed:g}" if settings.clock == "system" else "")
-    )
-    print(f'Point the SDK at it: OpenAI(base_url="{settings.base_url}", api_key="sk-test")')
+    print(_banner(settings))
     print(f"Dashboard: {settings.base_url.removesuffix('/v1')}{dashboard.PREFIX}/")
     sys.stdout.flush()
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level=log_level)
-    return 0
+    served = uvicorn.Server(server.config(app, settings, log_level=log_level))
+    served.run()
+    return 0 if served.started else EXIT_STARTUP_FAILED
+
+
+def _banner(settings: Settings) -> str:
+    """What the server is, and how to point the SDK at it (with a key it accepts)."""
+    where = "in memory" if settings.memory else f"in {settings.data_dir.resolve()}"
+    clock = f"{settings.clock} clock" + (
+        f" x{settings.speed:g}" if settings.clock == "system" else ""
+    )
+    if settings.api_keys:
+        key = "<one of the configured API keys>"
+        keys = f"{len(settings.api_keys)} API key(s) accepted"
+    else:
+        key = '"sk-test"'
+        keys = "any API key accepted"
+    if settings.control_keys:
+        keys += f", {len(settings.control_keys)} control key(s) for /mockft/"
+    return (
+        f"mockft {__version__}: OpenAI fine-tuning API mock, state {where}, {clock}, {keys}\n"
+        f'Point the SDK at it: OpenAI(base_url="{settings.base_url}", api_key={key})'
+    )
 
 
 # -- mockft validate ----------------------------------------------------------------------

@@ -20,6 +20,7 @@ import uvicorn
 
 from mockft.app import create_app
 from mockft.config import Settings
+from mockft.server import config as server_config
 from mockft.service import Service
 from tests.openapi_contract import UnknownOperationError, check, schema_violations
 
@@ -51,12 +52,8 @@ class LiveServer:
 @contextmanager
 def live_server(settings: Settings) -> Iterator[LiveServer]:
     service = Service.open(settings)
-    config = uvicorn.Config(
-        create_app(settings, service),
-        host=settings.host,
-        port=settings.port,
-        log_level="warning",
-        lifespan="on",
+    config = server_config(
+        create_app(settings, service), settings, log_level="warning", lifespan="on"
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)

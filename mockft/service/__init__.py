@@ -5,72 +5,85 @@ from __future__ import annotations
 
 from mockft.auth import KeyRing, Organization
 from mockft.catalog import Catalog, load_catalog
-from mockft.clock import Clock
 from mockft.config import Settings
-from mockft.service.clockctl import ClockControl, restore_clock
+from mockft.service.chaos import ChaosSpec
+from mockft.service.clockctl import ClockControl
 from mockft.service.context import Context
+from mockft.service.control import Control, FailJob
 from mockft.service.files import FILE, FileContent, Files
 from mockft.service.graders import Graders
 from mockft.service.inference import Inference
 from mockft.service.jobs import JOB, Jobs
 from mockft.service.models import Models
 from mockft.service.uploads import MAX_PART_BYTES, PART, Uploads
-from mockft.store import Blobs, Store, open_stores
+from mockft.store import Blobs, Store, Stores, open_stores
 
-__all__ = ["MAX_PART_BYTES", "FileContent", "Service"]
+__all__ = ["MAX_PART_BYTES", "ChaosSpec", "Control", "FailJob", "FileContent", "Service"]
 
 
 class Service:
     def __init__(
         self,
         settings: Settings,
-        store: Store,
-        blobs: Blobs,
-        clock: Clock,
+        stores: Stores,
+        clock: ClockControl,
         catalog: Catalog | None = None,
     ) -> None:
         self.settings = settings
-        self.store = store
-        self.blobs = blobs
-        self.keys = KeyRing(settings.api_keys, settings.org_name)
-        self.ctx = Context(settings, store, blobs, clock, catalog or load_catalog(), self.keys)
-        self.clock = ClockControl(clock, store)
+        self._stores = stores
+        self.store: Store = stores.store
+        self.blobs: Blobs = stores.blobs
+        self.keys = KeyRing(settings.api_keys, settings.org_name, settings.control_keys)
+        self.clock = clock
+        self.ctx = Context(
+            settings, self.store, self.blobs, clock, catalog or load_catalog(), self.keys
+        )
         self.files = Files(self.ctx)
         self.uploads = Uploads(self.ctx, self.files)
         self.models = Models(self.ctx)
         self.jobs = Jobs(self.ctx, self.files, self.models)
         self.inference = Inference(self.ctx)
         self.graders = Graders()
+        self.control = Control(self)
 
     @classmethod
     def open(cls, settings: Settings) -> Service:
-        store, blobs = open_stores(None if settings.memory else settings.data_dir)
-        service = cls(settings, store, blobs, restore_clock(settings, store))
-        service.sweep()
+        """Lock the data dir (`DataDirLocked` if another process holds it), restore the
+        clock, and clean up what a crash left behind."""
+        stores = open_stores(None if settings.memory else settings.data_dir)
+        try:
+            service = cls(settings, stores, ClockControl.restore(settings, stores.store))
+            service.sweep()
+        except BaseException:
+            stores.close()
+            raise
         return service
 
     def sweep(self) -> None:
         """Delete bytes no live object owns: a crash can land between committing a blob
-        and recording (or tombstoning) its File or Part, and the client never heard back.
-        A job owns what its models learned (`service/learning.py`)."""
+        and recording (or tombstoning) its File or Part, and the client never heard back;
+        the bytes of Files and Upload parts that expired while nobody looked; and Files
+        whose bytes a deletion removed before the crash let it record the deletion. A job
+        owns what its models learned (`service/learning.py`)."""
+        self.files.purge_expired()
+        self.uploads.purge_expired()
         now = self.ctx.now()
-        owned = self.store.ids(FILE, now) | self.store.ids(PART, now) | self.store.ids(JOB, now)
-        for key in self.blobs.keys() - owned:
+        files = self.store.ids(FILE, now)
+        stored = self.blobs.keys()
+        owned = files | self.store.ids(PART, now) | self.store.ids(JOB, now)
+        for key in stored - owned:
             self.blobs.delete(key)
+        for file_id in files - stored:  # a deletion a crash interrupted (`Files.delete`)
+            self.store.delete(FILE, file_id)
 
     def close(self) -> None:
-        self.jobs.close()
-        self.clock.save()
-        self.store.close()
+        try:
+            self.jobs.close()
+            self.clock.save()
+        finally:
+            self._stores.close()
 
     def authenticate(
         self, authorization: str | None, organization: str | None = None
     ) -> Organization:
         return self.keys.authenticate(authorization, organization)
-
-    def reset(self) -> None:
-        self.jobs.clear()
-        self.store.clear()
-        self.blobs.clear()
-        self.inference.clear()
-        self.clock.save()
