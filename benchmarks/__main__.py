@@ -28,6 +28,8 @@ from pathlib import Path
 import httpx
 import uvicorn
 
+from benchmarks import soak
+
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results.md"
 TRAIN = ROOT / "fixtures" / "train_chat.jsonl"
@@ -625,6 +627,7 @@ BENCHES: dict[str, Callable[[bool], list[Figure]]] = {
     "startup": bench_startup,
     "full_job": bench_full_job,
     "long_poll": bench_long_poll,
+    "soak": lambda quick: soak.bench_soak(quick),
 }
 
 
