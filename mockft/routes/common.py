@@ -41,11 +41,13 @@ def api_json(body: Any, status: int = 200, headers: dict[str, str] | None = None
 
 def error_response(exc: errors.APIError) -> Response:
     body = exc.body()
-    error = body["error"]
-    # However a message was built, it quotes no more than a short excerpt of the input.
-    error["message"] = errors.excerpt(error["message"], errors.MAX_MESSAGE_CHARS)
-    if isinstance(error["param"], str):
-        error["param"] = errors.excerpt(error["param"])
+    error = body.get("error")
+    if isinstance(error, dict):
+        # However a message was built, it quotes no more than a short excerpt of the input.
+        if isinstance(error.get("message"), str):
+            error["message"] = errors.excerpt(error["message"], errors.MAX_MESSAGE_CHARS)
+        if isinstance(error.get("param"), str):
+            error["param"] = errors.excerpt(error["param"])
     return api_json(body, exc.status, exc.headers)
 
 
