@@ -190,7 +190,7 @@ def test_the_uploads_api_limits_filenames(small: LiveServer) -> None:
 def test_a_download_names_the_file_once_and_briefly(small: LiveServer) -> None:
     with http_of(small) as http:
         name = "é" * 256
-        made = http.post("/v1/files", files={"file": (name, b"x")}, data={"purpose": "user_data"})
+        made = http.post("/v1/files", files={"file": (name, b"x")}, data={"purpose": "batch"})
         disposition = http.get(f"/v1/files/{made.json()['id']}/content").headers[
             "content-disposition"
         ]

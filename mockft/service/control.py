@@ -22,7 +22,7 @@ from mockft.job_record import JobView
 from mockft.schemas import Request, parse
 from mockft.service.chaos import RULE_OBJECT, Chaos, ChaosRule, ChaosSpec
 from mockft.service.files import FILE
-from mockft.service.jobs import FAILURE_STATES, FailurePoint
+from mockft.service.jobs import FAILURE_STATES, JOB, FailurePoint
 from mockft.service.request_log import LoggedRequest, RequestLog
 from mockft.service.uploads import PART
 
@@ -109,7 +109,9 @@ class Control:
             service.blobs.clear()
         else:
             now = service.ctx.now()
-            owned = [d["id"] for kind in (FILE, PART) for d in service.store.scan(kind, scope, now)]
+            # the bytes of its Files and Upload parts, and what its jobs' models learned
+            kinds = (FILE, PART, JOB)
+            owned = [d["id"] for kind in kinds for d in service.store.scan(kind, scope, now)]
             service.store.clear(scope)
             for key in owned:
                 service.blobs.delete(key)
