@@ -255,3 +255,15 @@ def test_a_manual_clock_refuses_to_go_back() -> None:
     with pytest.raises(ValueError):
         clock.advance(-1)
     assert clock.now() == 100
+
+
+def test_a_move_that_cannot_be_stored_is_taken_back(
+    mockft: MockFT, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def full(key: str, value: str) -> None:
+        raise sqlite3.OperationalError("database or disk is full")
+
+    monkeypatch.setattr(mockft.service.store, "set_meta", full)
+    with pytest.raises(sqlite3.OperationalError):
+        mockft.advance(3600)
+    assert mockft.now() == mockft.options.start_time  # not served from an unstored instant

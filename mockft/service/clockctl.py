@@ -145,8 +145,9 @@ class ClockControl:
             _check_range("seconds", seconds, 0, MAX_ADVANCE_SECONDS)
             if seconds > MAX_INSTANT - clock.now():
                 raise errors.above_maximum("seconds", int(MAX_INSTANT - clock.now()), seconds)
+            previous = clock.now()
             now = clock.advance(float(seconds))
-            self._save_locked(strict=True)
+            self._keep_or_undo(lambda: clock.restart(previous))
         return now
 
     def set(self, now: float) -> float:
@@ -155,7 +156,7 @@ class ClockControl:
             current = clock.now()
             _check_range("now", now, current, MAX_INSTANT)
             clock.set(float(now))
-            self._save_locked(strict=True)
+            self._keep_or_undo(lambda: clock.restart(current))
         return clock.now()
 
     def set_speed(self, speed: float) -> float:
@@ -164,8 +165,9 @@ class ClockControl:
             raise errors.invalid("The speed can only be set on the system clock.", "speed")
         with self._lock:
             _check_range("speed", speed, 0, MAX_SPEED, low_inclusive=False)
+            previous = clock.speed
             clock.set_speed(float(speed))
-            self._save_locked(strict=True)
+            self._keep_or_undo(lambda: clock.set_speed(previous))
         return clock.speed
 
     def restart(self, now: float) -> None:
@@ -191,10 +193,18 @@ class ClockControl:
         with self._lock:
             self._save_locked()
 
+    def _keep_or_undo(self, undo: Callable[[], None]) -> None:
+        """Store a move, or take it back if it cannot be stored (a full disk): nothing is
+        served from an instant a restart would not resume from."""
+        try:
+            self._save_locked(strict=True)
+        except BaseException:
+            undo()
+            raise
+
     def _save_locked(self, *, strict: bool = False) -> None:
         """Store the clock's record. A failed refresh (a full disk) is logged and retried
-        later; a move that cannot be stored fails (`strict`), so that nothing is served
-        from an instant a restart would not resume from."""
+        later; a move that cannot be stored fails (`strict`)."""
         self._saved_at = self._monotonic()
         try:
             self.store.set_meta(META_CLOCK, self.clock.record().dumps())
