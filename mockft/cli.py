@@ -17,7 +17,6 @@ from mockft import __version__, validation
 from mockft.config import Settings
 
 EXIT_LOCKED: Final = 1  # the data dir is in use by another mockft
-EXIT_STARTUP_FAILED: Final = 3  # uvicorn's status when it cannot start (a port in use)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -140,9 +139,8 @@ def _serve(settings: Settings, log_level: str) -> int:
     print(_banner(settings))
     print(f"Dashboard: {settings.base_url.removesuffix('/v1')}{dashboard.PREFIX}/")
     sys.stdout.flush()
-    served = uvicorn.Server(server.config(app, settings, log_level=log_level))
-    served.run()
-    return 0 if served.started else EXIT_STARTUP_FAILED
+    uvicorn.run(app, **server.options(settings, log_level=log_level))
+    return 0
 
 
 def _banner(settings: Settings) -> str:

@@ -13,11 +13,12 @@ connection forever.
 from __future__ import annotations
 
 import asyncio
+import functools
 from typing import TYPE_CHECKING, Any
 
 import uvicorn
 
-from mockft.config import KEEP_ALIVE_SECONDS, Settings
+from mockft.config import HEADERS_TIMEOUT_SECONDS, KEEP_ALIVE_SECONDS, Settings
 
 if TYPE_CHECKING:
     from uvicorn.protocols.http.h11_impl import H11Protocol as _HTTPProtocol
@@ -25,20 +26,16 @@ else:  # whichever uvicorn would pick: httptools when installed, else h11
     from uvicorn.protocols.http.auto import AutoHTTPProtocol as _HTTPProtocol
 
 
-class Config(uvicorn.Config):
-    def __init__(self, app: Any, *, headers_timeout: float, **kwargs: Any) -> None:
-        super().__init__(app, http=HeadersDeadlineProtocol, **kwargs)
-        self.headers_timeout = headers_timeout
-
-
 class HeadersDeadlineProtocol(_HTTPProtocol):
     """uvicorn's HTTP protocol, closing a connection whose next request's headers are not
     complete `headers_timeout` seconds after the connection opened or the last response
     ended (sending data does not extend the deadline)."""
 
+    headers_timeout: float = HEADERS_TIMEOUT_SECONDS
+
     def __init__(self, config: Any, *args: Any, **kwargs: Any) -> None:
         super().__init__(config, *args, **kwargs)
-        self._headers_timeout: float = getattr(config, "headers_timeout", 30.0)
+        self._headers_timeout = self.headers_timeout
         self._deadline: asyncio.TimerHandle | None = None
         self._waiting_after: Any = None  # the request before the one awaited
 
@@ -76,13 +73,28 @@ class HeadersDeadlineProtocol(_HTTPProtocol):
             self.transport.close()
 
 
-def config(app: Any, settings: Settings, *, log_level: str = "info", **kwargs: Any) -> Config:
-    return Config(
-        app,
-        host=settings.host,
-        port=settings.port,
-        log_level=log_level,
-        timeout_keep_alive=KEEP_ALIVE_SECONDS,
-        headers_timeout=settings.headers_timeout,
-        **kwargs,
+@functools.cache
+def protocol(headers_timeout: float) -> type[HeadersDeadlineProtocol]:
+    """The protocol class with this deadline (uvicorn makes one protocol per connection)."""
+    return type(
+        HeadersDeadlineProtocol.__name__,
+        (HeadersDeadlineProtocol,),
+        {"headers_timeout": headers_timeout},
     )
+
+
+def options(settings: Settings, *, log_level: str = "info") -> dict[str, Any]:
+    """uvicorn's settings for a mockft server (for `uvicorn.run` or `uvicorn.Config`)."""
+    return {
+        "host": settings.host,
+        "port": settings.port,
+        "log_level": log_level,
+        "timeout_keep_alive": KEEP_ALIVE_SECONDS,
+        "http": protocol(settings.headers_timeout),
+    }
+
+
+def config(
+    app: Any, settings: Settings, *, log_level: str = "info", **kwargs: Any
+) -> uvicorn.Config:
+    return uvicorn.Config(app, **options(settings, log_level=log_level), **kwargs)

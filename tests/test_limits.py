@@ -294,3 +294,13 @@ def test_errors_are_worded_as_the_real_api_words_them(
         assert refused.json()["error"]["message"] == message
         for leak in ("None", "True", "0.0", "[key]"):
             assert leak not in refused.text
+
+
+def test_a_wrong_number_among_numbers_is_a_wrong_value(small: LiveServer) -> None:
+    with http_of(small) as http:
+        refused = http.post("/mockft/chaos", json={"status": 418})
+        assert refused.json()["error"]["message"] == (
+            "Invalid value: '418'. Supported values are: '429', '500', '502', '503' and '504'."
+        )
+        wrong_type = http.post("/mockft/chaos", json={"status": "500"})
+        assert wrong_type.json()["error"]["code"] == "invalid_type"

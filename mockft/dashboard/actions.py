@@ -1,6 +1,7 @@
-"""The operator's actions: the same service calls the control API (`routes/control.py`)
-makes, with the values a form sends. Each returns the sentence the page shows; a refusal
-is the service's own APIError, with its wording.
+"""The operator's actions: the control backend's calls (`service/control.py`), as the
+control API makes them, with the values a form sends and the viewer as the caller. Each
+returns the sentence the page shows; a refusal is the service's own APIError, with its
+wording.
 """
 
 from __future__ import annotations
@@ -9,11 +10,10 @@ from collections.abc import Mapping
 from datetime import datetime, timezone
 
 from mockft import errors, lifecycle
-from mockft.auth import Organization
-from mockft.chaos import Chaos, ChaosSpec, RequestLog
+from mockft.auth import Caller, Organization
 from mockft.schemas import parse
-from mockft.service import Service
-from mockft.service.jobs import FailurePoint
+from mockft.service import FailJob, Service
+from mockft.service.chaos import ChaosRule
 
 INTERVENTIONS = {
     lifecycle.CANCEL: "cancelled",
@@ -28,25 +28,25 @@ CHAOS_STATUSES = (429, 500, 502, 503, 504)
 
 
 class Operator:
-    def __init__(self, service: Service, chaos: Chaos, requests: RequestLog) -> None:
+    def __init__(self, service: Service, caller: Caller) -> None:
         self.service = service
-        self.chaos = chaos
-        self.requests = requests
+        self.control = service.control
+        self.caller = caller
 
     # -- the clock ------------------------------------------------------------------------
 
     def advance(self, seconds: str) -> str:
         value = _number(seconds, "seconds")
-        self.service.clock.advance(value)
+        self.control.advance(self.caller, value)
         return f"Clock advanced by {value:g} s."
 
     def set_clock(self, when: str) -> str:
-        self.service.clock.set(_instant(when))
+        self.control.set_clock(self.caller, now=_instant(when))
         return f"Clock set to {when.strip()}."
 
     def set_speed(self, speed: str) -> str:
         value = _number(speed, "speed")
-        self.service.clock.set_speed(value)
+        self.control.set_clock(self.caller, speed=value)
         return f"Clock speed set to x{value:g}."
 
     # -- jobs -----------------------------------------------------------------------------
@@ -54,18 +54,27 @@ class Operator:
     def intervene(self, org: Organization, job_id: str, kind: str) -> str:
         if kind not in INTERVENTIONS:
             raise errors.invalid_value("action", kind, sorted(INTERVENTIONS))
-        self.service.jobs.intervene(org, job_id, kind)
+        if kind == lifecycle.COMPLETE:
+            self.control.complete_job(self.caller, job_id)
+        elif kind == lifecycle.HOLD:
+            self.control.hold_job(self.caller, job_id)
+        elif kind == lifecycle.RELEASE:
+            self.control.release_job(self.caller, job_id)
+        else:  # cancel, pause, resume: the API's own, on the viewer's organization's job
+            self.service.jobs.intervene(org, job_id, kind)
         return f"Job {job_id} {INTERVENTIONS[kind]}."
 
     def fail(self, org: Organization, job_id: str, form: Mapping[str, str]) -> str:
         code = form.get("code", "").strip() or lifecycle.DEFAULT_FAILURE_CODE
         message = form.get("message", "").strip() or lifecycle.DEFAULT_FAILURE_MESSAGE
         raw_step = form.get("at_step", "").strip()
-        when = FailurePoint(step=_integer(raw_step, "at_step")) if raw_step else None
-        error = lifecycle.JobError(code=code, message=message)
-        self.service.jobs.intervene(org, job_id, lifecycle.FAIL, error, when)
-        if when is not None:
-            return f"Job {job_id} will fail at the end of step {when.step}."
+        given: dict[str, object] = {"code": code, "message": message}
+        if raw_step:
+            given["at_step"] = _integer(raw_step, "at_step")
+        failure = parse(FailJob, given)
+        self.control.fail_job(self.caller, job_id, failure)
+        if failure.at_step is not None:
+            return f"Job {job_id} will fail at the end of step {failure.at_step}."
         return f"Job {job_id} failed with {code}."
 
     # -- chaos ----------------------------------------------------------------------------
@@ -89,24 +98,24 @@ class Operator:
             rule["times"] = _integer(form["times"], "times")
         if form.get("probability", "").strip():
             rule["probability"] = _number(form["probability"], "probability")
-        added = self.chaos.add(parse(ChaosSpec, rule))
+        added = self.control.add_chaos(self.caller, rule)
         return f"Chaos rule {added.id} added."
 
+    def rules(self) -> list[ChaosRule]:
+        return self.control.chaos_rules(self.caller)
+
     def remove_chaos(self, rule_id: str) -> str:
-        if not self.chaos.remove(rule_id):
-            raise errors.APIError(404, f"No such chaos rule: {rule_id}", param="rule_id")
+        self.control.remove_chaos(self.caller, rule_id)
         return f"Chaos rule {rule_id} removed."
 
     def clear_chaos(self) -> str:
-        return f"{self.chaos.clear()} chaos rule(s) removed."
+        return f"{self.control.clear_chaos(self.caller)} chaos rule(s) removed."
 
     # -- reset ----------------------------------------------------------------------------
 
     def reset(self) -> str:
         """As `POST /mockft/reset`: no objects, no chaos rules, an empty request log."""
-        self.service.reset()
-        self.chaos.clear()
-        self.requests.clear()
+        self.control.reset(self.caller)
         return "Everything stored was deleted."
 
 

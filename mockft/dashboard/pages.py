@@ -23,7 +23,6 @@ from starlette.routing import Mount, Route, Router
 from starlette.staticfiles import StaticFiles
 
 from mockft import errors, lifecycle
-from mockft.chaos import Chaos, RequestLog
 from mockft.dashboard import render, session
 from mockft.dashboard.actions import CHAOS_STATUSES, Operator
 from mockft.dashboard.reader import FILES_PER_PAGE, RESULTS, Reader
@@ -56,10 +55,7 @@ class Visit:
         return {"viewer": self.viewer, "clock": self.service.clock.state(), **values}
 
     def operator(self) -> Operator:
-        state = self.request.app.state
-        chaos: Chaos = state.chaos
-        requests: RequestLog = state.requests
-        return Operator(self.service, chaos, requests)
+        return Operator(self.service, self.viewer.caller)
 
 
 Endpoint = Callable[[Visit], Awaitable[Response]]
@@ -312,7 +308,7 @@ async def playground(visit: Visit) -> Response:
 async def operator(visit: Visit) -> Response:
     if not visit.viewer.control:
         return _error_page(visit.request, visit, 403, "Operator actions need a control key.")
-    rules = [rule.to_dict() for rule in visit.operator().chaos.rules()]
+    rules = [rule.to_dict() for rule in visit.operator().rules()]
     context = visit.context(
         rules=rules, clock_steps=CLOCK_STEPS, statuses=CHAOS_STATUSES, methods=HTTP_METHODS
     )

@@ -17,10 +17,11 @@ from mockft.auth import Organization
 from mockft.dashboard import examples, jobview
 from mockft.dashboard.charts import Chart
 from mockft.pagination import MAX_LIMIT, PageRequest, slice_after
-from mockft.schemas import CreateChatCompletion, FileObject, parse
+from mockft.schemas import CreateChatCompletion, parse
 from mockft.service import FileContent, Service
 from mockft.service.models import ModelInfo
 from mockft.wire import jobs as wire
+from mockft.wire.files import FileRecord as FileObject
 
 JOBS_PER_PAGE = 25
 # A status filter is applied to the jobs as they are read: one page reads at most this

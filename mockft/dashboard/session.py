@@ -21,7 +21,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from mockft import errors
-from mockft.auth import Organization
+from mockft.auth import Caller, Organization
 from mockft.service import Service
 
 KEY_COOKIE = "mockft_key"
@@ -45,9 +45,13 @@ class Viewer:
     signed_in: bool
     """Came in with a key (and so may sign out); False on a server without keys."""
 
+    @property
+    def caller(self) -> Caller:
+        return Caller(self.org, self.control)
+
 
 def keys_configured(service: Service) -> bool:
-    return bool(service.settings.api_keys)
+    return bool(service.settings.api_keys or service.settings.control_keys)
 
 
 def viewer_of(service: Service, request: Request) -> Viewer | None:
@@ -58,16 +62,22 @@ def viewer_of(service: Service, request: Request) -> Viewer | None:
     if not key:
         return None
     try:
-        org = sign_in(service, key)
+        caller = caller_of(service, key)
     except errors.APIError:
         return None
-    # The control API takes any configured key and acts on every organization.
-    return Viewer(org, control=True, signed_in=True)
+    # The operator actions are a control key's (or, on a one-organization server without
+    # control keys, any key's), as on the control API.
+    return Viewer(caller.org, control=caller.control, signed_in=True)
+
+
+def caller_of(service: Service, key: str) -> Caller:
+    """Who a key is on the control API (APIError when refused)."""
+    return service.keys.authenticate_control(f"Bearer {key.strip()}")
 
 
 def sign_in(service: Service, key: str) -> Organization:
-    """The organization of a key, as the API authenticates it (APIError when refused)."""
-    return service.authenticate(f"Bearer {key.strip()}")
+    """The organization of a key, an API key or a control key (APIError when refused)."""
+    return caller_of(service, key).org
 
 
 def remember_key(response: Response, key: str) -> None:
