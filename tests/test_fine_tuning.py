@@ -625,7 +625,7 @@ def test_polling_at_many_instants_keeps_one_snapshot_per_job(mockft: MockFT) -> 
             "service/*",
             "wire/*",
         )
-    ]
+    ] + [tracemalloc.Filter(False, "*/mockft/service/request_log.py")]
 
     def kept() -> int:
         snapshot = tracemalloc.take_snapshot().filter_traces(kept_by)
