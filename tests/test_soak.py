@@ -13,8 +13,9 @@ from pathlib import Path
 from benchmarks.soak import SoakConfig, run_soak
 
 STRESS = os.environ.get("MOCKFT_STRESS") == "1"
-# Above what the server holds at rest (imports and the tokenizer's vocabulary, ~170 MB):
-# no body, upload or job may hold much more than a JSON body's limit (50 MB) at once.
+# Above what the server holds at rest (~60 MB): the tokenizer's vocabulary, loaded by the
+# first validation (~110 MB), and no body, upload or job holding much more than a JSON
+# body's limit (50 MB) at once.
 RSS_GROWTH_LIMIT_MB = 250
 
 
