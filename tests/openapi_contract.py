@@ -81,6 +81,11 @@ NULLABLE_DEVIATIONS: Final[tuple[str, ...]] = (
     # FineTuningJobEvent.data: an object, but the real "Fine-tuning job started" event has
     # null there (every capture of it: users' printed event lists, 2023-2024).
     "/components/schemas/FineTuningJobEvent/properties/data",
+    # OpenAIFile.status_details and .expires_at: deprecated / optional strings and integers,
+    # but every captured file object has `"status_details": null` (2023-11 to 2025-08) and
+    # those of 2025 `"expires_at": null` for a file that does not expire.
+    "/components/schemas/OpenAIFile/properties/status_details",
+    "/components/schemas/OpenAIFile/properties/expires_at",
 )
 # FineTuningJob.error: an error object or null per the spec, but every capture of a job
 # that has not failed shows {} (ruby-openai's cassettes, users' printed jobs).

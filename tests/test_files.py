@@ -81,10 +81,16 @@ def test_list_envelope_and_purpose_filter(http: httpx.Client, client: openai.Ope
     assert [f["id"] for f in http.get("/files").json()["data"]] == [other.id, tuned]
 
 
-def test_file_object_omits_nulls_the_spec_does_not_allow(http: httpx.Client) -> None:
+def test_file_object_has_the_fields_of_the_2025_captures_in_their_order(
+    http: httpx.Client,
+) -> None:
     files = {"file": ("train.jsonl", SAMPLE)}
     body = http.post("/files", files=files, data={"purpose": "fine-tune"}).json()
-    assert set(body) == {"object", "id", "purpose", "filename", "bytes", "created_at", "status"}
+    assert list(body) == [
+        "object", "id", "purpose", "filename", "bytes", "created_at", "expires_at", "status",
+        "status_details",
+    ]  # fmt: skip
+    assert (body["expires_at"], body["status_details"]) == (None, None)
 
 
 def test_expiring_file_vanishes_when_the_clock_passes(

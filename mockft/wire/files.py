@@ -40,20 +40,21 @@ class FileRecord:
 
 
 def file_object(file: FileRecord) -> dict[str, Any]:
-    """`expires_at` only for a file that expires (the spec types it as a non-nullable
-    integer)."""
-    body: dict[str, Any] = {
+    """In the real API's order, with `expires_at` null for a file that does not expire and
+    `status_details` always null: every file object captured in 2025 has both, the older
+    ones `status_details` alone (docs/fidelity.md "Files"), although the OpenAPI
+    description types both as non-nullable."""
+    return {
         "object": FILE_OBJECT,
         "id": file.id,
         "purpose": file.purpose,
         "filename": file.filename,
         "bytes": file.bytes,
         "created_at": file.created_at,
+        "expires_at": file.expires_at,
+        "status": file.status,
+        "status_details": None,
     }
-    if file.expires_at is not None:
-        body["expires_at"] = file.expires_at
-    body["status"] = file.status
-    return body
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,8 +20,6 @@ from tests.fidelity.conftest import (
     upload_id,
 )
 
-# status_details: the real API sends null; mockft leaves it out (pending row, pending_files.py).
-STATUS_DETAILS = ("status_details",)
 PNG = base64.b64decode(response_of("files_fetch_image")["body"]["base64"])
 
 
@@ -31,7 +29,7 @@ def test_fine_tune_upload_is_a_processed_file(http: httpx.Client) -> None:
     created = upload(http, "sentiment.jsonl", data)
     assert created.status_code == 200
     body = created.json()
-    assert_has_shape(body, real, skip=STATUS_DETAILS)
+    assert_has_shape(body, real)
     assert (body["object"], body["purpose"], body["status"]) == (
         real["object"],
         real["purpose"],
@@ -44,7 +42,7 @@ def test_fine_tune_upload_is_a_processed_file(http: httpx.Client) -> None:
 def test_vision_image_upload_is_processed(http: httpx.Client) -> None:
     real = response_of("files_fetch_image_upload")["body"]
     body = upload(http, real["filename"], PNG, purpose="vision").json()
-    assert_has_shape(body, real, skip=STATUS_DETAILS)
+    assert_has_shape(body, real)
     for key in ("object", "purpose", "filename", "bytes", "status"):
         assert body[key] == real[key], key
 
@@ -52,7 +50,7 @@ def test_vision_image_upload_is_processed(http: httpx.Client) -> None:
 def test_assistants_upload_is_processed(http: httpx.Client) -> None:
     real = capture("venice/openai_files.json")["upload_assistants_pdf"]
     body = upload(http, real["filename"], b"%PDF-1.4 example", purpose="assistants").json()
-    assert_has_shape(body, real, skip=STATUS_DETAILS)
+    assert_has_shape(body, real)
     assert (body["purpose"], body["status"]) == (real["purpose"], real["status"])
 
 
@@ -83,7 +81,7 @@ def test_results_file_is_step_metrics_csv_listed_by_purpose(
     job = finish(server, http, create_job(http)["id"])
     listed = http.get("/files", params={"purpose": "fine-tune-results"}).json()["data"]
     assert [f["id"] for f in listed] == job["result_files"]
-    assert_has_shape(listed[0], real["body"]["data"][0], skip=STATUS_DETAILS)
+    assert_has_shape(listed[0], real["body"]["data"][0])
     for key in ("object", "purpose", "filename", "status"):
         assert listed[0][key] == real["body"]["data"][0][key], key
     others = http.get("/files", params={"purpose": "fine-tune"}).json()["data"]
