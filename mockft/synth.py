@@ -18,6 +18,11 @@ from dataclasses import dataclass, replace
 
 BASE62 = string.digits + string.ascii_uppercase + string.ascii_lowercase
 ID_LENGTH = 24
+# Kinds of id whose length is not ID_LENGTH, by prefix, as the newest captures show them:
+# file ids were `file-` + 24 until 2024-08 and are `file-` + 22 since 2024-12 (captures of
+# 2025-02 to 2025-08); job, event, checkpoint, upload, part and organization ids keep 24
+# (docs/fidelity.md "Shapes").
+ID_LENGTHS: dict[str, int] = {"file-": 22}
 MODEL_TAG_LENGTH = 8
 # 62**40 < 2**256, so 40 base62 digits of one sha256 digest are all (near) uniform.
 _CHARS_PER_DIGEST = 40
@@ -145,9 +150,16 @@ def _between(bounds: tuple[float, float], unit: float) -> float:
 # --- ids, names, seeds -------------------------------------------------------------------
 
 
-def make_id(prefix: str, *parts: object, length: int = ID_LENGTH) -> str:
-    """`prefix` + `length` base62 chars derived from sha256 of (prefix, *parts)."""
-    return prefix + _base62(_material(_ID_DOMAIN, (prefix, *parts)), length)
+def make_id(prefix: str, *parts: object, length: int | None = None) -> str:
+    """`prefix` + `length` base62 chars derived from sha256 of (prefix, *parts); by default
+    as many as the real ids of that prefix have (`id_length`)."""
+    size = id_length(prefix) if length is None else length
+    return prefix + _base62(_material(_ID_DOMAIN, (prefix, *parts)), size)
+
+
+def id_length(prefix: str) -> int:
+    """How many characters follow `prefix` in a real id of that kind."""
+    return ID_LENGTHS.get(prefix, ID_LENGTH)
 
 
 _PAIRS = [BASE62[i % len(BASE62)] + BASE62[i // len(BASE62)] for i in range(len(BASE62) ** 2)]

@@ -34,7 +34,7 @@ from tests.conftest import FIXTURES, START, free_port
 
 RUNS = 20 if os.environ.get("MOCKFT_STRESS") == "1" else 2
 CONTROL = {"Authorization": "Bearer k"}
-BLOB_NAME = re.compile(r"^(file-|part_|ftjob-)[A-Za-z0-9]{24}$")
+BLOB_NAME = re.compile(r"^(file-[A-Za-z0-9]{22}|(part_|ftjob-)[A-Za-z0-9]{24})$")
 LEARNED = "ftjob-"  # a job's blob: what its models learned (service/learning.py)
 TRAIN_LINES = (FIXTURES / "train_chat.jsonl").read_bytes().splitlines(keepends=True)
 

@@ -32,7 +32,7 @@ def upload(client: openai.OpenAI, name: str = "train.jsonl", data: bytes = SAMPL
 
 def test_upload_list_retrieve_download_delete(client: openai.OpenAI) -> None:
     created = client.files.create(file=("train.jsonl", io.BytesIO(SAMPLE)), purpose="fine-tune")
-    assert created.id.startswith("file-") and len(created.id) == len("file-") + 24
+    assert created.id.startswith("file-") and len(created.id) == len("file-") + 22
     assert (created.object, created.purpose, created.filename) == (
         "file",
         "fine-tune",

@@ -367,7 +367,9 @@ def stray_files(server: LiveServer) -> list[Path]:
             continue
         if len(relative.parts) >= 2 and relative.parts[0] == "blobs":
             # a File's or Part's bytes, or what a job's models learned
-            blob = re.fullmatch(r"(file-|part_|ftjob-)[A-Za-z0-9]{24}", relative.parts[1])
+            blob = re.fullmatch(
+                r"file-[A-Za-z0-9]{22}|(part_|ftjob-)[A-Za-z0-9]{24}", relative.parts[1]
+            )
             if blob and len(relative.parts) == 2:
                 continue
             # a File composed of an Upload's parts: a directory of numbered segments

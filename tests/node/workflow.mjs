@@ -45,7 +45,7 @@ const training = await client.files.create({
   file: fs.createReadStream(trainPath),
   purpose: "fine-tune",
 });
-assert.match(training.id, /^file-[A-Za-z0-9]{24}$/);
+assert.match(training.id, /^file-[A-Za-z0-9]{22}$/);
 assert.equal(training.filename, path.basename(trainPath));
 assert.equal(training.bytes, train.length);
 assert.equal(training.status, "processed");
