@@ -426,3 +426,18 @@ def object_too_many_properties(param: str, maximum: int, got: int) -> APIError:
         param,
         "object_above_max_properties",
     )
+
+
+# --- polish: excerpts of lists, the fine-tuning endpoint's unknown arguments ----------------
+
+# A list of the client's values in a message (each value an excerpt) is cut at this length.
+MAX_LISTED_CHARS = 512
+
+
+def unknown_job_argument(name: str, value: object) -> APIError:
+    """A top-level argument `POST /v1/fine_tuning/jobs` does not know: worded as the same
+    endpoint words an unknown hyperparameter (its newest capture, 2024-09), the 2023
+    captures of a top-level one being of the older wording ("invalid batch_size, extra
+    fields not permitted")."""
+    shown = value if isinstance(value, str) else json.dumps(value, separators=(", ", ": "))
+    return unknown_hyperparameter(excerpt(name), excerpt(shown))

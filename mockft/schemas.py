@@ -305,6 +305,8 @@ def from_validation_error(exc: ValidationError) -> errors.APIError:
         loc = error["loc"]
         if len(loc) >= 2 and loc[-2] == HYPERPARAMETERS and isinstance(loc[-1], str):
             return errors.unknown_hyperparameter(loc[-1], value)
+        if len(loc) == 1 and exc.title == CreateFineTuningJob.__name__:
+            return errors.unknown_job_argument(name, value)
         return errors.unknown_param(name)
     if kind in {"greater_than_equal", "greater_than", "less_than_equal", "less_than"}:
         bound, inclusive = _bound(ctx), kind.endswith("_equal")
