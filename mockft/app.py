@@ -220,7 +220,10 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
     # Outermost last: request log -> envelope (auth, headers, errors) -> body timeout ->
     # chaos -> routes.
     app.add_middleware(
-        ChaosMiddleware, chaos=service.control.chaos, default_org=service.keys.default.id
+        ChaosMiddleware,
+        chaos=service.control.chaos,
+        default_org=service.keys.default.id,
+        max_body_bytes=settings.max_json_bytes,
     )
     app.add_middleware(BodyTimeout, seconds=settings.body_timeout)
     app.add_middleware(OpenAIEnvelope, service=service)

@@ -10,10 +10,17 @@ import asyncio
 
 import anyio
 import anyio.lowlevel
+import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mockft.auth import Organization
-from mockft.service.chaos import OUTSIDE_API, Chaos, chaos_error
+from mockft.service.chaos import (
+    MODEL_CALL_PATHS,
+    OUTSIDE_API,
+    RATE_LIMIT_STATUS,
+    Chaos,
+    chaos_error,
+)
 from mockft.service.request_log import LoggedRequest, RequestLog
 
 # Where a request carries its request-log entry (ASGI scope["state"]).
@@ -60,15 +67,39 @@ async def _hold(receive: Receive, seconds: float) -> None:
             pass
 
 
+async def _requested_model(receive: Receive, limit: int) -> str | None:
+    """The `model` a JSON request body names, the body read whole but never more than
+    `limit` bytes of it; None for a longer body or one that names no model as a string.
+    (The request is answered by chaos: nothing else reads the body.)"""
+    body = bytearray()
+    more = True
+    while more:
+        message = await receive()
+        if message["type"] != "http.request":
+            return None
+        body += message.get("body", b"")
+        if len(body) > limit:
+            return None
+        more = bool(message.get("more_body", False))
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return None
+    model = data.get("model") if isinstance(data, dict) else None
+    return model if isinstance(model, str) else None
+
+
 class ChaosMiddleware:
     """Answers the requests a rule fires for. Sits inside the envelope middleware, which
     authenticates first (so a rule sees the request's organization) and renders the
     `APIError`s raised here."""
 
-    def __init__(self, app: ASGIApp, chaos: Chaos, default_org: str) -> None:
+    def __init__(self, app: ASGIApp, chaos: Chaos, default_org: str, max_body_bytes: int) -> None:
         self.app = app
         self.chaos = chaos
         self.default_org = default_org
+        # The most of a model call's body a 429 reads to learn the model (the JSON limit).
+        self.max_body_bytes = max_body_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -88,7 +119,10 @@ class ChaosMiddleware:
         if spec.latency_ms:
             await anyio.sleep(spec.latency_ms / 1000)
         if spec.status is not None:
-            raise chaos_error(spec, spec.status, org_id or self.default_org)
+            model = None
+            if spec.status == RATE_LIMIT_STATUS and scope["path"] in MODEL_CALL_PATHS:
+                model = await _requested_model(receive, self.max_body_bytes)
+            raise chaos_error(spec, spec.status, org_id or self.default_org, model)
         if spec.drop:
             await drop_connection()
             return

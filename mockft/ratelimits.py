@@ -18,6 +18,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
+from mockft.synth import FINE_TUNED_PREFIX
+
 WINDOW_MS: Final = 60_000  # the limits are per minute
 
 
@@ -48,8 +50,18 @@ DEFAULT_LIMITS: Final = Limits(10_000, 30_000_000)
 
 def limits_for(snapshot: str) -> Limits:
     """The limits of the model family `snapshot` belongs to."""
-    found = [prefix for prefix in LIMITS if snapshot.startswith(prefix)]
-    return LIMITS[max(found, key=len)] if found else DEFAULT_LIMITS
+    family = family_of(snapshot)
+    return DEFAULT_LIMITS if family is None else LIMITS[family]
+
+
+def family_of(model: str) -> str | None:
+    """The family whose limits a model has, as a 429 names it (`gpt-4o-mini` for
+    `gpt-4o-mini-2024-07-18`): a base model by the longest prefix of LIMITS it starts with,
+    a fine-tuned model (`ft:{base}:…`) by its base's; None for a model of no known family."""
+    if model.startswith(FINE_TUNED_PREFIX):
+        model = model[len(FINE_TUNED_PREFIX) :].split(":", 1)[0]
+    found = [prefix for prefix in LIMITS if model.startswith(prefix)]
+    return max(found, key=len) if found else None
 
 
 def headers(limits: Limits, tokens: int) -> dict[str, str]:

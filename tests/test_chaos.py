@@ -12,7 +12,7 @@ from typing import Any
 import openai
 import pytest
 
-from mockft import errors
+from mockft import errors, ratelimits
 from mockft.pytest_plugin import MockFT, MockFTServer
 from mockft.service import chaos
 from mockft.service.chaos import Chaos, ChaosSpec
@@ -138,6 +138,43 @@ def test_a_429_reads_like_the_real_rate_limit() -> None:
     assert error.headers["retry-after-ms"] == "20"
     assert error.headers["x-ratelimit-remaining-requests"] == "0"
     assert "retry-after" not in error.headers
+
+
+def test_a_model_calls_429_names_the_model_and_announces_its_limits() -> None:
+    spec = rule(status=429, retry_after=2)
+    error = chaos.chaos_error(spec, 429, "org-abc", "ft:gpt-4o-mini-2024-07-18:acme::9x9umpsR")
+    limits = ratelimits.limits_for("gpt-4o-mini")
+    assert error.message == (
+        f"Rate limit reached for gpt-4o-mini in organization org-abc on requests per min (RPM): "
+        f"Limit {limits.requests}, Used {limits.requests}, Requested 1. Please try again in "
+        "2s. Visit https://platform.openai.com/account/rate-limits to learn more."
+    )
+    assert error.headers == {
+        **ratelimits.headers(limits, 0),
+        "retry-after": "2",
+        "x-ratelimit-remaining-requests": "0",
+        "x-ratelimit-reset-requests": "2s",
+    }
+    # A model of no known family: the organization-wide wording.
+    unknown = chaos.chaos_error(spec, 429, "org-abc", "somebody-else")
+    assert unknown.message.startswith("Rate limit reached for organization org-abc ")
+
+
+def test_a_429_on_a_model_call_reads_the_model_from_the_body_within_the_limit(
+    mockft: MockFT,
+) -> None:
+    mockft.chaos(path="/v1/chat/completions", status=429, times=4)
+    http = mockft.http_client()
+    hello = [{"role": "user", "content": "hi"}]
+    named = http.post("/v1/chat/completions", json={"model": "gpt-4o", "messages": hello})
+    assert named.json()["error"]["message"].startswith("Rate limit reached for gpt-4o in ")
+    assert named.headers["x-ratelimit-limit-requests"] == str(ratelimits.LIMITS["gpt-4o"].requests)
+    # No model to read (not JSON, no `model`, a body past the JSON limit): the generic one.
+    too_long = b'{"model": "gpt-4o", "pad": "' + b"x" * mockft.service.settings.max_json_bytes
+    for body in (b"{not json", b'{"messages": []}', too_long + b'"}'):
+        refused = http.post("/v1/chat/completions", content=body)
+        assert refused.status_code == 429
+        assert refused.json()["error"]["message"].startswith("Rate limit reached for organization")
 
 
 @pytest.mark.parametrize("status", [500, 502, 503, 504])

@@ -40,6 +40,23 @@ def test_the_longest_prefix_names_the_family() -> None:
     assert ratelimits.limits_for("somebody-else") == ratelimits.DEFAULT_LIMITS
 
 
+@pytest.mark.parametrize(
+    ("model", "family"),
+    [
+        ("gpt-4o-mini", "gpt-4o-mini"),
+        ("gpt-4o-mini-2024-07-18", "gpt-4o-mini"),
+        ("gpt-3.5-turbo-0125", "gpt-3.5-turbo"),
+        ("ft:gpt-4o-mini-2024-07-18:acme:recipes:9x9umpsR", "gpt-4o-mini"),
+        ("ft:gpt-4o-mini-2024-07-18:acme::9x9umLQq:ckpt-step-80", "gpt-4o-mini"),
+        ("ft:babbage-002:acme::8J6LXhXG", "babbage-002"),
+        ("somebody-else", None),
+        ("ft:", None),
+    ],
+)
+def test_a_model_belongs_to_the_family_a_429_names(model: str, family: str | None) -> None:
+    assert ratelimits.family_of(model) == family
+
+
 def test_no_answerable_request_exceeds_its_token_limit() -> None:
     """mockft never refuses a call for its size per minute, so the announced limit holds
     the largest call a model accepts (its context window)."""

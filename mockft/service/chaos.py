@@ -21,7 +21,7 @@ from typing import Any, Literal
 import re2  # type: ignore[import-untyped]
 from pydantic import Field
 
-from mockft import errors
+from mockft import errors, ratelimits
 from mockft.schemas import Request, parse
 
 CONTROL_PREFIX = "/mockft/"
@@ -47,13 +47,22 @@ MAX_RETRY_AFTER_MS = 86_400_000
 PATTERN_MEMORY_BYTES = 1 << 20
 
 RATE_LIMIT_STATUS = 429
-# The figures the 429 message and x-ratelimit-* headers quote (requests per minute).
+# The figures a 429 away from a model call quotes (requests per minute); on a model call it
+# quotes the model's own limits, those its answers announce (`mockft.ratelimits`).
 RATE_LIMIT_RPM = 60
 RATE_LIMIT_DOCS = "https://platform.openai.com/account/rate-limits"
 RATE_LIMIT_MESSAGE = (
     "Rate limit reached for organization {org} on requests per min (RPM): Limit {limit}, "
     "Used {limit}, Requested 1. Please try again in {wait}. Visit {docs} to learn more."
 )
+# A model call's 429 names the model's family (captures of 2024-01 to 2025-07).
+MODEL_RATE_LIMIT_MESSAGE = (
+    "Rate limit reached for {model} in organization {org} on requests per min (RPM): "
+    "Limit {limit}, Used {limit}, Requested 1. Please try again in {wait}. Visit {docs} to "
+    "learn more."
+)
+# The paths that call a model: the request body's `model` picks the limits a 429 quotes.
+MODEL_CALL_PATHS = frozenset({"/v1/chat/completions", "/v1/completions"})
 DEFAULT_RATE_LIMIT_WAIT_MS = 1_000
 
 
@@ -318,14 +327,12 @@ class Chaos:
         return None
 
 
-def _wait_text(milliseconds: float) -> str:
-    if milliseconds < 1000:
-        return f"{milliseconds:g}ms"
-    return f"{milliseconds / 1000:g}s"
-
-
-def chaos_error(spec: ChaosSpec, status: int, org_id: str) -> errors.APIError:
-    """The error a rule with a `status` answers with, in OpenAI's envelope and headers."""
+def chaos_error(
+    spec: ChaosSpec, status: int, org_id: str, model: str | None = None
+) -> errors.APIError:
+    """The error a rule with a `status` answers with, in OpenAI's envelope and headers.
+    `model`: the model a model call asked for, whose limits a 429 quotes (a model of no
+    known family, or none, gets the organization-wide wording)."""
     shape = ERROR_SHAPES[status]
     headers: dict[str, str] = {}
     if spec.retry_after is not None:
@@ -341,13 +348,28 @@ def chaos_error(spec: ChaosSpec, status: int, org_id: str) -> errors.APIError:
             wait_ms = spec.retry_after_ms
         elif spec.retry_after is not None:
             wait_ms = spec.retry_after * 1000
-        wait = _wait_text(wait_ms)
-        message = message.format(org=org_id, limit=RATE_LIMIT_RPM, wait=wait, docs=RATE_LIMIT_DOCS)
-        headers |= {
-            "x-ratelimit-limit-requests": str(RATE_LIMIT_RPM),
-            "x-ratelimit-remaining-requests": "0",
-            "x-ratelimit-reset-requests": wait,
-        }
+        wait = ratelimits.duration(round(wait_ms))
+        family = None if model is None else ratelimits.family_of(model)
+        if family is None:
+            message = message.format(
+                org=org_id, limit=RATE_LIMIT_RPM, wait=wait, docs=RATE_LIMIT_DOCS
+            )
+            headers |= {
+                "x-ratelimit-limit-requests": str(RATE_LIMIT_RPM),
+                "x-ratelimit-remaining-requests": "0",
+                "x-ratelimit-reset-requests": wait,
+            }
+        else:
+            limits = ratelimits.limits_for(family)
+            message = MODEL_RATE_LIMIT_MESSAGE.format(
+                model=family, org=org_id, limit=limits.requests, wait=wait, docs=RATE_LIMIT_DOCS
+            )
+            # The six headers every answer of the model announces, at the request limit.
+            headers |= {
+                **ratelimits.headers(limits, 0),
+                "x-ratelimit-remaining-requests": "0",
+                "x-ratelimit-reset-requests": wait,
+            }
     return errors.APIError(
         status,
         spec.message or message,
