@@ -261,7 +261,7 @@ NOT_A_COMPLETIONS_MODEL_MESSAGE = "This model is not supported in the v1/complet
 def unrecognized_argument(name: str) -> APIError:
     """An argument the chat or completions endpoint does not know: named in the message
     only (every capture has `param` null)."""
-    return invalid(f"Unrecognized request argument supplied: {name}")
+    return invalid(f"Unrecognized request argument supplied: {excerpt(name)}")
 
 
 def not_a_chat_model() -> APIError:
@@ -301,7 +301,7 @@ def tool_calls_without_answers(index: int, call_ids: list[str]) -> APIError:
     return invalid(
         "An assistant message with 'tool_calls' must be followed by tool messages responding "
         "to each 'tool_call_id'. The following tool_call_ids did not have response messages: "
-        + ", ".join(call_ids),
+        + excerpt(", ".join(excerpt(call_id) for call_id in call_ids), MAX_LISTED_CHARS),
         f"messages.[{index}].role",
     )
 

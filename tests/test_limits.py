@@ -130,6 +130,34 @@ def test_errors_quote_only_an_excerpt_of_the_input(
         assert len(error["param"] or "") <= 100
 
 
+def test_names_the_client_chose_are_quoted_as_excerpts(small: LiveServer) -> None:
+    """An unknown argument's name and the ids of unanswered tool calls: the head of each
+    and how long it was, as every other message quotes the client's input."""
+    hello = [{"role": "user", "content": "hi"}]
+    name, call_id = "k" * 500, "call_" + "x" * 500
+    unanswered = [
+        *hello,
+        {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [
+                {"id": call_id, "type": "function", "function": {"name": "f", "arguments": "{}"}}
+            ],
+        },
+    ]
+    with http_of(small) as http:
+        unknown = http.post(
+            "/v1/chat/completions", json={"model": "gpt-4o-mini", "messages": hello, name: 1}
+        ).json()["error"]
+        calls = http.post(
+            "/v1/chat/completions", json={"model": "gpt-4o-mini", "messages": unanswered}
+        ).json()["error"]
+    assert unknown["message"] == (
+        f"Unrecognized request argument supplied: {name[:64]}... (500 characters)"
+    )
+    assert calls["message"].endswith(f"response messages: {call_id[:64]}... (505 characters)")
+
+
 def test_a_huge_api_key_is_not_echoed(tmp_path: Path) -> None:
     with live_server(make_settings(tmp_path, api_keys=("sk-right",))) as server:
         with http_of(server, "sk-" + "w" * 30_000) as http:
