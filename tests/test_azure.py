@@ -418,7 +418,7 @@ def test_classic_responses_validate_where_azure_equals_openai(azure: Azure) -> N
         ("GET", f"/openai/models/{model}", {}),
         ("GET", "/openai/models", {}),
         ("POST", "/openai/deployments/marv/chat/completions", {"json": _chat()}),
-        ("POST", "/openai/deployments/marv/completions", {"json": {"prompt": "hi"}}),
+        # (/completions of a chat model is Azure's own 400 OperationNotSupported)
     ]
     for method, path, kwargs in calls:
         response = azure.request(method, path, **kwargs)

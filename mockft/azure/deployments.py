@@ -27,6 +27,8 @@ DEPLOYMENT = "azure_deployment"
 DEPLOYMENT_OBJECT = "azure.deployment"
 ID_SEQUENCE = "azure_deployments"
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,63}")
+# How Azure names the operation of each model-call endpoint in its refusals.
+OPERATIONS = {"chat": "chatCompletion", "completions": "completion"}
 NAME_RULE = "1 to 64 letters, digits, '.', '_', ':' or '-', starting with a letter or a digit"
 
 
@@ -94,6 +96,17 @@ class Deployments(Part):
         if self.settings.azure_auto_deploy and self._callable(org, name):
             return name
         raise azure_errors.deployment_not_found()
+
+    def check_operation(self, org: Organization, model: str, endpoint: str) -> None:
+        """Azure's 400 `OperationNotSupported` when `model` is not served by `endpoint`
+        (`chat` or `completions`); a fine-tuned model is served where its base is. A model
+        the catalog does not know is left to the endpoint (its own 404)."""
+        entry = self.catalog.resolve(model)
+        if entry is None:
+            base = self.models.tuned_base(org, model)
+            entry = None if base is None else self.catalog.resolve(base)
+        if entry is not None and entry.endpoint != endpoint:
+            raise azure_errors.operation_not_supported(OPERATIONS[endpoint], model)
 
     def _stored(self, org: Organization, name: str) -> tuple[str, dict[str, Any]] | None:
         docs = self.store.scan(DEPLOYMENT, org.id, self.now(), tag=name)

@@ -25,6 +25,12 @@ ACCESS_DENIED = (
     "provide a valid key for an active subscription and use a correct regional API endpoint "
     "for your resource."
 )
+OPERATION_NOT_SUPPORTED_CODE = "OperationNotSupported"
+OPERATION_NOT_SUPPORTED = (
+    "The {operation} operation does not work with the specified model, {model}. Please choose "
+    "different model and try again. You can learn more about which models can be used with "
+    "each operation here: https://go.microsoft.com/fwlink/?linkid=2197993."
+)
 TOKEN_REJECTED = (
     "Unauthorized. Access token is missing, invalid, audience is incorrect "
     "(https://cognitiveservices.azure.com), or have expired."
@@ -68,3 +74,13 @@ def access_denied() -> AzureError:
 def token_rejected() -> GatewayError:
     """A bearer token that is not accepted (only when keys are configured)."""
     return GatewayError(401, TOKEN_REJECTED)
+
+
+def operation_not_supported(operation: str, model: str) -> AzureError:
+    """A deployment called for an operation its model does not serve (`chatCompletion` on
+    an embeddings model, `completion` on a chat model)."""
+    return AzureError(
+        400,
+        OPERATION_NOT_SUPPORTED_CODE,
+        OPERATION_NOT_SUPPORTED.format(operation=operation, model=model),
+    )

@@ -33,7 +33,7 @@ from mockft.azure import auth, errors, shapes, versions
 from mockft.azure.deployments import DeploymentRequest, Deployments
 from mockft.errors import APIError
 from mockft.routes import chat, files, fine_tuning, graders, models, uploads
-from mockft.routes.common import api_json, org_of, parse_body, service_of
+from mockft.routes.common import api_json, org_of, parse_body, read_body, service_of
 from mockft.schemas import parse_json_body
 
 CLASSIC_PREFIX = "/openai"
@@ -45,8 +45,8 @@ JSON_MEDIA_TYPE = "application/json"
 CREATED_PATHS = frozenset({"/files", "/fine_tuning/jobs"})
 # A path Azure does not serve is 404 whatever the method (a Route defaults to GET only).
 ANY_METHOD = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
-# Calls that go to a model, and so through a deployment.
-MODEL_CALL_PATHS = ("/chat/completions", "/completions")
+# Calls that go to a model, and so through a deployment: the endpoint that serves each.
+MODEL_CALL_PATHS = {"/chat/completions": "chat", "/completions": "completions"}
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 VersionCheck = Callable[[str | None], None]
@@ -117,11 +117,14 @@ def _deployment_call(prefix: str, path: str, target: Endpoint, check: VersionChe
 
     async def endpoint(request: Request) -> Response:
         org = _enter(request, check)
-        model = deployments_of(request).model_for(org, request.path_params["deployment"])
-        body = _json_object(await request.body())
+        deployments = deployments_of(request)
+        model = deployments.model_for(org, request.path_params["deployment"])
+        deployments.check_operation(org, model, MODEL_CALL_PATHS[path])
+        raw = await _read_body(request)
+        body = _json_object(raw)
         if body is None:  # not a JSON object: the endpoint answers as it answers that
-            return await target(request)
-        return await target(_replay(request, {**body, "model": model}))
+            return await target(_replay(request, raw))
+        return await target(_replay(request, json.dumps({**body, "model": model}).encode()))
 
     return Route(prefix + DEPLOYMENT_PATH + path, endpoint, methods=["POST"])
 
@@ -131,13 +134,21 @@ def _model_call(path: str, target: Endpoint) -> Route:
 
     async def endpoint(request: Request) -> Response:
         org = _enter(request, versions.require_v1)
-        body = _json_object(await request.body())
+        raw = await _read_body(request)
+        body = _json_object(raw)
         if body is None or not isinstance(body.get("model"), str):
-            return await target(request)
-        model = deployments_of(request).model_for(org, body["model"])
-        return await target(_replay(request, {**body, "model": model}))
+            return await target(_replay(request, raw))
+        deployments = deployments_of(request)
+        model = deployments.model_for(org, body["model"])
+        deployments.check_operation(org, model, MODEL_CALL_PATHS[path])
+        return await target(_replay(request, json.dumps({**body, "model": model}).encode()))
 
     return Route(V1_PREFIX + path, endpoint, methods=["POST"])
+
+
+async def _read_body(request: Request) -> bytes:
+    """The body, refused (413) past the JSON limit as the `/v1` endpoints refuse it."""
+    return await read_body(request, service_of(request).settings.max_json_bytes)
 
 
 def _json_object(raw: bytes) -> dict[str, Any] | None:
@@ -149,9 +160,8 @@ def _json_object(raw: bytes) -> dict[str, Any] | None:
         return None
 
 
-def _replay(request: Request, body: dict[str, Any]) -> Request:
-    """The same request (scope, state, caller) with another JSON body."""
-    content = json.dumps(body).encode()
+def _replay(request: Request, content: bytes) -> Request:
+    """The same request (scope, state, caller) with the body `content`."""
 
     async def receive() -> Message:
         return {"type": "http.request", "body": content, "more_body": False}
