@@ -6,19 +6,23 @@ from __future__ import annotations
 import base64
 import json
 import re
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from starlette.testclient import TestClient
 
-from mockft import cli
+from mockft import cli, lifecycle
+from mockft import validation as validation_rules
 from mockft.app import create_app
 from mockft.config import Settings
-from tests.conftest import FIXTURES, START
+from tests.conftest import FIXTURES, START, LiveServer
+from tests.test_fine_tuning import _Gate
 
 KEY = "sk-dash-a"
 OTHER_KEY = "sk-dash-b"
@@ -424,7 +428,9 @@ def test_with_keys_a_key_opens_its_own_organization(keyed: TestClient) -> None:
     assert gate.status_code == 303 and gate.headers["location"].startswith("/dashboard/login")
     assert keyed.get("/dashboard/", headers={"X-Dashboard-Fragment": "1"}).status_code == 401
     refused = sign_in(keyed, "sk-wrong")
-    assert refused.status_code == 401 and "Incorrect API key provided" in refused.text
+    # The form again with the refusal (a 200: a 401 page is a console error in a browser).
+    assert refused.status_code == 200 and "Incorrect API key provided" in refused.text
+    assert Page(refused.text).one("title").text.startswith("Error: ")
     assert sign_in(keyed, KEY).status_code == 303
     listed = Page(keyed.get("/dashboard/").text).all("tr", data_job=True)
     assert [r.attrs["data-job"] for r in listed] == [mine["id"]]
@@ -463,6 +469,60 @@ def test_forms_without_the_token_or_from_elsewhere_change_nothing(web: TestClien
     again = post_form(web, action, {"action": "cancel"}, f"/dashboard/jobs/{job['id']}")
     refusal = Page(web.get(again.headers["location"]).text).one("p", role="alert").text
     assert refusal == f"Job {job['id']} cannot be cancelled because it is cancelled."
+
+
+def test_the_playground_offers_only_models_that_chat(web: TestClient) -> None:
+    """Base models whose catalog endpoint is chat, and fine-tuned models of such a base:
+    not whisper, embeddings or babbage-002, nor a babbage-002 fine-tune."""
+    chat_job = create_job(web, suffix="chat")
+    legacy_file = upload(web, FIXTURES / "train_prompt_completion.jsonl")
+    legacy_job = create_job(web, model="babbage-002", training_file=legacy_file)
+    advance(web, 5_000)
+    chat_model = api(web, f"/fine_tuning/jobs/{chat_job['id']}")["fine_tuned_model"]
+    legacy_model = api(web, f"/fine_tuning/jobs/{legacy_job['id']}")["fine_tuned_model"]
+    page = Page(web.get("/dashboard/models").text)
+    offered = {e.text for e in page.all("option") if e.text}
+    assert {"gpt-4o-mini", "gpt-4o-mini-2024-07-18", chat_model} <= offered
+    assert not offered & {"whisper-1", "text-embedding-3-small", "babbage-002", legacy_model}
+    for model in offered:  # every one answers the playground's request on the API
+        asked = {"model": model, "messages": [{"role": "user", "content": "hi"}]}
+        assert web.post("/v1/chat/completions", headers=AUTH, json=asked).status_code == 200
+    rows = {e.attrs["data-model"]: e.text for e in page.all("tr", data_model=True)}
+    assert "Try it" in rows[chat_model] and "Try it" not in rows[legacy_model]
+
+
+def test_a_job_action_awaits_a_validation_in_progress_without_holding_anyone_up(
+    server: LiveServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Like the control API's job routes: the cancel waits for the training file's
+    validation (off the event loop) and every other request is answered meanwhile."""
+    gate = _Gate(validation_rules.validate_file)
+    monkeypatch.setattr(validation_rules, "validate_file", gate)
+    with httpx.Client(base_url=server.root, headers=AUTH, timeout=5) as quick:
+        sent = {"file": ("t.jsonl", (FIXTURES / "train_chat.jsonl").read_bytes())}
+        training = quick.post("/v1/files", files=sent, data={"purpose": "fine-tune"}).json()
+        job = quick.post(
+            "/v1/fine_tuning/jobs", json={"model": "gpt-4o-mini", "training_file": training["id"]}
+        ).json()
+        assert gate.entered.wait(timeout=10)  # the validation is under way, and held
+        server.advance(lifecycle.VALIDATION_BASE_SECONDS + 60)  # its outcome is needed now
+        with httpx.Client(base_url=server.root, timeout=30) as browser:
+            token = Page(browser.get("/dashboard/operator").text).all("input", name="csrf")[0]
+            form = {"csrf": token.attrs["value"], "action": "cancel"}
+            done: dict[str, Any] = {}
+            action = threading.Thread(
+                target=lambda: done.update(
+                    answer=browser.post(f"/dashboard/jobs/{job['id']}/actions", data=form)
+                )
+            )
+            action.start()
+            for _ in range(5):  # the server keeps answering everyone else meanwhile
+                assert quick.get("/v1/models/gpt-4o-mini").status_code == 200
+            assert "answer" not in done  # the cancel is waiting for the validation
+            gate.released.set()
+            action.join(timeout=30)
+        assert done["answer"].status_code == 303
+        assert quick.get(f"/v1/fine_tuning/jobs/{job['id']}").json()["status"] == "cancelled"
 
 
 def test_operator_moves_the_clock_and_fails_and_completes_jobs(web: TestClient) -> None:

@@ -20,7 +20,7 @@ import httpx
 import openai
 import pytest
 
-from tests.conftest import API_KEY, FIXTURES, LiveServer
+from tests.conftest import API_KEY, FIXTURES, LiveServer, live_server, make_settings
 
 CHROMIUM = Path(os.environ.get("MOCKFT_CHROMIUM", "/usr/bin/chromium"))
 # Headless, and quiet: no sandbox (CI runs as root), no GPU, nothing fetched by Chromium
@@ -206,3 +206,31 @@ def test_job_page_in_chromium_matches_the_api(
     for tab in (desk, phone):
         assert tab.errors == []
         assert tab.blocked == []  # nothing even tried to leave the host
+
+
+def test_a_wrong_key_at_sign_in_is_answered_without_a_console_error(
+    browser: Any, tmp_path: Path
+) -> None:
+    """The sign-in form answers a wrong key with itself and the refusal, announced to a
+    screen reader (the title, an alert), not with an error status Chromium would log."""
+    with live_server(make_settings(tmp_path, api_keys=(API_KEY,))) as keyed:
+        context = browser.new_context(viewport=DESKTOP)
+        try:
+            page = context.new_page()
+            errors: list[str] = []
+            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+            page.on("pageerror", lambda error: errors.append(str(error)))
+            page.goto(f"{keyed.root}/dashboard/")
+            assert page.url.startswith(f"{keyed.root}/dashboard/login")
+            page.fill("#key", "sk-wrong-key-000000")
+            page.click("button[type='submit']")
+            alert = page.locator("p[role='alert']")
+            assert "Incorrect API key provided" in alert.inner_text()
+            assert page.title().startswith("Error: ")
+            assert page.get_attribute("#key", "aria-invalid") == "true"
+            page.fill("#key", API_KEY)
+            page.click("button[type='submit']")
+            page.wait_for_url(f"{keyed.root}/dashboard/")
+            assert errors == []
+        finally:
+            context.close()

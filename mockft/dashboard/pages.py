@@ -192,11 +192,13 @@ async def result_csv(visit: Visit) -> Response:
 
 @acting
 async def job_action(visit: Visit, form: dict[str, str]) -> str:
-    job_id = visit.request.path_params["job_id"]
-    kind = form.get("action", "")
+    """As the control API's job routes: at one instant, awaiting (never blocking on) a
+    training file's validation that is still running."""
+    job_id, org = visit.request.path_params["job_id"], visit.viewer.org
+    kind, operator = form.get("action", ""), visit.operator()
     if kind == lifecycle.FAIL:
-        return visit.operator().fail(visit.viewer.org, job_id, form)
-    return visit.operator().intervene(visit.viewer.org, job_id, kind)
+        return await visit.service.settled(lambda: operator.fail(org, job_id, form))
+    return await visit.service.settled(lambda: operator.intervene(org, job_id, kind))
 
 
 # -- files ---------------------------------------------------------------------------------
@@ -258,7 +260,7 @@ async def file_content(visit: Visit) -> Response:
 def _models_context(visit: Visit, **values: Any) -> dict[str, Any]:
     return visit.context(
         models=visit.reader.models(),
-        base_models=visit.reader.base_models(),
+        base_models=visit.reader.chat_base_models(),
         reply=None,
         asked={"model": "", "system": "", "user": "", "seed": ""},
         problem=None,
@@ -373,8 +375,11 @@ async def login(request: Request) -> Response:
     try:
         session.sign_in(service, key)
     except errors.APIError as exc:
+        # The form again, saying what was wrong (the title too, so a screen reader says it
+        # first), as a page like any other: a 401 would log a console error in the browser
+        # for a form answered as designed.
         context.update(problem=exc.message, next=target)
-        return render.page(request, "login.html", context, status=401)
+        return render.page(request, "login.html", context)
     response = RedirectResponse(target, status_code=303)
     session.remember_key(response, key)
     return response

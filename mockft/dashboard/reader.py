@@ -38,6 +38,7 @@ DEFAULT_CHAT_MODEL = "gpt-4o-mini"
 DEFAULT_PROMPT_COMPLETION_MODEL = "babbage-002"
 CHECKPOINT_MARK = synth.CHECKPOINT_MODEL_TEMPLATE.split("}", 1)[1].split("{", 1)[0]
 FINE_TUNED_PREFIX = synth.FINE_TUNED_PREFIX
+CHAT_ENDPOINT = "chat"  # the catalog's `endpoint` of a model that answers chat completions
 ALL = PageRequest(limit=MAX_LIMIT)  # every event or checkpoint of a job
 
 
@@ -96,6 +97,8 @@ class ReportView:
 class ModelRow:
     model: ModelInfo
     checkpoint: bool
+    chats: bool
+    """Answers on chat completions (its base model does): the playground offers it."""
 
 
 @dataclass(frozen=True)
@@ -280,14 +283,18 @@ class Reader:
         """The organization's fine-tuned and checkpoint models, newest first."""
         tuned = [m for m in self.service.models.all(self.org) if m.id.startswith(FINE_TUNED_PREFIX)]
         tuned.sort(key=lambda m: (-m.created, m.id))
-        return [ModelRow(m, CHECKPOINT_MARK in m.id) for m in tuned]
+        return [ModelRow(m, CHECKPOINT_MARK in m.id, self._chats(m.id)) for m in tuned]
 
-    def base_models(self) -> list[str]:
-        return [
-            m.id
-            for m in self.service.models.all(self.org)
-            if not m.id.startswith(FINE_TUNED_PREFIX)
-        ]
+    def chat_base_models(self) -> list[str]:
+        """The base models that answer on chat completions (not whisper, embeddings,
+        babbage-002, ...), in the catalog's order."""
+        catalog = self.service.ctx.catalog
+        return [m.id for m in catalog.all() if m.endpoint == CHAT_ENDPOINT]
+
+    def _chats(self, tuned: str) -> bool:
+        base = self.service.models.tuned_base(self.org, tuned)
+        entry = None if base is None else self.service.ctx.catalog.resolve(base)
+        return entry is not None and entry.endpoint == CHAT_ENDPOINT
 
     def chat(self, model: str, system: str, user: str, seed: int | None) -> ChatReply:
         """One chat completion, as `POST /v1/chat/completions` makes it."""

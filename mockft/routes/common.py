@@ -15,7 +15,6 @@ from mockft import errors
 from mockft.auth import Organization
 from mockft.schemas import parse, parse_json_body
 from mockft.service import Service
-from mockft.service.work import Pending, deferring
 
 M = TypeVar("M", bound=BaseModel)
 T = TypeVar("T")
@@ -76,13 +75,6 @@ async def parse_body(request: Request, model: type[M]) -> M:
 
 
 async def settled(request: Request, operation: Callable[[], T]) -> T:
-    """Run a service operation at one instant, the request's. An operation that needs work
-    still running off the event loop (a file's validation, a result file) raises `Pending`:
-    it is awaited, so other requests are served meanwhile, and the operation runs again at
-    the same instant."""
-    with service_of(request).ctx.instant(), deferring():
-        while True:
-            try:
-                return operation()
-            except Pending as pending:
-                await pending.wait()
+    """Run a service operation at one instant, the request's (`Service.settled`): work it
+    needs that still runs off the event loop is awaited, never waited for."""
+    return await service_of(request).settled(operation)

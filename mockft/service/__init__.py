@@ -3,6 +3,9 @@ routes call these parts and serialise what comes back."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TypeVar
+
 from mockft.auth import KeyRing, Organization
 from mockft.catalog import Catalog, load_catalog
 from mockft.config import Settings
@@ -16,9 +19,12 @@ from mockft.service.inference import Inference
 from mockft.service.jobs import JOB, Jobs
 from mockft.service.models import Models
 from mockft.service.uploads import MAX_PART_BYTES, PART, Uploads
+from mockft.service.work import Pending, deferring
 from mockft.store import Blobs, Store, Stores, open_stores
 
 __all__ = ["MAX_PART_BYTES", "ChaosSpec", "Control", "FailJob", "FileContent", "Service"]
+
+T = TypeVar("T")
 
 
 class Service:
@@ -87,3 +93,15 @@ class Service:
         self, authorization: str | None, organization: str | None = None
     ) -> Organization:
         return self.keys.authenticate(authorization, organization)
+
+    async def settled(self, operation: Callable[[], T]) -> T:
+        """Run an operation at one instant, the caller's. An operation that needs work
+        still running off the event loop (a file's validation, a result file) raises
+        `Pending`: it is awaited, so other requests are served meanwhile, and the operation
+        runs again at the same instant."""
+        with self.ctx.instant(), deferring():
+            while True:
+                try:
+                    return operation()
+                except Pending as pending:
+                    await pending.wait()
