@@ -62,6 +62,30 @@ def _parser() -> argparse.ArgumentParser:
         help="key of the control API for every organization and the clock, repeatable "
         "(MOCKFT_CONTROL_KEYS)",
     )
+    serve.add_argument(
+        "--wandb-key",
+        action="append",
+        dest="wandb_keys",
+        help="ORG=KEY: the organization has W&B credentials, so its jobs may enable the "
+        "W&B integration; repeatable (MOCKFT_WANDB_KEYS)",
+    )
+    serve.add_argument(
+        "--wandb-dir",
+        help="write each W&B job's run here in W&B's offline format, for `wandb sync` "
+        "(needs the wandb package; MOCKFT_WANDB_DIR)",
+    )
+    serve.add_argument(
+        "--max-jobs-per-day",
+        type=int,
+        help="jobs an organization may create per model in 24 hours; more get the real 429 "
+        "(MOCKFT_MAX_JOBS_PER_DAY, default no limit)",
+    )
+    serve.add_argument(
+        "--max-running-jobs",
+        type=int,
+        help="jobs of an organization running at once per model; the rest stay queued "
+        "(MOCKFT_MAX_RUNNING_JOBS, default no limit)",
+    )
     serve.add_argument("--log-level", default="info", help="uvicorn log level (default info)")
 
     _add_validate(commands)
@@ -86,9 +110,13 @@ def _settings(args: argparse.Namespace) -> Settings:
             "api_keys",
             "azure_auto_deploy",
             "control_keys",
+            "wandb_keys",
+            "wandb_dir",
+            "max_jobs_per_day",
+            "max_running_jobs",
         )
     }
-    for keys in ("api_keys", "control_keys"):
+    for keys in ("api_keys", "control_keys", "wandb_keys"):
         given = overrides[keys]
         if given is not None:
             overrides[keys] = tuple(given)
@@ -138,6 +166,11 @@ def _serve(settings: Settings, log_level: str) -> int:
     app = create_app(settings)
     print(_banner(settings))
     print(f"Dashboard: {settings.base_url.removesuffix('/v1')}{dashboard.PREFIX}/")
+    if settings.wandb_dir is not None:
+        from mockft.service import wandb_runs
+
+        missing = "" if wandb_runs.available() else " (wandb is not installed: none are written)"
+        print(f"W&B offline runs: {settings.wandb_dir.resolve()}{missing}")
     sys.stdout.flush()
     uvicorn.run(app, **server.options(settings, log_level=log_level))
     return 0

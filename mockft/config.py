@@ -52,8 +52,17 @@ class Settings(BaseModel):
     max_json_bytes: int = Field(default=MAX_JSON_BYTES, gt=0)
     body_timeout: float = Field(default=BODY_TIMEOUT_SECONDS, gt=0, le=MAX_TIMEOUT_SECONDS)
     headers_timeout: float = Field(default=HEADERS_TIMEOUT_SECONDS, gt=0, le=MAX_TIMEOUT_SECONDS)
+    wandb_keys: tuple[str, ...] = ()
+    """`ORG=KEY`: the organization (named as in `--api-key KEY=org`) has Weights & Biases
+    credentials registered, so its jobs may enable the W&B integration."""
+    wandb_dir: Path | None = None
+    """Where each W&B job's run is written in W&B's offline format (needs `wandb`)."""
+    max_jobs_per_day: int | None = Field(default=None, ge=1)
+    """Jobs an organization may create per model in 24 hours (None: no limit)."""
+    max_running_jobs: int | None = Field(default=None, ge=1)
+    """Jobs of an organization that run at once per model; the rest stay queued."""
 
-    @field_validator("api_keys", "control_keys", mode="before")
+    @field_validator("api_keys", "control_keys", "wandb_keys", mode="before")
     @classmethod
     def _split_keys(cls, value: object) -> object:
         """A comma-separated variable, or repeated flags; empty entries (`--api-key=`,
@@ -71,6 +80,16 @@ class Settings(BaseModel):
             key, sep, org = entry.partition("=")
             if not key.strip() or (sep and not org.strip()):
                 raise ValueError(f"{entry!r} is not KEY or KEY=org-name")
+        return keys
+
+    @field_validator("wandb_keys")
+    @classmethod
+    def _check_wandb_keys(cls, keys: tuple[str, ...]) -> tuple[str, ...]:
+        for entry in keys:
+            org, sep, key = entry.partition("=")
+            if not sep or not org.strip() or not key.strip():
+                # the entry may be a secret: it is not echoed
+                raise ValueError("a W&B key is given as ORG=KEY (an entry lacks one of them)")
         return keys
 
     @model_validator(mode="after")

@@ -441,3 +441,30 @@ def unknown_job_argument(name: str, value: object) -> APIError:
     fields not permitted")."""
     shown = value if isinstance(value, str) else json.dumps(value, separators=(", ", ": "))
     return unknown_hyperparameter(excerpt(name), excerpt(shown))
+
+
+# -- training: limits, integrations (the training branch's section) -----------------------
+
+
+def daily_rate_limit_exceeded(limit: int, model: str) -> APIError:
+    """One job more than an organization may create on a model in a day: the real 429
+    (johny-b/llmcomp#58, 2026-02-12; the number and the model as the real one names them)."""
+    return APIError(
+        429,
+        "This fine-tune request has been rate-limited. Your organization has reached the "
+        f"maximum of {limit} fine-tuning requests per day for the model '{model}'.",
+        code="daily_rate_limit_exceeded",
+    )
+
+
+WANDB_NOT_REGISTERED_MESSAGE = (
+    "The Weights and Biases integration cannot be enabled: your organization has no Weights "
+    "and Biases API key registered. Register one in your organization's settings before "
+    "enabling the integration on a fine-tuning job."
+)
+
+
+def wandb_not_registered() -> APIError:
+    """A job enables the W&B integration for an organization without W&B credentials (the
+    guide: "will result in an error"; no capture of the wording was found)."""
+    return invalid(WANDB_NOT_REGISTERED_MESSAGE, "integrations")

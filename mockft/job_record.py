@@ -56,6 +56,8 @@ class JobRecord:
     interventions: tuple[Intervention, ...] = ()
     result_files: tuple[str, ...] = ()
     materialized: bool = False  # the result file and models of a success exist
+    # Continued fine-tuning: the job whose model (or checkpoint) this job trains from.
+    parent_job_id: str | None = None
 
     @property
     def method_type(self) -> str:
@@ -107,6 +109,7 @@ class JobRecord:
             "interventions": [_intervention_doc(i) for i in self.interventions],
             "result_files": list(self.result_files),
             "materialized": self.materialized,
+            "parent_job_id": self.parent_job_id,
         }
 
     @classmethod
@@ -149,6 +152,7 @@ class JobRecord:
             ),
             result_files=tuple(doc["result_files"]),
             materialized=doc["materialized"],
+            parent_job_id=doc.get("parent_job_id"),
         )
 
 

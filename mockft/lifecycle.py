@@ -94,7 +94,14 @@ FAIL = "fail"
 COMPLETE = "complete"
 HOLD = "hold"  # control API: freeze the job in its current state (no event, no status change)
 RELEASE = "release"
-INTERVENTION_KINDS = frozenset({PAUSE, RESUME, CANCEL, FAIL, COMPLETE, HOLD, RELEASE})
+# Never stored: the service adds them where a concurrency limit keeps a job queued. QUEUE
+# holds back the start from the instant the job would have started; DEQUEUE is when a slot
+# frees for it (see `mockft.queueing`).
+QUEUE = "queue"
+DEQUEUE = "dequeue"
+INTERVENTION_KINDS = frozenset(
+    {PAUSE, RESUME, CANCEL, FAIL, COMPLETE, HOLD, RELEASE, QUEUE, DEQUEUE}
+)
 HOLDABLE_STATUSES = frozenset({VALIDATING_FILES, QUEUED, RUNNING})
 
 # Used when a "fail" intervention carries no error of its own.
@@ -154,6 +161,7 @@ CHECKPOINTED_EPOCHS = 3
 MAX_METRICS_EVENTS = 1_000
 
 NEVER = 2**63  # the instant of something that will not happen by itself (held by a pause)
+FOREVER = NEVER - 1  # an instant after every recorded one: a fold "to the end"
 
 
 class OutcomeNeeded(Exception):
@@ -481,6 +489,7 @@ class _Pause:
     threshold: int  # planned instants after this one are held back by the pause
     ended: int | None  # actual resume instant; None while still paused
     held: bool = False  # a control-API hold: the status stays what it was
+    queued: bool = False  # a wait for a slot (concurrency limit): held, not a control hold
 
 
 @dataclass(frozen=True)
@@ -582,16 +591,23 @@ def _fold(
             continue
         open_pause = _open_pause(timeline, held=False)
         open_hold = _open_pause(timeline, held=True)
+        open_queue = _open_pause(timeline, held=True, queued=True)
         if item.kind == PAUSE and can_pause(status):
-            pause = _Pause(started=item.at, threshold=item.at - timeline.delay(), ended=None)
+            pause = _Pause(started=item.at, threshold=_position(timeline, item.at), ended=None)
             timeline = replace(timeline, pauses=(*timeline.pauses, pause))
         elif item.kind == RESUME and can_resume(status) and open_pause is not None:
             timeline = _end_pause(timeline, open_pause, item.at)
         elif item.kind == HOLD and status in HOLDABLE_STATUSES and open_hold is None:
-            hold = _Pause(item.at, item.at - timeline.delay(), None, held=True)
+            hold = _Pause(item.at, _position(timeline, item.at), None, held=True)
             timeline = replace(timeline, pauses=(*timeline.pauses, hold))
         elif item.kind == RELEASE and open_hold is not None:
             timeline = _end_pause(timeline, open_hold, item.at)
+        elif item.kind == QUEUE and open_queue is None:
+            # the start itself waits: it is the planned instant reached at `item.at`
+            wait = _Pause(item.at, _position(timeline, item.at) - 1, None, held=True, queued=True)
+            timeline = replace(timeline, pauses=(*timeline.pauses, wait))
+        elif item.kind == DEQUEUE and open_queue is not None:
+            timeline = _end_pause(timeline, open_queue, item.at)
         elif item.kind == CANCEL and can_cancel(status):
             timeline = replace(timeline, terminal=_Terminal(item.at, CANCELLED, None))
         elif item.kind == FAIL:
@@ -605,11 +621,21 @@ def _fold(
     return timeline, tuple(effective)
 
 
-def _open_pause(timeline: Timeline, *, held: bool) -> int | None:
+def _open_pause(timeline: Timeline, *, held: bool, queued: bool = False) -> int | None:
     for position, pause in enumerate(timeline.pauses):
-        if pause.held == held and pause.ended is None:
+        if pause.held == held and pause.queued == queued and pause.ended is None:
             return position
     return None
+
+
+def _position(timeline: Timeline, at: int) -> int:
+    """The last planned instant that has happened by `at`: time passed less the pauses that
+    have ended, and no further than where a pause still open froze the plan."""
+    position = at - timeline.delay()
+    for pause in timeline.pauses:
+        if pause.ended is None:
+            position = min(position, pause.threshold)
+    return position
 
 
 def _end_pause(timeline: Timeline, position: int, at: int) -> Timeline:
@@ -671,7 +697,7 @@ def snapshot(
     checkpoints = _checkpoints(plan, ctx, timeline) if succeeded else ()
     resolved = not failed_validation and happened(plan.resolved_at)
     end = plan.validated_at if failed_validation else plan.finished_at
-    expected_end = timeline.actual(end)
+    expected_end = _expected(plan, ctx, interventions, now, timeline).actual(end)
     return JobSnapshot(
         status=status,
         steps_done=steps_done,
@@ -693,6 +719,49 @@ def snapshot(
             else min(coming, _next_planned(plan, timeline, now, steps_done))
         ),
     )
+
+
+def _expected(
+    plan: JobPlan,
+    ctx: JobContext,
+    interventions: Sequence[Intervention],
+    now: int,
+    timeline: Timeline,
+) -> Timeline:
+    """The timeline the job's end is expected by: as it stands, or, while it waits for a
+    slot that frees later, with that wait ended when it will."""
+    if not any(item.kind == DEQUEUE and item.at > now for item in interventions):
+        return timeline
+    return _apply(plan, ctx, interventions, FOREVER)[0]
+
+
+# --- slots (concurrency limits: see `mockft.queueing`) -----------------------------------
+
+
+def slot_start(plan: JobPlan, interventions: Sequence[Intervention], ctx: JobContext) -> int | None:
+    """When the job starts running if a slot is free for it (NEVER: held back with no end
+    in sight), as its own interventions have it; None if it never needs a slot (its files
+    failed validation, or it ended, or was completed, before it would start)."""
+    if plan.validation_error is not None:
+        return None
+    timeline = _apply(plan, ctx, interventions, FOREVER)[0]
+    start = timeline.actual(plan.started_at)
+    terminal = timeline.terminal
+    if terminal is not None and terminal.at <= start:
+        return None
+    if timeline.completed_at is not None and timeline.completed_at <= start:
+        return None
+    return start
+
+
+def slot_end(plan: JobPlan, interventions: Sequence[Intervention], ctx: JobContext) -> int:
+    """When the job stops holding a slot: its end as its interventions (waits for a slot
+    included) have it, NEVER while a pause or hold has no end in sight."""
+    timeline = _apply(plan, ctx, interventions, FOREVER)[0]
+    end = timeline.actual(plan.finished_at)
+    if timeline.terminal is not None:
+        end = min(end, timeline.terminal.at)
+    return end
 
 
 def _next_planned(plan: JobPlan, timeline: Timeline, now: int, steps_done: int) -> int:

@@ -1,7 +1,8 @@
 """Limits a hostile or careless client meets: the size of a JSON body (refused early, as
 the real API's edge does), filenames, metadata filters, URLs with a trailing slash, empty
 key lists, and error messages that quote no more than an excerpt of the input and word
-problems as the real API does (never Python's `True`, `None` or `0.0`)."""
+problems as the real API does (never Python's `True`, `None` or `0.0`). And the limits the
+real service puts on jobs: how many a day, how many at once."""
 
 from __future__ import annotations
 
@@ -9,14 +10,33 @@ import json
 import socket
 import time
 from collections.abc import Iterator
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
 import httpx
+import openai
 import pytest
 
-from tests.conftest import FIXTURES, LiveServer, live_server, make_settings
+from mockft import queueing
+from tests.conftest import (
+    FIXTURES,
+    START,
+    LiveServer,
+    live_server,
+    make_settings,
+)
 from tests.serving import served
+from tests.training import (
+    MODEL,
+    SNAPSHOT,
+    TERMINAL,
+    checked_sdk,
+    finish,
+    move_until,
+    started_at,
+    upload,
+)
 
 TRAIN = (FIXTURES / "train_chat.jsonl").read_bytes()
 SMALL_LIMIT = 1024 * 1024
@@ -332,3 +352,246 @@ def test_a_wrong_number_among_numbers_is_a_wrong_value(small: LiveServer) -> Non
         )
         wrong_type = http.post("/mockft/chaos", json={"status": "500"})
         assert wrong_type.json()["error"]["code"] == "invalid_type"
+
+
+# --- jobs per day and jobs at once (issue 15 item 5) ---------------------------------------
+
+DAY = 86_400
+
+
+@pytest.fixture
+def stack() -> Iterator[ExitStack]:
+    """Clients to close when the test ends."""
+    with ExitStack() as clients:
+        yield clients
+
+
+def job_limits(tmp_path: Path, **limits: int) -> Any:
+    return live_server(make_settings(tmp_path, **limits))
+
+
+def timeline_of(sdk: openai.OpenAI, job_id: str) -> list[tuple[int, str]]:
+    return [(e.created_at, e.message) for e in sdk.fine_tuning.jobs.list_events(job_id, limit=100)]
+
+
+def test_a_second_job_stays_queued_until_the_first_ends_and_starts_then(
+    tmp_path: Path, stack: ExitStack
+) -> None:
+    with job_limits(tmp_path / "one", max_running_jobs=1) as server:
+        sdk = stack.enter_context(checked_sdk(server))
+        file_id = upload(sdk)
+        first = sdk.fine_tuning.jobs.create(model=MODEL, training_file=file_id)
+        second = sdk.fine_tuning.jobs.create(model=MODEL, training_file=file_id)
+        seen = set()
+        while (job := sdk.fine_tuning.jobs.retrieve(first.id)).status not in TERMINAL:
+            other = sdk.fine_tuning.jobs.retrieve(second.id)
+            seen.add((job.status, other.status))
+            if job.status == "running":
+                assert other.status == "queued"
+            server.advance(10)
+        assert ("running", "queued") in seen
+        assert started_at(sdk, second.id) == job.finished_at  # at the instant the slot freed
+        limited = timeline_of(sdk, second.id)
+        done = finish(server, sdk, second.id)
+        assert done.status == "succeeded"
+        limited = timeline_of(sdk, second.id)
+    with job_limits(tmp_path / "free") as free:  # the same jobs without a limit
+        sdk = stack.enter_context(checked_sdk(free))
+        file_id = upload(sdk)
+        sdk.fine_tuning.jobs.create(model=MODEL, training_file=file_id)
+        alone = sdk.fine_tuning.jobs.create(model=MODEL, training_file=file_id)
+        finish(free, sdk, alone.id)
+        unlimited = timeline_of(sdk, alone.id)
+        own_start = started_at(sdk, alone.id)
+    assert own_start is not None and own_start < job.finished_at
+    wait = job.finished_at - own_start
+    # the same events, those from the start on later by the wait
+    assert limited == [(at + wait if at >= own_start else at, text) for at, text in unlimited]
+
+
+def test_cancelling_the_running_job_starts_the_next_at_that_instant(
+    tmp_path: Path, stack: ExitStack
+) -> None:
+    with job_limits(tmp_path, max_running_jobs=1) as server:
+        sdk = stack.enter_context(checked_sdk(server))
+        file_id = upload(sdk)
+        first = sdk.fine_tuning.jobs.create(model=MODEL, training_file=file_id)
+        second = sdk.fine_tuning.jobs.create(model=MODEL, training_file=file_id)
+        move_until(server, sdk, first.id, lambda job: job.status == "running")
+        server.advance(30)
+        assert sdk.fine_tuning.jobs.retrieve(second.id).status == "queued"
+        cancelled = sdk.fine_tuning.jobs.cancel(first.id)
+        cancel_at = int(server.service.clock.now())
+        assert sdk.fine_tuning.jobs.retrieve(second.id).status == "running"
+        assert started_at(sdk, second.id) == cancel_at
+        assert cancelled.status == "cancelled"
+
+
+def test_a_paused_job_keeps_its_slot_until_it_ends(tmp_path: Path, stack: ExitStack) -> None:
+    with job_limits(tmp_path, max_running_jobs=1) as server:
+        sdk = stack.enter_context(checked_sdk(server))
+        file_id = upload(sdk)
+        first = sdk.fine_tuning.jobs.create(model=MODEL, training_file=file_id)
+        second = sdk.fine_tuning.jobs.create(model=MODEL, training_file=file_id)
+        move_until(server, sdk, first.id, lambda job: job.status == "running")
+        sdk.fine_tuning.jobs.pause(first.id)
+        server.advance(3_600)
+        assert sdk.fine_tuning.jobs.retrieve(second.id).status == "queued"
+        sdk.fine_tuning.jobs.resume(first.id)
+        ended = finish(server, sdk, first.id, step=5)
+        assert started_at(sdk, second.id) == ended.finished_at
+
+
+def test_jobs_wait_in_the_order_they_were_created(tmp_path: Path, stack: ExitStack) -> None:
+    with job_limits(tmp_path, max_running_jobs=1) as server:
+        sdk = stack.enter_context(checked_sdk(server))
+        file_id = upload(sdk)
+        jobs = [sdk.fine_tuning.jobs.create(model=MODEL, training_file=file_id) for _ in range(3)]
+        last = finish(server, sdk, jobs[2].id)
+        ends = [sdk.fine_tuning.jobs.retrieve(j.id).finished_at for j in jobs]
+        starts = [started_at(sdk, j.id) for j in jobs]
+        assert ends[2] == last.finished_at
+        assert starts[1] == ends[0] and starts[2] == ends[1]
+
+
+def test_only_jobs_of_the_same_model_share_the_slots(tmp_path: Path, stack: ExitStack) -> None:
+    with job_limits(tmp_path, max_running_jobs=1) as server:
+        sdk = stack.enter_context(checked_sdk(server))
+        file_id = upload(sdk)
+        first = sdk.fine_tuning.jobs.create(model=MODEL, training_file=file_id)
+        other = sdk.fine_tuning.jobs.create(model="gpt-3.5-turbo", training_file=file_id)
+        move_until(server, sdk, first.id, lambda job: job.status == "running")
+        move_until(server, sdk, other.id, lambda job: job.status == "running")
+        assert sdk.fine_tuning.jobs.retrieve(first.id).status == "running"
+
+
+def test_the_queue_is_the_same_however_often_its_jobs_are_read(
+    tmp_path: Path, stack: ExitStack
+) -> None:
+    runs = []
+    for name, step in (("often", 7), ("rarely", 3_000)):
+        with job_limits(tmp_path / name, max_running_jobs=1) as server:
+            sdk = stack.enter_context(checked_sdk(server))
+            file_id = upload(sdk)
+            jobs = [
+                sdk.fine_tuning.jobs.create(model=MODEL, training_file=file_id) for _ in range(3)
+            ]
+            finish(server, sdk, jobs[2].id, step=step)
+            runs.append([timeline_of(sdk, j.id) for j in jobs])
+    assert runs[0] == runs[1]
+
+
+def test_reading_a_job_does_not_recompute_the_queue(
+    tmp_path: Path, stack: ExitStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    computed = []
+    original = queueing.schedule
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        computed.append(1)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(queueing, "schedule", counted)
+    with job_limits(tmp_path, max_running_jobs=1) as server:
+        sdk = stack.enter_context(checked_sdk(server))
+        file_id = upload(sdk)
+        first = sdk.fine_tuning.jobs.create(model=MODEL, training_file=file_id)
+        second = sdk.fine_tuning.jobs.create(model=MODEL, training_file=file_id)
+        move_until(server, sdk, second.id, lambda job: job.status == "queued")
+        before = len(computed)
+        for _ in range(50):  # polls, events pages and lists: nothing changed
+            server.advance(1)
+            sdk.fine_tuning.jobs.retrieve(second.id)
+            sdk.fine_tuning.jobs.retrieve(first.id)
+            sdk.fine_tuning.jobs.list_events(second.id, limit=5)
+            sdk.fine_tuning.jobs.list(limit=5)
+        assert len(computed) == before
+        sdk.fine_tuning.jobs.cancel(first.id)  # a change: computed once more
+        sdk.fine_tuning.jobs.retrieve(second.id)
+        sdk.fine_tuning.jobs.retrieve(second.id)
+        assert len(computed) == before + 1
+
+
+def test_a_limit_set_at_run_time_applies_from_then_on(tmp_path: Path, stack: ExitStack) -> None:
+    with job_limits(tmp_path) as server:
+        sdk = stack.enter_context(checked_sdk(server))
+        control = stack.enter_context(http_of(server))
+        file_id = upload(sdk)
+        both = [sdk.fine_tuning.jobs.create(model=MODEL, training_file=file_id) for _ in range(2)]
+        for job in both:
+            move_until(server, sdk, job.id, lambda job: job.status == "running")
+        assert control.get("/mockft/limits").json() == {
+            "object": "mockft.limits",
+            "max_jobs_per_day": None,
+            "max_running_jobs": None,
+        }
+        changed = control.post("/mockft/limits", json={"max_running_jobs": 1})
+        assert changed.json()["max_running_jobs"] == 1
+        third = sdk.fine_tuning.jobs.create(model=MODEL, training_file=file_id)
+        # nobody loses a slot: both still run, and the new job waits for both to end
+        assert [sdk.fine_tuning.jobs.retrieve(j.id).status for j in both] == ["running"] * 2
+        finish(server, sdk, third.id)
+        ends = [sdk.fine_tuning.jobs.retrieve(j.id).finished_at for j in both]
+        assert started_at(sdk, third.id) == max(end for end in ends if end is not None)
+
+
+def test_lifting_a_limit_starts_a_waiting_job_at_that_instant(
+    tmp_path: Path, stack: ExitStack
+) -> None:
+    with job_limits(tmp_path, max_running_jobs=1) as server:
+        sdk = stack.enter_context(checked_sdk(server))
+        control = stack.enter_context(http_of(server))
+        file_id = upload(sdk)
+        first = sdk.fine_tuning.jobs.create(model=MODEL, training_file=file_id)
+        second = sdk.fine_tuning.jobs.create(model=MODEL, training_file=file_id)
+        # validation (at most 60 s) and the queue (at most 120 s) are over for both, and the
+        # first job still runs: the second waits for its slot
+        server.advance(181)
+        assert sdk.fine_tuning.jobs.retrieve(first.id).status == "running"
+        assert sdk.fine_tuning.jobs.retrieve(second.id).status == "queued"
+        lifted = control.post("/mockft/limits", json={"max_running_jobs": None})
+        assert lifted.json()["max_running_jobs"] is None
+        assert sdk.fine_tuning.jobs.retrieve(second.id).status == "running"
+        assert started_at(sdk, second.id) == START + 181
+
+
+def test_changing_the_limits_needs_a_control_key_on_a_shared_server(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path, api_keys=("k-a=team-a", "k-b=team-b"))
+    with live_server(settings) as server, http_of(server, "k-a") as http:
+        refused = http.post("/mockft/limits", json={"max_running_jobs": 1})
+        assert refused.status_code == 403
+        assert refused.json()["error"]["code"] == "control_key_required"
+        assert http.get("/mockft/limits").json()["max_running_jobs"] is None
+
+
+def test_the_daily_limit_is_the_real_429_through_the_sdk(tmp_path: Path, stack: ExitStack) -> None:
+    with job_limits(tmp_path, max_jobs_per_day=2) as server:
+        sdk = stack.enter_context(checked_sdk(server, max_retries=1))
+        file_id = upload(sdk)
+        for _ in range(2):
+            sdk.fine_tuning.jobs.create(model=MODEL, training_file=file_id)
+        with pytest.raises(openai.RateLimitError) as refused:
+            sdk.fine_tuning.jobs.create(model=MODEL, training_file=file_id)
+        assert refused.value.status_code == 429
+        assert refused.value.body == {
+            "message": "This fine-tune request has been rate-limited. Your organization has "
+            f"reached the maximum of 2 fine-tuning requests per day for the model '{SNAPSHOT}'.",
+            "type": "invalid_request_error",
+            "param": None,
+            "code": "daily_rate_limit_exceeded",
+        }
+        # the SDK retried (nothing in the answer says not to), and no retry made a job
+        assert len(sdk.fine_tuning.jobs.list().data) == 2
+
+
+def test_the_daily_limit_counts_a_rolling_day_per_model(tmp_path: Path, stack: ExitStack) -> None:
+    with job_limits(tmp_path, max_jobs_per_day=1) as server:
+        sdk = stack.enter_context(checked_sdk(server))
+        file_id = upload(sdk)
+        sdk.fine_tuning.jobs.create(model=MODEL, training_file=file_id)
+        sdk.fine_tuning.jobs.create(model="gpt-3.5-turbo", training_file=file_id)  # its own
+        server.advance(DAY - 1)
+        with pytest.raises(openai.RateLimitError):
+            sdk.fine_tuning.jobs.create(model=f"{SNAPSHOT}", training_file=file_id)
+        server.advance(1)  # a day after the first: it no longer counts
+        sdk.fine_tuning.jobs.create(model=MODEL, training_file=file_id)

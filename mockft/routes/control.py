@@ -15,7 +15,7 @@ from mockft.auth import Caller
 from mockft.job_record import JobView
 from mockft.routes.common import api_json, json_body, parse_body, service_of, settled
 from mockft.schemas import json_type_name
-from mockft.service import ChaosSpec, Control, FailJob
+from mockft.service import ChaosSpec, Control, FailJob, RegisterWandbKey, SetLimits
 from mockft.wire import jobs as wire
 
 LIST = "list"
@@ -154,4 +154,40 @@ routes += [
     Route("/chaos/{rule_id}", delete_chaos_rule, methods=["DELETE"]),
     Route("/requests", list_requests, methods=["GET"]),
     Route("/requests", clear_requests, methods=["DELETE"]),
+]
+
+
+# --- W&B credentials and limits ----------------------------------------------------------
+
+
+async def list_wandb_keys(request: Request) -> Response:
+    keys = control_of(request).wandb_keys(caller_of(request))
+    return api_json({"object": LIST, "data": [k.to_dict() for k in keys]})
+
+
+async def register_wandb_key(request: Request) -> Response:
+    body = await parse_body(request, RegisterWandbKey)
+    return api_json(control_of(request).register_wandb_key(caller_of(request), body).to_dict())
+
+
+async def remove_wandb_key(request: Request) -> Response:
+    organization = request.query_params.get("organization")
+    return api_json(control_of(request).remove_wandb_key(caller_of(request), organization))
+
+
+async def limits(request: Request) -> Response:
+    return api_json(control_of(request).limits(caller_of(request)))
+
+
+async def set_limits(request: Request) -> Response:
+    body = await parse_body(request, SetLimits)
+    return api_json(control_of(request).set_limits(caller_of(request), body))
+
+
+routes += [
+    Route("/wandb", list_wandb_keys, methods=["GET"]),
+    Route("/wandb", register_wandb_key, methods=["POST"]),
+    Route("/wandb", remove_wandb_key, methods=["DELETE"]),
+    Route("/limits", limits, methods=["GET"]),
+    Route("/limits", set_limits, methods=["POST"]),
 ]

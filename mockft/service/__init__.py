@@ -12,17 +12,28 @@ from mockft.config import Settings
 from mockft.service.chaos import ChaosSpec
 from mockft.service.clockctl import ClockControl
 from mockft.service.context import Context
-from mockft.service.control import Control, FailJob
+from mockft.service.control import Control, FailJob, RegisterWandbKey, SetLimits
 from mockft.service.files import FILE, FileContent, Files
 from mockft.service.graders import Graders
 from mockft.service.inference import Inference
 from mockft.service.jobs import JOB, Jobs
+from mockft.service.limits import Limits
 from mockft.service.models import Models
 from mockft.service.uploads import MAX_PART_BYTES, PART, Uploads
+from mockft.service.wandb_keys import WandbKeys
 from mockft.service.work import Pending, deferring
 from mockft.store import Blobs, Store, Stores, open_stores
 
-__all__ = ["MAX_PART_BYTES", "ChaosSpec", "Control", "FailJob", "FileContent", "Service"]
+__all__ = [
+    "MAX_PART_BYTES",
+    "ChaosSpec",
+    "Control",
+    "FailJob",
+    "FileContent",
+    "RegisterWandbKey",
+    "Service",
+    "SetLimits",
+]
 
 T = TypeVar("T")
 
@@ -47,7 +58,11 @@ class Service:
         self.files = Files(self.ctx)
         self.uploads = Uploads(self.ctx, self.files)
         self.models = Models(self.ctx)
-        self.jobs = Jobs(self.ctx, self.files, self.models)
+        self.limits = Limits(self.ctx, JOB)
+        self.wandb_keys = WandbKeys(self.ctx)
+        self.jobs = Jobs(
+            self.ctx, self.files, self.models, limits=self.limits, wandb_keys=self.wandb_keys
+        )
         self.inference = Inference(self.ctx)
         self.graders = Graders()
         self.control = Control(self)

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 from pydantic import Field
 
 from mockft import errors, lifecycle
-from mockft.auth import Caller, Organization
+from mockft.auth import ORG_PREFIX, Caller, Organization
 from mockft.job_record import JobView
 from mockft.schemas import Request, parse
 from mockft.service.chaos import RULE_OBJECT, Chaos, ChaosRule, ChaosSpec
@@ -25,6 +25,7 @@ from mockft.service.files import FILE
 from mockft.service.jobs import FAILURE_STATES, JOB, FailurePoint
 from mockft.service.request_log import LoggedRequest, RequestLog
 from mockft.service.uploads import PART
+from mockft.service.wandb_keys import WandbKey
 
 if TYPE_CHECKING:
     from mockft.service import Service
@@ -53,6 +54,31 @@ class FailJob(Request):
         if self.at_step is None and self.in_state is None:
             return None
         return FailurePoint(step=self.at_step, state=self.in_state)
+
+
+MAX_WANDB_KEY_LENGTH = 1_024
+MAX_ORGANIZATION_LENGTH = 256
+
+
+class RegisterWandbKey(Request):
+    """`POST /mockft/wandb`: W&B credentials for an organization (the caller's by default;
+    a control key may name another, by name or id)."""
+
+    api_key: Annotated[str, Field(min_length=1, max_length=MAX_WANDB_KEY_LENGTH)]
+    organization: Annotated[str, Field(min_length=1, max_length=MAX_ORGANIZATION_LENGTH)] | None = (
+        None
+    )
+
+
+class SetLimits(Request):
+    """`POST /mockft/limits`: the limits from now on; a name given as null lifts its limit,
+    one not given keeps its value."""
+
+    max_jobs_per_day: Annotated[int, Field(ge=1)] | None = None
+    max_running_jobs: Annotated[int, Field(ge=1)] | None = None
+
+    def changes(self) -> dict[str, int | None]:
+        return {name: getattr(self, name) for name in self.model_fields_set}
 
 
 def control_required(what: str) -> errors.APIError:
@@ -116,6 +142,7 @@ class Control:
             for key in owned:
                 service.blobs.delete(key)
         service.inference.clear()
+        service.limits.reset(scope)
         self.chaos.clear(scope)
         self.requests.clear(scope)
         if restart_clock_at is not None:
@@ -156,6 +183,38 @@ class Control:
         org, _ = self.service.jobs.find(job_id)
         if not caller.sees(org.id):
             raise errors.job_not_found(job_id)
+        return org
+
+    # -- W&B credentials and limits --------------------------------------------------------
+
+    def wandb_keys(self, caller: Caller) -> list[WandbKey]:
+        return self.service.wandb_keys.listed(caller.scope)
+
+    def register_wandb_key(self, caller: Caller, body: RegisterWandbKey) -> WandbKey:
+        org = self._org_named(caller, body.organization)
+        return self.service.wandb_keys.register(org, body.api_key)
+
+    def remove_wandb_key(self, caller: Caller, organization: str | None) -> dict[str, Any]:
+        org = self._org_named(caller, organization)
+        deleted = self.service.wandb_keys.remove(org)
+        return {"object": "mockft.wandb_key", "organization_id": org.id, "deleted": deleted}
+
+    def limits(self, caller: Caller) -> dict[str, Any]:
+        return self.service.limits.state()
+
+    def set_limits(self, caller: Caller, body: SetLimits) -> dict[str, Any]:
+        self._require_control(caller, "change the limits")
+        return self.service.limits.set(**body.changes())
+
+    def _org_named(self, caller: Caller, name: str | None) -> Organization:
+        """The organization a request names (by name, or by id), the caller's by default;
+        only a control key names another."""
+        if name is None:
+            return caller.org
+        keys = self.service.keys
+        org = keys.organization(name) if name.startswith(ORG_PREFIX) else Organization.named(name)
+        if org.id != caller.org.id and not caller.control:
+            raise control_required("act for another organization")
         return org
 
     # -- chaos ----------------------------------------------------------------------------

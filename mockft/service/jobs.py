@@ -14,10 +14,11 @@ import functools
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from typing import Any
 
 import orjson
 
-from mockft import errors, lifecycle, synth
+from mockft import errors, lifecycle, queueing, synth
 from mockft import validation as validation_rules
 from mockft.auth import Organization
 from mockft.catalog import FineTuningSpec
@@ -30,11 +31,13 @@ from mockft.job_record import (
     Outcome,
 )
 from mockft.pagination import PageRequest, slice_after
-from mockft.schemas import CreateFineTuningJob
-from mockft.service import graders, learning
+from mockft.schemas import CreateFineTuningJob, Integration
+from mockft.service import graders, learning, wandb_runs
 from mockft.service.context import Context, Part, one_instant
 from mockft.service.files import FILE, FILE_PREFIX, Files
+from mockft.service.limits import Limits
 from mockft.service.models import Models
+from mockft.service.wandb_keys import WandbKeys
 from mockft.service.work import Work
 from mockft.store import Blobs
 from mockft.validation import messages as validation_messages
@@ -50,12 +53,21 @@ FINE_TUNE_PURPOSE = "fine-tune"
 
 class Jobs(Part):
     def __init__(
-        self, ctx: Context, files: Files, models: Models, work: Work | None = None
+        self,
+        ctx: Context,
+        files: Files,
+        models: Models,
+        work: Work | None = None,
+        *,
+        limits: Limits | None = None,
+        wandb_keys: WandbKeys | None = None,
     ) -> None:
         super().__init__(ctx)
         self.files = files
         self.models = models
         self.work = work or Work()
+        self.limits = limits or Limits(ctx, JOB)
+        self.wandb_keys = wandb_keys or WandbKeys(ctx)
 
     # -- the API
 
@@ -80,10 +92,13 @@ class Jobs(Part):
             if request.validation_file
             else None
         )
-        base = self._fine_tunable_base(org, request.model)
+        base, parent_job_id = self._fine_tunable_base(org, request.model)
         unsupported = validation_rules.method_error(base, self._spec(base), method)
         if unsupported is not None:
             raise errors.invalid(unsupported, "model", "model_not_available")
+        if any(i.type == wandb_runs.WANDB for i in request.integrations or []):
+            self.wandb_keys.require(org)
+        self.limits.check_daily(org, base)
 
         job_id = self.new_id(JOB_PREFIX)
         seed = (
@@ -103,7 +118,7 @@ class Jobs(Part):
             validation_file=validation,
             suffix=request.suffix,
             seed=seed,
-            integrations=[i.model_dump(exclude_none=True) for i in request.integrations or []],
+            integrations=[_echoed(i, job_id) for i in request.integrations or []],
             metadata=request.metadata,
             method=(
                 request.method.model_dump(exclude_none=True) if request.method else {"type": method}
@@ -114,8 +129,10 @@ class Jobs(Part):
             fine_tuned_model=synth.fine_tuned_model_name(
                 base, org.name, request.suffix, synth.model_tag(seed, job_id)
             ),
+            parent_job_id=parent_job_id,
         )
         self.store.insert(JOB, job_id, org.id, record.to_doc())
+        self.limits.changed(org.id)
         self.work.start(_validation_key(job_id), self._validation(record))
         return self._view(_timeline_of(record), record)
 
@@ -174,17 +191,18 @@ class Jobs(Part):
         entry = lifecycle.Intervention(self.now(), kind, error, planned)
         changed = replace(record, interventions=(*record.interventions, entry))
         try:
-            snap = _timeline_of(changed).at(self.now())
+            snap = _timeline_of(changed, self._queue(org, record)).at(self.now())
         except lifecycle.OutcomeNeeded:
             record = self._settled(org, record)
             changed = replace(record, interventions=(*record.interventions, entry))
-            snap = _timeline_of(changed).at(self.now())
+            snap = _timeline_of(changed, self._queue(org, record)).at(self.now())
         # What may wait (validation, a result file) is done before anything is written, so
         # a request that awaits it and runs again finds the job as it was.
         if snap.status == lifecycle.SUCCEEDED and not changed.materialized:
             changed = self._materialise(org, changed, snap, update=changed)
         else:
             self.store.update(JOB, job_id, changed.to_doc())
+        self.limits.changed(org.id)  # the job's end moved: the jobs queued after it too
         return JobView(changed, snap)
 
     # -- for the control API and the pytest plugin
@@ -212,17 +230,19 @@ class Jobs(Part):
 
     # -- creating
 
-    def _fine_tunable_base(self, org: Organization, model: str) -> str:
-        """The base snapshot a job on `model` trains: an alias resolves to its snapshot, a
-        fine-tuned model of this organization to the snapshot it was trained from."""
+    def _fine_tunable_base(self, org: Organization, model: str) -> tuple[str, str | None]:
+        """The base snapshot a job on `model` trains, and the job whose model it continues:
+        an alias resolves to its snapshot; a fine-tuned (or checkpoint) model this
+        organization owns and has not deleted, to the snapshot it was trained from
+        (continued fine-tuning: the new model is named after that snapshot too)."""
         if model.startswith(FT_PREFIX):
-            tuned = self.models.tuned_base(org, model)
+            tuned = self.models.tuned(org, model)
             if tuned is not None:
-                return tuned
+                return tuned.base_snapshot, tuned.job_id
         else:
             entry = self.catalog.resolve(model)
             if entry is not None and self.catalog.fine_tuning(model) is not None:
-                return entry.id
+                return entry.id, None
         raise errors.invalid(
             f"Model {model} is not available for fine-tuning or does not exist.",
             "model",
@@ -277,13 +297,43 @@ class Jobs(Part):
         and models (idempotently); the answer is the updated job."""
         now, record = self.now(), job.record
         try:
-            snap = job.timeline.at(now)
+            snap = self._timeline(org, record, job).at(now)
         except lifecycle.OutcomeNeeded:
             record = self._settled(org, record)
-            snap = _timeline_of(record).at(now)
+            snap = self._timeline(org, record).at(now)
         if snap.status == lifecycle.SUCCEEDED and not record.materialized:
             record = self._materialise(org, record, snap)
         return record, snap
+
+    def _timeline(
+        self, org: Organization, record: JobRecord, job: _Job | None = None
+    ) -> _JobTimeline:
+        """The job's timeline, with its wait for a slot where a concurrency limit makes it
+        wait (`job`: the stored job, whose own timeline serves when it does not)."""
+        queue = self._queue(org, record)
+        if not queue and job is not None:
+            return job.timeline
+        return _timeline_of(record, queue)
+
+    def _queue(self, org: Organization, record: JobRecord) -> tuple[lifecycle.Intervention, ...]:
+        """The interventions of the job's wait for a slot (none without a limit, or before
+        its files are validated: until then nothing it shows depends on the queue)."""
+        if record.outcome is None or not self.limits.limited:
+            return ()
+        base = record.base_snapshot
+        wait = self.limits.wait(
+            org,
+            record,
+            group=lambda: self._group(org, base),
+            settle=lambda other: self._settled(org, other),
+            plan_of=_plan_of,
+        )
+        return queueing.queue_interventions(wait)
+
+    def _group(self, org: Organization, base: str) -> list[JobRecord]:
+        """The organization's stored jobs on a base model, in creation order."""
+        docs = self.store.scan(JOB, org.id, self.now())
+        return [_decoded(orjson.dumps(d)).record for d in docs if d["base_snapshot"] == base]
 
     def _settled(self, org: Organization, record: JobRecord) -> JobRecord:
         """The record with the outcome of its files' validation (waited for if need be)."""
@@ -298,6 +348,7 @@ class Jobs(Part):
         if current.outcome is None:
             current = replace(current, outcome=outcome)
             self.store.update(JOB, current.id, current.to_doc())
+            self.limits.changed(org.id)  # the job can now join its model's queue
         self.work.forget(key)
         return current
 
@@ -404,7 +455,9 @@ def make_results(
     learned (fixed now, whatever later happens to the training file)."""
     if ctx.blobs.size(result_id) is None:
         write_results(ctx.blobs, result_id, plan, steps, encoded=encoded)
-    learning.learn(ctx, record.id, record.training_file)
+    learning.learn(ctx, record.id, record.training_file, parent=record.parent_job_id)
+    if ctx.settings.wandb_dir is not None:
+        wandb_runs.write_run(ctx.settings.wandb_dir, record, plan, steps)
 
 
 def write_results(
@@ -507,7 +560,9 @@ class _JobTimeline:
         return snap
 
 
-def _timeline_of(record: JobRecord) -> _JobTimeline:
+def _timeline_of(record: JobRecord, queue: tuple[lifecycle.Intervention, ...] = ()) -> _JobTimeline:
+    """The job's timeline; `queue`: its wait for a slot, if a concurrency limit makes it wait
+    (interventions never stored: see `mockft.queueing`)."""
     return _timeline(
         _TimelineKey(
             record.context,
@@ -516,9 +571,30 @@ def _timeline_of(record: JobRecord) -> _JobTimeline:
             record.seed,
             record.base_snapshot,
             record.method_type == REINFORCEMENT,
-            record.interventions,
+            (*record.interventions, *queue),
         )
     )
+
+
+def _plan_of(record: JobRecord) -> lifecycle.JobPlan:
+    return _timeline_of(record).require_plan()
+
+
+def _echoed(integration: Integration, job_id: str) -> dict[str, Any]:
+    """An integration as the job shows it: the W&B settings with `entity` (null unless
+    given), `name` (likewise) and the run's id, the job's (printed jobs of 2025-04 and
+    2025-06; the API reference's example). `tags` only when given: the description types
+    them as an array, never null."""
+    wandb = integration.wandb
+    settings: dict[str, Any] = {
+        "project": wandb.project,
+        "entity": wandb.entity,
+        "name": wandb.name,
+    }
+    if wandb.tags is not None:
+        settings["tags"] = list(wandb.tags)
+    settings["run_id"] = job_id
+    return {"type": integration.type, "wandb": settings}
 
 
 @functools.lru_cache(maxsize=TIMELINE_CACHE_SIZE)

@@ -64,13 +64,18 @@ class Memory:
         return best
 
 
-def learn(ctx: Context, job_id: str, training_file: str) -> None:
+def learn(ctx: Context, job_id: str, training_file: str, parent: str | None = None) -> None:
     """Store what the models of ``job_id`` learned from ``training_file`` (idempotent: the
-    first call fixes it; a training file already gone teaches nothing)."""
+    first call fixes it; a training file already gone teaches nothing). A job that continued
+    the model of the job ``parent`` also knows what that model learned; where both taught a
+    prompt, the newer training wins."""
     if ctx.blobs.size(job_id) is not None:
         return
     found = ctx.blobs.size(training_file) is not None
     replies = replies_of(ctx.blobs.read(training_file)) if found else {}
+    inherited = learned(ctx, parent) if parent is not None else None
+    for prompt, reply in (inherited or {}).items():
+        replies.setdefault(prompt, reply)
     writer = ctx.blobs.writer(job_id)
     try:
         writer.write(orjson.dumps(replies))

@@ -22,6 +22,15 @@ class ModelInfo:
     owned_by: str
 
 
+@dataclass(frozen=True)
+class TunedModel:
+    """A fine-tuned model: the base snapshot it was trained from, and the job that made it."""
+
+    id: str
+    base_snapshot: str
+    job_id: str
+
+
 class Models(Part):
     def all(self, org: Organization) -> list[ModelInfo]:
         base = [_base(m) for m in self.catalog.all()]
@@ -63,10 +72,17 @@ class Models(Part):
             }
             self.store.insert(MODEL, name, org.id, doc)
 
+    def tuned(self, org: Organization, name: str) -> TunedModel | None:
+        """A fine-tuned (or checkpoint) model this organization owns and has not deleted."""
+        doc = self.store.get(MODEL, name, org.id, self.now())
+        if doc is None:
+            return None
+        return TunedModel(name, str(doc["base_snapshot"]), str(doc["job_id"]))
+
     def tuned_base(self, org: Organization, name: str) -> str | None:
         """The base snapshot of a fine-tuned model this organization owns."""
-        doc = self.store.get(MODEL, name, org.id, self.now())
-        return None if doc is None else str(doc["base_snapshot"])
+        model = self.tuned(org, name)
+        return None if model is None else model.base_snapshot
 
 
 def _base(entry: CatalogModel) -> ModelInfo:
