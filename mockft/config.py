@@ -88,7 +88,6 @@ class Settings(BaseModel):
         for entry in keys:
             org, sep, key = entry.partition("=")
             if not sep or not org.strip() or not key.strip():
-                # the entry may be a secret: it is not echoed
                 raise ValueError("a W&B key is given as ORG=KEY (an entry lacks one of them)")
         return keys
 
