@@ -39,6 +39,9 @@ class FineTuningSpec(BaseModel):
     max_tokens_per_example: int = Field(gt=0)
     training_price_per_1m_tokens: float | None = Field(default=None, gt=0)
     training_price_per_hour: float | None = Field(default=None, gt=0)
+    # Vision fine-tuning: training examples may hold images (gpt-4o-2024-08-06 only, as the
+    # vision fine-tuning guide lists it).
+    images: bool = False
 
     @model_validator(mode="after")
     def _one_price(self) -> FineTuningSpec:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import tracemalloc
@@ -17,7 +18,7 @@ from hypothesis import strategies as st
 
 from mockft import lifecycle, tokens, validation
 from mockft.catalog import load_catalog
-from mockft.validation import ValidationReport, fingerprints, reader
+from mockft.validation import ValidationReport, fingerprints, images, messages, reader
 from tests.conftest import FIXTURES, LiveServer
 from tests.test_tokens import FIXTURE_COUNTS
 
@@ -28,6 +29,7 @@ CHAT_MODEL = "gpt-4o-mini"
 LEGACY_MODEL = "babbage-002"
 SMALL_CONTEXT_MODEL = "gpt-3.5-turbo-0613"  # 4,096 tokens per example
 RFT_MODEL = "o4-mini"
+VISION_MODEL = "gpt-4o"  # its snapshot, gpt-4o-2024-08-06, is fine-tuned on images
 SUPERVISED, DPO, RFT = "supervised", "dpo", "reinforcement"
 MAX_POLLS = 200
 POLL_SECONDS = 60
@@ -60,7 +62,9 @@ CASES = [
     Case(FIXTURES / "train_dpo.jsonl", CHAT_MODEL, DPO, SUCCEEDED),
     Case(FIXTURES / "train_tools.jsonl", CHAT_MODEL, SUPERVISED, SUCCEEDED),
     Case(FIXTURES / "train_weights.jsonl", CHAT_MODEL, SUPERVISED, SUCCEEDED),
+    Case(FIXTURES / "train_vision.jsonl", VISION_MODEL, SUPERVISED, SUCCEEDED),
     # valid, with warnings
+    Case(WARN / "skipped_image.jsonl", VISION_MODEL, SUPERVISED, SUCCEEDED, "skipped_image", 3),
     Case(WARN / "blank_lines.jsonl", CHAT_MODEL, SUPERVISED, SUCCEEDED, "blank_line", 4),
     Case(WARN / "duplicates.jsonl", CHAT_MODEL, SUPERVISED, SUCCEEDED, "duplicate_example", 11),
     Case(
@@ -120,6 +124,7 @@ CASES = [
     Case(BAD / "special_token.jsonl", CHAT_MODEL, SUPERVISED, FAILED, "invalid_token", 11),
     Case(BAD / "wrong_format.jsonl", CHAT_MODEL, SUPERVISED, FAILED, "wrong_format", 3),
     Case(BAD / "extra_key.jsonl", CHAT_MODEL, SUPERVISED, FAILED, "extra_example_keys", 4),
+    Case(BAD / "image_in_assistant.jsonl", VISION_MODEL, SUPERVISED, FAILED, "invalid_image", 4),
     # a file in another format than the job needs fails as a whole: no line is named
     Case(
         FIXTURES / "train_prompt_completion.jsonl", CHAT_MODEL, SUPERVISED, FAILED, "wrong_format"
@@ -359,9 +364,6 @@ def test_chat_messages() -> None:
 
 
 def test_valid_chat_variants() -> None:
-    image = {"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA"}}
-    vision = chat("What is this?")
-    vision["messages"][0]["content"] = [{"type": "text", "text": "What is this?"}, image]
     legacy = {
         "messages": [
             {"role": "user", "content": "Weather?"},
@@ -375,9 +377,9 @@ def test_valid_chat_variants() -> None:
     weights["messages"][1]["weight"] = 0
     weights["messages"].append({"role": "assistant", "content": "Hello!", "weight": 1.0})
     parallel = chat("Hi", parallel_tool_calls=False)
-    report = validate(jsonl(vision, legacy, weights, parallel, *chats(10)))
+    report = validate(jsonl(legacy, weights, parallel, *chats(10)))
     assert report.valid, report.error
-    assert report.n_examples == report.tokens.n_examples == 14
+    assert report.n_examples == report.tokens.n_examples == 13
 
 
 def test_keys_a_format_lacks_fail_the_example() -> None:
@@ -443,6 +445,106 @@ def test_counts_and_lines_per_check() -> None:
     assert report.check("duplicate_example").count == 6
     assert report.error is not None and report.error.line == 1
     assert report.tokens.n_examples == 10 and report.n_examples == 18
+
+
+# -- images (vision fine-tuning) -----------------------------------------------------------
+
+VISION_SNAPSHOT = "gpt-4o-2024-08-06"
+RGB_PNG = (
+    "data:image/png;base64,"
+    + base64.b64encode(
+        (Path(__file__).parent / "data" / "vision" / "rgb.png").read_bytes()
+    ).decode()
+)  # 40 x 30: 255 tokens at high detail
+
+
+def image_part(url: str = RGB_PNG, **extra: object) -> dict[str, Any]:
+    return {"type": "image_url", "image_url": {"url": url, **extra}}
+
+
+def with_images(*parts: dict[str, Any], role: str = "user") -> dict[str, Any]:
+    example = chat("What is this?")
+    message = next(m for m in example["messages"] if m["role"] == role)
+    message["content"] = [{"type": "text", "text": message["content"]}, *parts]
+    return example
+
+
+def test_only_gpt_4o_2024_08_06_is_fine_tuned_on_images() -> None:
+    vision = {model.id for model in CATALOG.fine_tunable() if model.fine_tuning.images}
+    assert vision == {VISION_SNAPSHOT} == set(messages.VISION_MODELS.split(", "))
+    report = validate(jsonl(with_images(image_part()), *chats(10)), CHAT_MODEL)
+    assert report.error is not None and report.error.check == "invalid_image"
+    assert report.error.message.endswith(
+        "Example 1, message 1, content part 2: gpt-4o-mini-2024-07-18 cannot be fine-tuned on "
+        "images; vision fine-tuning supports gpt-4o-2024-08-06."
+    )
+
+
+def test_images_in_user_and_system_messages_cost_what_their_size_and_detail_make_them() -> None:
+    text_only = validate(jsonl(*chats(10), chat("What is this?")), VISION_MODEL)
+    system = {"role": "system", "content": [image_part(detail="low")]}
+    high = with_images(image_part(detail="high"))
+    high["messages"].insert(0, system)
+    report = validate(jsonl(*chats(10), high), VISION_MODEL)
+    assert report.valid, report.error
+    # the user's image at high detail (one tile: 255), the system's at low (85), and the
+    # system message itself
+    system_message = tokens.count_messages([{"role": "system", "content": ""}])
+    system_message -= tokens.count_messages([])
+    extra = report.tokens.total - text_only.tokens.total
+    assert extra == 255 + 85 + system_message
+
+
+def test_an_image_in_an_assistant_message_fails_the_file() -> None:
+    report = validate(jsonl(*chats(10), with_images(image_part(), role="assistant")), VISION_MODEL)
+    assert report.error is not None and report.error.check == "invalid_image"
+    assert report.error.line == 11
+    assert "Example 11, message 2, content part 2: an image cannot be in an assistant message" in (
+        report.error.message
+    )
+
+
+def test_a_detail_that_is_not_low_high_or_auto_fails_the_file() -> None:
+    report = validate(jsonl(with_images(image_part(detail="medium")), *chats(10)), VISION_MODEL)
+    assert report.error is not None
+    assert report.error.message.endswith(
+        'Example 1, message 1, content part 2: "detail" must be one of "low", "high" or "auto", '
+        'got "medium".'
+    )
+
+
+def test_at_most_10_images_per_example() -> None:
+    ten = validate(jsonl(with_images(*[image_part()] * 10), *chats(10)), VISION_MODEL)
+    assert ten.valid, ten.error
+    eleven = validate(jsonl(with_images(*[image_part()] * 11), *chats(10)), VISION_MODEL)
+    assert eleven.error is not None
+    assert eleven.error.message.endswith(
+        "Invalid file format. Example 1 has 11 images, but an example can have at most 10."
+    )
+
+
+def test_at_most_50000_examples_with_images(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(images, "MAX_IMAGE_EXAMPLES", 3)
+    three = validate(jsonl(*[with_images(image_part())] * 3, *chats(10)), VISION_MODEL)
+    assert three.valid, three.error
+    four = validate(jsonl(*[with_images(image_part())] * 4, *chats(10)), VISION_MODEL)
+    assert four.error is not None and four.error.line is None
+    assert four.error.message.endswith(
+        "Invalid file format. 4 examples contain images, but a file can have at most 3."
+    )
+
+
+def test_skipped_images_are_a_warning_and_cost_nothing() -> None:
+    skipped = with_images(image_part("ftp://example.com/a.png"), image_part("data:image/png,x"))
+    report = validate(jsonl(*chats(10), skipped, with_images(image_part())), VISION_MODEL)
+    assert report.valid, report.error
+    assert report.check("skipped_image").count == 1
+    assert report.warnings == (
+        "Training file f: images of 1 example(s) were skipped and not used for training "
+        "(inaccessible URL: 1, invalid image format: 1; line 11).",
+    )
+    kept = validate(jsonl(*chats(10), with_images(), with_images(image_part())), VISION_MODEL)
+    assert kept.tokens.total == report.tokens.total
 
 
 # -- other formats and methods ------------------------------------------------------------

@@ -63,6 +63,8 @@ TOO_FEW_EXAMPLES: Final = "too_few_examples"
 BLANK_LINE: Final = "blank_line"
 DUPLICATE_EXAMPLE: Final = "duplicate_example"
 OVER_TOKEN_LIMIT: Final = "over_token_limit"
+INVALID_IMAGE: Final = "invalid_image"
+SKIPPED_IMAGE: Final = "skipped_image"
 
 CHECKS: Final = (
     Check(INVALID_UTF8, ERROR, "lines are UTF-8", ALL_FORMATS),
@@ -93,8 +95,20 @@ CHECKS: Final = (
         ONLY_PROMPT_COMPLETION,
     ),
     Check(INVALID_TOKEN, ERROR, "no special tokens in text", ALL_FORMATS),
+    Check(
+        INVALID_IMAGE,
+        ERROR,
+        "images: on a vision model, in user messages, at most 10 per example, a known detail",
+        MESSAGE_FORMATS,
+    ),
     Check(TOO_FEW_EXAMPLES, ERROR, f"at least {MIN_EXAMPLES} examples", ALL_FORMATS),
     Check(BLANK_LINE, WARNING, "blank lines (skipped)", ALL_FORMATS),
     Check(DUPLICATE_EXAMPLE, WARNING, "duplicate examples", ALL_FORMATS),
     Check(OVER_TOKEN_LIMIT, WARNING, "examples over the token limit (truncated)", ALL_FORMATS),
+    Check(
+        SKIPPED_IMAGE,
+        WARNING,
+        "images skipped (inaccessible, too large, not JPEG/PNG/WEBP in RGB/RGBA)",
+        MESSAGE_FORMATS,
+    ),
 )

@@ -165,10 +165,30 @@ ARGUMENTS_PROBLEM: Final = (
 CALLS_ROLE_PROBLEM: Final = "only " + ASSISTANT + " messages can call tools"
 UNDECLARED_TOOL: Final = MESSAGE + ' calls function "{name}", which is not declared in "{key}".'
 
+# -- images (vision fine-tuning): the guide's rules, mockft's wording --------------------
+
+IMAGE_PART: Final = MESSAGE + ", content part {part}"
+IMAGE_IN_ASSISTANT: Final = (
+    IMAGE_PART + ": an image cannot be in an assistant message (images are inputs only)."
+)
+IMAGES_UNSUPPORTED: Final = (
+    IMAGE_PART + ": {model} cannot be fine-tuned on images; vision fine-tuning supports {models}."
+)
+IMAGE_DETAIL: Final = IMAGE_PART + ': "detail" must be one of "low", "high" or "auto", got {value}.'
+TOO_MANY_IMAGES: Final = EXAMPLE + " has {count} images, but an example can have at most {limit}."
+TOO_MANY_IMAGE_EXAMPLES: Final = (
+    INVALID + " {count:,} examples contain images, but a file can have at most {limit:,}."
+)
+VISION_MODELS: Final = "gpt-4o-2024-08-06"
+
 # -- warnings (mockft's: the real service does not publish its own) -----------------------
 
 BLANK_LINES: Final = "{source}: skipped {count} blank line(s) ({lines})."
 DUPLICATES: Final = "{source}: {count} example(s) repeat an earlier line exactly ({lines})."
+SKIPPED_IMAGES: Final = (
+    "{source}: images of {count} example(s) were skipped and not used for training "
+    "({reasons}; {lines})."
+)
 OVER_LIMIT: Final = (
     "{source}: {count} example(s) are longer than the {limit:,}-token limit of {model} and "
     "will be truncated to {limit:,} tokens ({lines})."

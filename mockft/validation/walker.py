@@ -30,7 +30,7 @@ from typing import Any, Final
 
 from mockft import tokens
 from mockft.catalog import FineTuningSpec
-from mockft.validation import fingerprints, messages, reader
+from mockft.validation import fingerprints, images, messages, reader
 from mockft.validation.checks import (
     BLANK_LINE,
     CHECKS,
@@ -41,6 +41,7 @@ from mockft.validation.checks import (
     DUPLICATE_EXAMPLE,
     EXTRA_KEYS,
     INVALID_CONTENT,
+    INVALID_IMAGE,
     INVALID_JSON,
     INVALID_TOKEN,
     INVALID_TOOL_CALL,
@@ -57,6 +58,7 @@ from mockft.validation.checks import (
     MISSING_MESSAGES_LIST,
     MISSING_PROMPT_COMPLETION,
     OVER_TOKEN_LIMIT,
+    SKIPPED_IMAGE,
     TOO_FEW_EXAMPLES,
     UNDECLARED_TOOL,
     UNRECOGNIZED_ROLE,
@@ -218,6 +220,12 @@ class _Walker:
         self.line_failed = False
         self.fingerprints = fingerprints.Fingerprints(fingerprints.FINGERPRINT_MAX_SLOTS)
         self.roles = REINFORCEMENT_ROLES if self.format == FORMAT_REINFORCEMENT else CHAT_ROLES
+        # images: of this line (how many, what those kept cost), examples with any, and
+        # why images were skipped
+        self.line_images = 0
+        self.line_image_tokens = 0
+        self.image_examples = 0
+        self.skip_reasons: dict[str, int] = {}
 
     # -- bookkeeping
 
@@ -256,6 +264,7 @@ class _Walker:
             return
         self.n_examples += 1
         self.line_failed = False
+        self.line_images = self.line_image_tokens = 0
         if self.fingerprints.seen_before(hash(raw.rstrip())):
             self.flag(DUPLICATE_EXAMPLE, number)
         try:
@@ -284,6 +293,7 @@ class _Walker:
             return
         try:
             self.example(number, example)
+            self.images_of_example(number)
             if not self.line_failed:
                 self.count_tokens(number, example)
         except RecursionError:  # nesting deep enough to parse, not to walk again
@@ -315,6 +325,9 @@ class _Walker:
 
     def count_tokens(self, line: int, example: dict[str, Any]) -> None:
         count = tokens.example_tokens(example, self.counter.count)
+        # `tokens` counts every image as a low-detail one: each costs what its size and
+        # detail make it cost, and a skipped image nothing
+        count += self.line_image_tokens - self.line_images * tokens.IMAGE_PART_TOKENS
         if self.n_counted == 0 or count < self.min_tokens:
             self.min_tokens = count
         if count > self.max_tokens:
@@ -513,7 +526,7 @@ class _Walker:
                 return
         elif type(content) is list:
             if content:
-                self.parts(line, index, content)
+                self.parts(line, index, content, role)
                 return
         elif content is not None:
             text = messages.CONTENT_TYPE.format(
@@ -529,7 +542,7 @@ class _Walker:
             )
             self.flag(MISSING_CONTENT, line, text)
 
-    def parts(self, line: int, index: int, parts: list[Any]) -> None:
+    def parts(self, line: int, index: int, parts: list[Any], role: object) -> None:
         for number, part in enumerate(parts, start=1):
             kind = part.get("type") if type(part) is dict else None
             if kind == TEXT_PART and type(part.get("text")) is str:
@@ -537,9 +550,43 @@ class _Walker:
                 continue
             image = part.get(IMAGE_PART) if kind == IMAGE_PART else None
             if type(image) is dict and type(image.get("url")) is str:
+                self.image(line, index, number, image, role)
                 continue
             text = messages.CONTENT_PART.format(line=line, index=index, part=number)
             self.flag(INVALID_CONTENT, line, text)
+
+    def image(self, line: int, index: int, part: int, image: dict[str, Any], role: object) -> None:
+        """An image part (vision fine-tuning): where it may be, and what it costs or why it
+        is skipped."""
+        self.line_images += 1
+        where = {"line": line, "index": index, "part": part}
+        detail = image.get("detail", images.DEFAULT_DETAIL)
+        if role == ASSISTANT:
+            self.flag(INVALID_IMAGE, line, messages.IMAGE_IN_ASSISTANT.format(**where))
+        elif not self.spec.images:
+            problem = messages.IMAGES_UNSUPPORTED.format(
+                **where, model=self.model, models=messages.VISION_MODELS
+            )
+            self.flag(INVALID_IMAGE, line, problem)
+        elif type(detail) is not str or detail not in images.DETAILS:
+            value = json.dumps(detail, ensure_ascii=False)
+            self.flag(INVALID_IMAGE, line, messages.IMAGE_DETAIL.format(**where, value=value))
+        else:
+            verdict = images.inspect(image["url"], detail)
+            if verdict.skipped is not None:
+                self.flag(SKIPPED_IMAGE, line)
+                self.skip_reasons[verdict.skipped] = self.skip_reasons.get(verdict.skipped, 0) + 1
+            self.line_image_tokens += verdict.tokens
+
+    def images_of_example(self, line: int) -> None:
+        if not self.line_images:
+            return
+        self.image_examples += 1
+        if self.line_images > images.MAX_IMAGES_PER_EXAMPLE:
+            problem = messages.TOO_MANY_IMAGES.format(
+                line=line, count=self.line_images, limit=images.MAX_IMAGES_PER_EXAMPLE
+            )
+            self.flag(INVALID_IMAGE, line, problem)
 
     def text(self, line: int, text: str, where: str) -> None:
         token = _special_token(text)
@@ -621,11 +668,18 @@ class _Walker:
                     check=TOO_FEW_EXAMPLES,
                     line=None,
                 )
+        if self.image_examples > images.MAX_IMAGE_EXAMPLES:
+            problem = messages.TOO_MANY_IMAGE_EXAMPLES.format(
+                count=self.image_examples, limit=images.MAX_IMAGE_EXAMPLES
+            )
+            self.flag(INVALID_IMAGE, None, problem)
+        reasons = ", ".join(f"{reason}: {n}" for reason, n in sorted(self.skip_reasons.items()))
         warnings = []
         for code, template in (
             (BLANK_LINE, messages.BLANK_LINES),
             (DUPLICATE_EXAMPLE, messages.DUPLICATES),
             (OVER_TOKEN_LIMIT, messages.OVER_LIMIT),
+            (SKIPPED_IMAGE, messages.SKIPPED_IMAGES),
         ):
             tally = self.tallies[code]
             if tally.count:
@@ -636,6 +690,7 @@ class _Walker:
                         lines=messages.line_list(tally.lines, tally.count),
                         limit=self.limit,
                         model=self.model,
+                        reasons=reasons,
                     )
                 )
         checks = tuple(
