@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import json
 import re
 import tracemalloc
@@ -20,6 +19,7 @@ from mockft import lifecycle, tokens, validation
 from mockft.catalog import load_catalog
 from mockft.validation import ValidationReport, fingerprints, images, messages, reader
 from tests.conftest import FIXTURES, LiveServer
+from tests.test_images import data_url
 from tests.test_tokens import FIXTURE_COUNTS
 
 CATALOG = load_catalog()
@@ -450,12 +450,7 @@ def test_counts_and_lines_per_check() -> None:
 # -- images (vision fine-tuning) -----------------------------------------------------------
 
 VISION_SNAPSHOT = "gpt-4o-2024-08-06"
-RGB_PNG = (
-    "data:image/png;base64,"
-    + base64.b64encode(
-        (Path(__file__).parent / "data" / "vision" / "rgb.png").read_bytes()
-    ).decode()
-)  # 40 x 30: 255 tokens at high detail
+RGB_PNG = data_url("rgb.png")  # 40 x 30: 255 tokens at high detail
 
 
 def image_part(url: str = RGB_PNG, **extra: object) -> dict[str, Any]:

@@ -5,7 +5,6 @@ images for a model that is not fine-tuned on them, fail the job as a file format
 
 from __future__ import annotations
 
-import base64
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,15 +14,11 @@ import openai
 import pytest
 
 from tests.conftest import FIXTURES, LiveServer, live_server, make_settings
+from tests.test_images import data_url
 from tests.training import checked_sdk, finish, upload
 
 VISION_MODEL = "gpt-4o-2024-08-06"
-RGB_PNG = (
-    "data:image/png;base64,"
-    + base64.b64encode(
-        (Path(__file__).parent / "data" / "vision" / "rgb.png").read_bytes()
-    ).decode()
-)  # 40 x 30: one tile at high detail, 255 tokens
+RGB_PNG = data_url("rgb.png")  # 40 x 30: one tile at high detail, 255 tokens
 EPOCHS = 2
 
 
