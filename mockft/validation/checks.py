@@ -98,7 +98,7 @@ CHECKS: Final = (
     Check(
         INVALID_IMAGE,
         ERROR,
-        "images: on a vision model, in user messages, at most 10 per example, a known detail",
+        "images: on a vision model, never in assistant messages, at most 10 per example",
         MESSAGE_FORMATS,
     ),
     Check(TOO_FEW_EXAMPLES, ERROR, f"at least {MIN_EXAMPLES} examples", ALL_FORMATS),
