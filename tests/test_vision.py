@@ -130,3 +130,14 @@ def test_images_for_a_model_not_fine_tuned_on_them_fail_the_job(
         "Example 1, message 1, content part 2: gpt-4o-mini-2024-07-18 cannot be fine-tuned on "
         "images; vision fine-tuning supports gpt-4o-2024-08-06."
     )
+
+
+def test_a_vision_model_trains_on_with_images(server: LiveServer, sdk: openai.OpenAI) -> None:
+    first = train(server, sdk, examples(image()))
+    assert first.status == "succeeded" and first.fine_tuned_model is not None
+    # continued fine-tuning judges the data by the base snapshot's rules
+    again = train(server, sdk, examples(image(detail="low")), model=first.fine_tuned_model)
+    assert again.status == "succeeded", again.error
+    assert again.model == first.fine_tuned_model
+    assert again.fine_tuned_model is not None
+    assert again.fine_tuned_model.startswith(f"ft:{VISION_MODEL}:")
