@@ -27,24 +27,41 @@ from mockft.service.request_log import LoggedRequest, RequestLog
 LOG_ENTRY_KEY = "mockft.request_log_entry"
 
 
-def _server_transport() -> asyncio.BaseTransport | None:
-    """The connection of the request being answered, when uvicorn serves it.
-
-    ASGI has no message for "close without answering", so a dropped connection is the
-    one fault that needs the server: uvicorn runs each request in a task whose coroutine
-    is its `RequestResponseCycle.run_asgi`, and the cycle holds the socket's transport.
-    Anywhere else (the in-process transports of mockft.transport) the app simply returns
-    without a response, which those transports report as a dropped connection."""
+def _server_cycle() -> object | None:
+    """The uvicorn request-response cycle answering the current request, if uvicorn serves
+    it: uvicorn runs each request in a task whose coroutine is the cycle's `run_asgi`."""
     try:
         task = asyncio.current_task()
     except RuntimeError:
         return None
     frame = getattr(task.get_coro(), "cr_frame", None) if task is not None else None
-    owner = frame.f_locals.get("self") if frame is not None else None
+    owner: object = frame.f_locals.get("self") if frame is not None else None
     if owner is None or not type(owner).__module__.startswith("uvicorn."):
         return None
-    transport = getattr(owner, "transport", None)
+    return owner
+
+
+def _server_transport() -> asyncio.BaseTransport | None:
+    """The connection of the request being answered, when uvicorn serves it.
+
+    ASGI has no message for "close without answering", so a dropped connection is the
+    one fault that needs the server: the cycle holds the socket's transport. Anywhere else
+    (the in-process transports of mockft.transport) the app simply returns without a
+    response, which those transports report as a dropped connection."""
+    transport = getattr(_server_cycle(), "transport", None)
     return transport if isinstance(transport, asyncio.BaseTransport) else None
+
+
+def serving_stack() -> dict[str, str]:
+    """What answers the current request: uvicorn's HTTP protocol (httptools or h11) and the
+    event loop, or "in-process" (an SDK transport calling the app directly)."""
+    loop = type(asyncio.get_running_loop()).__module__.partition(".")[0]
+    cycle = _server_cycle()
+    if cycle is None:
+        return {"server": "in-process", "loop": loop}
+    module = type(cycle).__module__  # uvicorn.protocols.http.<impl>_impl
+    http = module.rpartition(".")[2].removesuffix("_impl")
+    return {"server": "uvicorn", "http": http, "loop": loop}
 
 
 async def drop_connection() -> None:

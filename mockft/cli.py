@@ -86,6 +86,22 @@ def _parser() -> argparse.ArgumentParser:
         help="jobs of an organization running at once per model; the rest stay queued "
         "(MOCKFT_MAX_RUNNING_JOBS, default no limit)",
     )
+    serve.add_argument(
+        "--http",
+        choices=["auto", "httptools", "h11"],
+        help="HTTP parser (MOCKFT_HTTP, default auto: httptools where installed)",
+    )
+    serve.add_argument(
+        "--loop",
+        choices=["auto", "uvloop", "asyncio"],
+        help="event loop (MOCKFT_LOOP, default auto: uvloop where installed)",
+    )
+    serve.add_argument(
+        "--access-log",
+        action="store_true",
+        default=None,
+        help="log a line per request (MOCKFT_ACCESS_LOG, default off)",
+    )
     serve.add_argument("--log-level", default="info", help="uvicorn log level (default info)")
 
     _add_validate(commands)
@@ -114,6 +130,9 @@ def _settings(args: argparse.Namespace) -> Settings:
             "wandb_dir",
             "max_jobs_per_day",
             "max_running_jobs",
+            "http",
+            "loop",
+            "access_log",
         )
     }
     for keys in ("api_keys", "control_keys", "wandb_keys"):
@@ -165,6 +184,7 @@ def _serve(settings: Settings, log_level: str) -> int:
 
     app = create_app(settings)
     print(_banner(settings))
+    print(f"Serving on {server.stack(settings)}")
     print(f"Dashboard: {settings.base_url.removesuffix('/v1')}{dashboard.PREFIX}/")
     if settings.wandb_dir is not None:
         from mockft.service import wandb_runs

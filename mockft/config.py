@@ -17,7 +17,7 @@ DEFAULT_ORG_NAME = "mockft"
 # takes about three minutes on the real service, finishes in about three seconds.
 DEFAULT_SPEED = 60.0
 MAX_FILE_BYTES = 512 * 1024 * 1024  # the real Files API limit
-BOOL_SETTINGS = frozenset({"memory", "azure_auto_deploy"})
+BOOL_SETTINGS = frozenset({"memory", "azure_auto_deploy", "access_log"})
 # The largest JSON request body: the 50 MB per request the real API documented (and
 # enforces on a request's images), so a body it would take is never refused here.
 MAX_JSON_BYTES = 50 * 1024 * 1024
@@ -61,6 +61,12 @@ class Settings(BaseModel):
     """Jobs an organization may create per model in 24 hours (None: no limit)."""
     max_running_jobs: int | None = Field(default=None, ge=1)
     """Jobs of an organization that run at once per model; the rest stay queued."""
+    # perf (issue 19): the HTTP stack that serves; "auto" is the fastest one installed
+    # (httptools and uvloop where their wheels exist, else h11 and asyncio's loop).
+    http: Literal["auto", "httptools", "h11"] = "auto"
+    loop: Literal["auto", "uvloop", "asyncio"] = "auto"
+    access_log: bool = False
+    """uvicorn's line per request (off by default: it costs more than answering a poll)."""
 
     @field_validator("api_keys", "control_keys", "wandb_keys", mode="before")
     @classmethod

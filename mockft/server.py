@@ -1,19 +1,27 @@
 """How mockft runs under uvicorn: the config every server uses (`mockft serve`, the pytest
-plugin's live server), with the timeouts that keep a stalled client from holding a
-connection forever.
+plugin's live server), the HTTP stack it runs on, and the timeouts that keep a stalled
+client from holding a connection forever.
 
+- The stack: httptools for HTTP/1.1 and uvloop for the event loop where they are installed
+  (mockft installs both where their wheels exist), else uvicorn's pure-Python h11 and
+  asyncio's own loop. `--http` / `--loop` pick one; `stack()` names the one that serves.
 - Between requests, uvicorn closes a keep-alive connection idle for `KEEP_ALIVE_SECONDS`.
 - A request's headers must be complete within `headers_timeout` of the connection opening
   (or of the previous response): uvicorn itself waits for them forever, so a client that
-  sends a header byte now and then would keep its socket. The protocol below closes it.
+  sends a header byte now and then would keep its socket. The protocol below closes it,
+  whichever of uvicorn's two HTTP protocols it extends.
 - A body that stops arriving is the app's to time out (`app.BodyTimeout`), so that what it
   had written is deleted.
+- uvicorn's access log (a formatted line per request) is off unless asked for: it costs
+  more than answering a poll.
 """
 
 from __future__ import annotations
 
 import asyncio
 import functools
+import importlib.util
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import uvicorn
@@ -21,15 +29,51 @@ import uvicorn
 from mockft.config import HEADERS_TIMEOUT_SECONDS, KEEP_ALIVE_SECONDS, Settings
 
 if TYPE_CHECKING:
-    from uvicorn.protocols.http.h11_impl import H11Protocol as _HTTPProtocol
-else:  # whichever uvicorn would pick: httptools when installed, else h11
-    from uvicorn.protocols.http.auto import AutoHTTPProtocol as _HTTPProtocol
+    from uvicorn.protocols.http.h11_impl import H11Protocol as _Protocol
+else:
+    _Protocol = asyncio.Protocol
+
+HTTPTOOLS, H11 = "httptools", "h11"
+UVLOOP, ASYNCIO = "uvloop", "asyncio"
+AUTO = "auto"
 
 
-class HeadersDeadlineProtocol(_HTTPProtocol):
-    """uvicorn's HTTP protocol, closing a connection whose next request's headers are not
-    complete `headers_timeout` seconds after the connection opened or the last response
-    ended (sending data does not extend the deadline)."""
+@dataclass(frozen=True)
+class Stack:
+    """The HTTP parser and the event loop a server runs on."""
+
+    http: str
+    loop: str
+
+    def __str__(self) -> str:
+        return f"uvicorn {uvicorn.__version__} ({self.http}, {self.loop})"
+
+    def to_dict(self) -> dict[str, str]:
+        return {
+            "server": "uvicorn",
+            "version": uvicorn.__version__,
+            "http": self.http,
+            "loop": self.loop,
+        }
+
+
+def _installed(module: str) -> bool:
+    return importlib.util.find_spec(module) is not None
+
+
+def stack(settings: Settings) -> Stack:
+    """The stack `settings` ask for: "auto" is the fast one where it is installed."""
+    http = settings.http if settings.http != AUTO else HTTPTOOLS if _installed(HTTPTOOLS) else H11
+    loop = settings.loop if settings.loop != AUTO else UVLOOP if _installed(UVLOOP) else ASYNCIO
+    return Stack(http, loop)
+
+
+class HeadersDeadline(_Protocol):
+    """Mixed into uvicorn's HTTP protocol (h11's or httptools'): closes a connection whose
+    next request's headers are not complete `headers_timeout` seconds after the connection
+    opened or the last response ended (sending data does not extend the deadline). Both
+    protocols set `self.cycle` when a request's headers are complete, inside
+    `data_received`, and call `on_response_complete` when its answer is sent."""
 
     headers_timeout: float = HEADERS_TIMEOUT_SECONDS
 
@@ -73,24 +117,38 @@ class HeadersDeadlineProtocol(_HTTPProtocol):
             self.transport.close()
 
 
+def _base_protocol(http: str) -> type[asyncio.Protocol]:
+    if http == HTTPTOOLS:
+        from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+        return HttpToolsProtocol
+    from uvicorn.protocols.http.h11_impl import H11Protocol
+
+    return H11Protocol
+
+
 @functools.cache
-def protocol(headers_timeout: float) -> type[HeadersDeadlineProtocol]:
-    """The protocol class with this deadline (uvicorn makes one protocol per connection)."""
+def protocol(headers_timeout: float, http: str = H11) -> type[asyncio.Protocol]:
+    """uvicorn's `http` protocol with this headers deadline (one instance per connection)."""
+    base = _base_protocol(http)
     return type(
-        HeadersDeadlineProtocol.__name__,
-        (HeadersDeadlineProtocol,),
+        f"HeadersDeadline{base.__name__}",
+        (HeadersDeadline, base),
         {"headers_timeout": headers_timeout},
     )
 
 
 def options(settings: Settings, *, log_level: str = "info") -> dict[str, Any]:
     """uvicorn's settings for a mockft server (for `uvicorn.run` or `uvicorn.Config`)."""
+    chosen = stack(settings)
     return {
         "host": settings.host,
         "port": settings.port,
         "log_level": log_level,
         "timeout_keep_alive": KEEP_ALIVE_SECONDS,
-        "http": protocol(settings.headers_timeout),
+        "http": protocol(settings.headers_timeout, chosen.http),
+        "loop": chosen.loop,
+        "access_log": settings.access_log,
     }
 
 

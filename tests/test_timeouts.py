@@ -17,9 +17,13 @@ from tests.conftest import LiveServer, live_server, make_settings
 TIMEOUT = 1.0
 
 
-@pytest.fixture
-def impatient(tmp_path: Path) -> Iterator[LiveServer]:
-    settings = make_settings(tmp_path, body_timeout=TIMEOUT, headers_timeout=TIMEOUT)
+@pytest.fixture(params=["httptools", "h11"])
+def impatient(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[LiveServer]:
+    """A server with short timeouts, on each of uvicorn's HTTP protocols (mockft's deadline
+    for headers extends either)."""
+    settings = make_settings(
+        tmp_path, body_timeout=TIMEOUT, headers_timeout=TIMEOUT, http=request.param
+    )
     with live_server(settings) as server:
         yield server
 

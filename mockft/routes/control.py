@@ -12,6 +12,7 @@ from starlette.routing import Route
 
 from mockft import __version__, errors
 from mockft.auth import Caller
+from mockft.chaos import serving_stack
 from mockft.job_record import JobView
 from mockft.routes.common import api_json, json_body, parse_body, service_of, settled
 from mockft.schemas import json_type_name
@@ -32,7 +33,14 @@ def control_of(request: Request) -> Control:
 
 async def health(request: Request) -> Response:
     service = service_of(request)
-    return api_json({"status": "ok", "version": __version__, "clock": service.clock.mode})
+    return api_json(
+        {
+            "status": "ok",
+            "version": __version__,
+            "clock": service.clock.mode,
+            "stack": serving_stack(),  # what serves: uvicorn's parser and loop, or in-process
+        }
+    )
 
 
 async def reset(request: Request) -> Response:

@@ -1,0 +1,58 @@
+"""The stack a server runs on: the fast one where it is installed, h11 and asyncio's loop
+where it is not, and the health endpoint names the one that serves."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+import pytest
+
+from mockft import server
+from mockft.config import Settings
+from tests.conftest import live_server, make_settings
+
+
+def test_auto_is_the_fast_stack_where_installed() -> None:
+    assert server.stack(Settings()) == server.Stack("httptools", "uvloop")
+
+
+def test_auto_falls_back_to_h11_and_asyncio(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(server, "_installed", lambda module: False)
+    chosen = server.stack(Settings())
+    assert chosen == server.Stack("h11", "asyncio")
+    options = server.options(Settings())
+    assert options["loop"] == "asyncio"
+    assert issubclass(options["http"], server.HeadersDeadline)
+    assert options["http"].__mro__[2].__name__ == "H11Protocol"
+
+
+def test_the_access_log_is_off_unless_asked_for() -> None:
+    assert server.options(Settings())["access_log"] is False
+    assert server.options(Settings(access_log=True))["access_log"] is True
+    assert Settings.from_env({"MOCKFT_ACCESS_LOG": "1"}).access_log is True
+
+
+@pytest.mark.parametrize(("http", "loop"), [("httptools", "uvloop"), ("h11", "asyncio")])
+def test_health_names_the_stack_that_serves(tmp_path: Path, http: str, loop: str) -> None:
+    settings = make_settings(tmp_path, http=http, loop=loop)
+    with live_server(settings) as live:
+        health = httpx.get(f"{live.root}/mockft/health").json()
+    assert health["stack"] == {"server": "uvicorn", "http": http, "loop": loop}
+    assert str(server.stack(settings)) == f"uvicorn {server.uvicorn.__version__} ({http}, {loop})"
+
+
+def test_in_process_health_says_so(tmp_path: Path) -> None:
+    from mockft.app import create_app
+
+    app = create_app(make_settings(tmp_path))
+    transport = httpx.ASGITransport(app=app)
+
+    async def health() -> dict[str, object]:
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
+            body: dict[str, object] = (await http.get("/mockft/health")).json()
+            return body
+
+    import asyncio
+
+    assert asyncio.run(health())["stack"] == {"server": "in-process", "loop": "asyncio"}
