@@ -10,7 +10,7 @@ client from holding a connection forever.
   (or of the previous response): uvicorn itself waits for them forever, so a client that
   sends a header byte now and then would keep its socket. The protocol below closes it,
   whichever of uvicorn's two HTTP protocols it extends.
-- A body that stops arriving is the app's to time out (`app.BodyTimeout`), so that what it
+- A body that stops arriving is the app's to time out (`front._timed`), so that what it
   had written is deleted.
 - uvicorn's access log (a formatted line per request) is off unless asked for: it costs
   more than answering a poll.

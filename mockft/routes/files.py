@@ -14,6 +14,7 @@ from mockft.multipart import MultipartForm, read_multipart
 from mockft.pagination import envelope, page_request
 from mockft.routes.common import api_json, org_of, service_of
 from mockft.schemas import FILE_PURPOSES, MAX_EXPIRY_SECONDS, MIN_EXPIRY_SECONDS, ExpiresAfter
+from mockft.service import lasting
 from mockft.wire.files import file_object
 
 FILES_DEFAULT_LIMIT = 10_000
@@ -87,6 +88,7 @@ async def list_files(request: Request) -> Response:
 
 
 async def retrieve_file(request: Request) -> Response:
+    lasting()  # the answer is the same until the file expires
     file = service_of(request).files.get(org_of(request), request.path_params["file_id"])
     return api_json(file_object(file))
 

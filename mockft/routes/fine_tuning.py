@@ -10,6 +10,7 @@ from mockft import errors, lifecycle
 from mockft.pagination import envelope, page_request
 from mockft.routes.common import api_json, org_of, parse_body, service_of, settled
 from mockft.schemas import MAX_METADATA_PAIRS, CreateFineTuningJob
+from mockft.service import lasting
 from mockft.wire import jobs as wire
 
 JOBS_DEFAULT_LIMIT = 20
@@ -39,12 +40,14 @@ async def list_jobs(request: Request) -> Response:
     if len(metadata) > MAX_METADATA_PAIRS:  # a job has at most 16: more can match none
         raise errors.object_too_many_properties("metadata", MAX_METADATA_PAIRS, len(metadata))
     jobs, org = service_of(request).jobs, org_of(request)
+    lasting()  # the answer is the same until a listed job's next planned instant
     views = await settled(request, lambda: jobs.page(org, page, metadata or None))
     return api_json(envelope(views, page, wire.job))
 
 
 async def retrieve_job(request: Request) -> Response:
     jobs, org, job_id = service_of(request).jobs, org_of(request), request.path_params["job_id"]
+    lasting()  # the answer is the same until the job's next planned instant
     return api_json(wire.job(await settled(request, lambda: jobs.get(org, job_id))))
 
 
@@ -61,6 +64,7 @@ def _intervention(kind: str) -> Callable[[Request], Awaitable[Response]]:
 async def list_events(request: Request) -> Response:
     page = page_request(request.query_params, default_limit=EVENTS_DEFAULT_LIMIT)
     jobs, org, job_id = service_of(request).jobs, org_of(request), request.path_params["job_id"]
+    lasting()
     window = await settled(request, lambda: jobs.events(org, job_id, page))
     return api_json(envelope(wire.events(window), page))
 
@@ -68,6 +72,7 @@ async def list_events(request: Request) -> Response:
 async def list_checkpoints(request: Request) -> Response:
     page = page_request(request.query_params, default_limit=CHECKPOINTS_DEFAULT_LIMIT)
     jobs, org, job_id = service_of(request).jobs, org_of(request), request.path_params["job_id"]
+    lasting()
     window = await settled(request, lambda: jobs.checkpoints(org, job_id, page))
     return api_json(envelope(wire.checkpoints(window), page, id_of=_checkpoint_id))
 

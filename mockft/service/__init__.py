@@ -11,7 +11,7 @@ from mockft.catalog import Catalog, load_catalog
 from mockft.config import Settings
 from mockft.service.chaos import ChaosSpec
 from mockft.service.clockctl import ClockControl
-from mockft.service.context import Context
+from mockft.service.context import Context, Lasting, lasting
 from mockft.service.control import Control, FailJob, RegisterWandbKey, SetLimits
 from mockft.service.files import FILE, FileContent, Files
 from mockft.service.graders import Graders
@@ -30,9 +30,11 @@ __all__ = [
     "Control",
     "FailJob",
     "FileContent",
+    "Lasting",
     "RegisterWandbKey",
     "Service",
     "SetLimits",
+    "lasting",
 ]
 
 T = TypeVar("T")

@@ -17,7 +17,11 @@ from mockft.config import Settings
 from mockft.store import Blobs, Store
 
 P = ParamSpec("P")
+FOREVER = 2**63  # lifecycle.NEVER: an instant no clock reaches
 R = TypeVar("R")
+
+# The instant after which what the current request read may change (see `Lasting`).
+_LASTING: ContextVar[Lasting | None] = ContextVar("mockft_lasting", default=None)
 
 # The instant the current operation runs at (one request sees one instant: everything it
 # reads and writes is as of the moment it began, however long it takes).
@@ -68,6 +72,45 @@ class Instant:
         if self._token is not None:
             _INSTANT.reset(self._token)
             self._token = None
+
+
+class Lasting:
+    """How long what a request read stays true while the store does not change: the
+    earliest instant at which something it read changes by itself (a job's next planned
+    instant, a file's expiry). A reader that knows reports it with `lasts_until`; a
+    request whose reads are not all of that kind never opens one (`until` stays None),
+    so nothing of it is kept."""
+
+    __slots__ = ("_token", "until")
+
+    def __init__(self) -> None:
+        self.until: int | None = None
+        self._token: Token[Lasting | None] | None = None
+
+    def __enter__(self) -> Lasting:
+        self._token = _LASTING.set(self)
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._token is not None:
+            _LASTING.reset(self._token)
+            self._token = None
+
+
+def lasting() -> None:
+    """The current request's reads are all of the kind that report how long they last
+    (an answer the front may keep: a polled job, its events, a file)."""
+    current = _LASTING.get()
+    if current is not None and current.until is None:
+        current.until = FOREVER
+
+
+def lasts_until(instant: int | None) -> None:
+    """What was just read changes by itself at `instant` (None: never)."""
+    current = _LASTING.get()
+    if current is not None and current.until is not None and instant is not None:
+        if instant < current.until:
+            current.until = instant
 
 
 class Part:

@@ -14,7 +14,7 @@ from mockft import errors
 from mockft.auth import Organization
 from mockft.pagination import PageRequest
 from mockft.schemas import ExpiresAfter
-from mockft.service.context import Part
+from mockft.service.context import Part, lasts_until
 from mockft.store import BlobWriter
 from mockft.validation import lines
 from mockft.wire.files import FILE_OBJECT, FileRecord, file_object
@@ -145,7 +145,9 @@ class Files(Part):
         doc = self.store.get(FILE, file_id, org.id, self.now())
         if doc is None:
             raise errors.file_not_found(file_id)
-        return FileRecord.from_doc(doc)
+        record = FileRecord.from_doc(doc)
+        lasts_until(record.expires_at)  # then it is gone
+        return record
 
     def page(self, org: Organization, page: PageRequest, purpose: str | None) -> list[FileRecord]:
         self.purge_expired()

@@ -33,7 +33,7 @@ from mockft.job_record import (
 from mockft.pagination import PageRequest, slice_after
 from mockft.schemas import CreateFineTuningJob, Integration
 from mockft.service import graders, learning, wandb_runs
-from mockft.service.context import Context, Part, one_instant
+from mockft.service.context import Context, Part, lasts_until, one_instant
 from mockft.service.files import FILE, FILE_PREFIX, Files
 from mockft.service.limits import Limits
 from mockft.service.models import Models
@@ -303,6 +303,7 @@ class Jobs(Part):
             snap = self._timeline(org, record).at(now)
         if snap.status == lifecycle.SUCCEEDED and not record.materialized:
             record = self._materialise(org, record, snap)
+        lasts_until(snap.until)
         return record, snap
 
     def _timeline(

@@ -13,6 +13,12 @@ Document = dict[str, Any]
 
 
 class Store(Protocol):
+    @property
+    def version(self) -> int:
+        """Changes after every change to the objects is committed (never before), so that
+        an answer read from them while it did not change may be kept until it does."""
+        ...
+
     def insert(
         self,
         kind: str,

@@ -5,6 +5,7 @@ in the WAL before the response leaves; a kill -9 loses nothing acknowledged."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import sqlite3
 import threading
@@ -60,14 +61,27 @@ class SqliteStore:
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.execute("PRAGMA busy_timeout=5000")
         self._db.executescript(SCHEMA)
+        self._versions = itertools.count(1)  # next() is atomic under the GIL
+        self._version = 0
+
+    @property
+    def version(self) -> int:
+        return self._version
+
+    def _changed(self) -> None:
+        self._version = next(self._versions)
 
     def _run(self, sql: str, params: tuple[Any, ...] = ()) -> list[Any]:
         with self._lock:
             return self._db.execute(sql, params).fetchall()
 
-    def _write(self, sql: str, params: tuple[Any, ...]) -> int:
+    def _write(self, sql: str, params: tuple[Any, ...], *, objects: bool = True) -> int:
         with self._lock:
-            return self._db.execute(sql, params).rowcount
+            try:
+                return self._db.execute(sql, params).rowcount
+            finally:
+                if objects:
+                    self._changed()
 
     def insert(
         self,
@@ -192,10 +206,11 @@ class SqliteStore:
             "INSERT INTO meta (key, value) VALUES (?, ?) "
             "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
             (key, value),
+            objects=False,
         )
 
     def delete_meta(self, key: str) -> None:
-        self._write("DELETE FROM meta WHERE key = ?", (key,))
+        self._write("DELETE FROM meta WHERE key = ?", (key,), objects=False)
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
@@ -205,8 +220,10 @@ class SqliteStore:
                 yield
             except BaseException:
                 self._db.execute("ROLLBACK")
+                self._changed()
                 raise
             self._db.execute("COMMIT")
+            self._changed()
 
     def clear(self, org: str | None = None) -> None:
         with self.transaction():
