@@ -14,7 +14,7 @@ from starlette.middleware.exceptions import ExceptionMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
-from starlette.types import ASGIApp
+from starlette.types import ASGIApp, Scope
 
 from mockft import azure, dashboard, errors
 from mockft.config import Settings
@@ -42,6 +42,14 @@ class MockFT(Starlette):
         for cls, args, kwargs in reversed(self.user_middleware):
             app = cls(app, *args, **kwargs)
         return Front(app, self.service)
+
+    def answer_at_once(self, scope: Scope) -> tuple[int, list[tuple[bytes, bytes]], bytes] | None:
+        """A kept answer to `scope` on the caller's thread (see `Front.answer_at_once`): what
+        the in-process transport of a sync client tries before it hops to the event loop."""
+        if self.middleware_stack is None:
+            self.middleware_stack = self.build_middleware_stack()
+        front = self.middleware_stack
+        return front.answer_at_once(scope) if isinstance(front, Front) else None
 
 
 def _under(prefix: str, routes: Sequence[Route]) -> list[BaseRoute]:

@@ -137,20 +137,19 @@ class _Reply:
                 self.keep = False
         await self.send(message)
 
-    async def answer(self, kept: _Kept) -> None:
-        """A kept answer, with this request's headers."""
+    def kept_headers(self, kept: _Kept) -> list[tuple[bytes, bytes]]:
+        """The headers of a kept answer (as the route's own), noted in the request log."""
         self.status = 200
         entry = self.entry
         if entry is not None:
             entry.request_id = self.request_id.decode()
             entry.status = 200
-        await self.send(
-            {
-                "type": "http.response.start",
-                "status": 200,
-                "headers": [(b"content-length", kept.length), JSON_HEADERS, *self.headers()],
-            }
-        )
+        return [(b"content-length", kept.length), JSON_HEADERS, *self.headers()]
+
+    async def answer(self, kept: _Kept) -> None:
+        """A kept answer, with this request's headers."""
+        headers = self.kept_headers(kept)
+        await self.send({"type": "http.response.start", "status": 200, "headers": headers})
         await self.send({"type": "http.response.body", "body": kept.body})
 
 
@@ -273,6 +272,31 @@ class Front:
         ):
             self.answers.put(key, _Kept(version, until, reply.body))
 
+    def answer_at_once(self, scope: Scope) -> tuple[int, list[tuple[bytes, bytes]], bytes] | None:
+        """For an in-process sync client (`mockft.transport`): the kept answer to a poll,
+        given on the caller's thread without a hop to the event loop's (status, headers,
+        body); None when the request needs the loop (no kept answer, chaos rules are
+        live, or the credentials fail: the loop's path answers those). Logged and stamped
+        as the loop's path would."""
+        path: str = scope["path"]
+        if scope["method"] != "GET" or not self.chaos.idle or path.startswith(OUTSIDE_API):
+            return None
+        credentials = _credentials(scope)
+        key = (path, scope["query_string"], *credentials)
+        kept = self.answers.get(key, self.store.version, self.clock.now())
+        if kept is None:
+            return None
+        try:
+            org = self._authenticate({}, path, credentials)
+        except errors.APIError:
+            return None
+        if org is None:
+            return None
+        entry = self.requests.open("GET", path)
+        entry.org = org.id
+        reply = _Reply(_no_send, time.perf_counter(), self._org_header(org.name), entry)
+        return 200, reply.kept_headers(kept), kept.body
+
     def _authenticate(
         self, state: dict[str, Any], path: str, credentials: tuple[bytes | None, ...]
     ) -> Any:
@@ -286,6 +310,10 @@ class Front:
         if path.startswith(API_PREFIX):
             return self.service.authenticate(authorization, organization)
         return None
+
+
+async def _no_send(message: Message) -> None:
+    raise RuntimeError("an answer given at once is returned, not sent")
 
 
 # The request headers that say who is asking: an answer is kept per their values.

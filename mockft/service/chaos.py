@@ -272,6 +272,11 @@ class Chaos:
         self._lock = threading.Lock()
         self._next_id = 1
 
+    @property
+    def idle(self) -> bool:
+        """No rule is live (nothing can fire)."""
+        return not self._rules
+
     def add(self, spec: ChaosSpec, org: str | None = None) -> ChaosRule:
         pattern = _check(spec)
         seed = self._seed if spec.seed is None else spec.seed
