@@ -21,7 +21,6 @@ import argparse
 import json
 import statistics
 import subprocess
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -53,9 +52,7 @@ def measure(calls: int) -> dict[str, Any]:
     try:
         client = handle.openai()
         training = client.files.create(file=("train.jsonl", TRAINING), purpose="fine-tune")
-        job_id = client.fine_tuning.jobs.create(
-            model="gpt-4o-mini", training_file=training.id
-        ).id
+        job_id = client.fine_tuning.jobs.create(model="gpt-4o-mini", training_file=training.id).id
         handle.advance(86_400)
         body = client.fine_tuning.jobs.with_raw_response.retrieve(job_id).http_response.json()
         assert body["status"] == "succeeded"

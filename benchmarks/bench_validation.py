@@ -3,10 +3,12 @@
     python benchmarks/bench_validation.py [--mb 100] [--seed 0] [--keep DIR]
 
 Writes a chat JSONL file of about ``--mb`` megabytes into a temporary directory (generated on
-the fly, seeded: system prompts from a small pool as real files have; user and assistant
-turns are runs of English prose taken at random from the Python reference topics that ship
-with CPython; some multi-turn with weights, some calling a tool), then runs, each in a fresh
-Python process:
+the fly, seeded: multilingual multi-turn conversations, as real files are: English prose
+from the Python reference topics that ship with CPython; French, Spanish, German,
+Portuguese, Vietnamese, Russian, Ukrainian and Arabic words and Chinese and Japanese
+characters drawn with Zipf's law from seeded lexicons; code quoted from the standard
+library; emoji now and then; system prompts from a small pool per language), then runs,
+each in a fresh Python process:
 
 - ``json.loads``: a bare ``json.loads`` per line, the baseline;
 - ``validate_file``: mockft's full validation (every check, exact token counts, duplicates)
@@ -39,24 +41,7 @@ FALLBACK_CORPUS_WORDS: Final = 200_000
 SYSTEM_PROMPTS: Final = 12
 USER_WORDS: Final = (8, 60)
 ASSISTANT_WORDS: Final = (20, 160)
-MULTI_TURN_SHARE: Final = 0.2
-TOOL_SHARE: Final = 0.1
 TARGET_MODEL: Final = "gpt-4o-mini"
-
-TOOLS: Final = [
-    {
-        "type": "function",
-        "function": {
-            "name": "lookup",
-            "description": "Look a term up in the knowledge base",
-            "parameters": {
-                "type": "object",
-                "properties": {"term": {"type": "string"}},
-                "required": ["term"],
-            },
-        },
-    }
-]
 
 # Each pass runs in its own interpreter; it prints "<seconds> <ru_maxrss in KiB>".
 BASELINE_PASS: Final = """
@@ -121,42 +106,184 @@ def _passage(rng: random.Random, corpus: list[str], bounds: tuple[int, int]) -> 
     return " ".join(corpus[start : start + count])
 
 
+# -- other scripts: seeded lexicons drawn with Zipf's law, as words are in real text ------
+
+LEXICON_WORDS: Final = 30_000
+ZIPF_EXPONENT: Final = 1.07
+EMOJI: Final = (
+    "😀 😂 🙂 😉 😍 🤔 😅 😭 👍 👎 👏 🙏 💪 🎉 🔥 ✨ ✅ ❌ ⚠️ 🚀 💡 📌 📈 🤖 ❤️ 💯 👀 🙌 "
+    "🌍 ☕ 🍕 🎯 🧠 📝 🔍 ⏰ 💬 🤝 🥳 😎 🇫🇷 🇯🇵 👨‍💻 👩‍🔬"
+).split()
+SYLLABLES_BY_SCRIPT: Final = {
+    # French, Spanish, German, Portuguese, Vietnamese: Latin letters with their accents
+    "fr": "le la de dé ré pré é è ê à ç ou ai oi on an en in que qu'il ti tion ment eur "
+    "ière ô û ï ette elle bon mai son vé ri ca lo".split(),
+    "es": "el la de ción que ra re ri ro ma me mi mo ña ño á é í ó ú ue ie da do ta to "
+    "ga go lla llo cia dad".split(),
+    "de": "der die das ein sch ung ver ge be ent ä ö ü ß lich keit heit en er ch st "
+    "ar or ig mal zeit".split(),
+    "pt": "ção ões ão ã õ de do da que com para ma me mi mo lh nh é ê á í ó ú ra ro "
+    "te ta vo".split(),
+    "vi": "người của và các có những được trong một cho không này đã với là đến "
+    "khi thể ra nhiều ạ ả ấ ầ ẩ ẫ ậ ắ ằ".split(),
+    "ru": "при вет ка ко ни на не то та ло ли ра ро ва во да до мо ми сть ость ение "
+    "ый ий ая ое ть ся ж ш щ ч ц ю я ё".split(),
+    "ar": "ال ب ت ث ج ح خ د ذ ر ز س ش ص ض ط ظ ع غ ف ق ك ل م ن ه و ي ة ى ا أ إ".split(),
+    "uk": "ві та пр ри ні не ко ка ли ло ть ся ій ої ї є ґ ь ва ва ди ро ми".split(),
+}
+LATIN_LANGUAGES: Final = ("fr", "es", "de", "pt", "vi")
+# Share of conversations per language (the rest of each mixes in English now and then).
+LANGUAGE_WEIGHTS: Final = {
+    "en": 0.28,
+    "fr": 0.07,
+    "es": 0.07,
+    "de": 0.06,
+    "pt": 0.04,
+    "vi": 0.03,
+    "ru": 0.09,
+    "uk": 0.03,
+    "zh": 0.10,
+    "ja": 0.06,
+    "ar": 0.07,
+    "code": 0.10,
+}
+CJK_PUNCTUATION: Final = "，。！？、：；"
+HIRAGANA: Final = "".join(chr(c) for c in range(0x3041, 0x3097))
+KATAKANA: Final = "".join(chr(c) for c in range(0x30A1, 0x30FB))
+EMOJI_SHARE: Final = 0.02  # of words followed by an emoji
+MAX_TURNS: Final = 4
+
+
+class _Lexicon:
+    """Words of one language: a seeded vocabulary drawn by rank with Zipf's law."""
+
+    def __init__(self, words: list[str]) -> None:
+        self.words = words
+        weights = [1 / (rank + 1) ** ZIPF_EXPONENT for rank in range(len(words))]
+        total = 0.0
+        self.cumulative = []
+        for weight in weights:
+            total += weight
+            self.cumulative.append(total)
+
+    def draw(self, rng: random.Random, count: int) -> list[str]:
+        return rng.choices(self.words, cum_weights=self.cumulative, k=count)
+
+
+def _lexicons(rng: random.Random) -> dict[str, _Lexicon]:
+    found: dict[str, _Lexicon] = {}
+    for language, syllables in SYLLABLES_BY_SCRIPT.items():
+        longest = 4 if language != "ar" else 6
+        words = {
+            "".join(rng.choice(syllables) for _ in range(rng.randint(1, longest)))
+            for _ in range(LEXICON_WORDS)
+        }
+        found[language] = _Lexicon(sorted(words, key=lambda w: (len(w), w)))
+    # Chinese: the 20,902 unified ideographs, ranked at random (a common few dominate).
+    hanzi = [chr(c) for c in range(0x4E00, 0x9FA6)]
+    rng.shuffle(hanzi)
+    found["zh"] = _Lexicon(hanzi)
+    kanji = hanzi[:3000]
+    kana_words = [
+        "".join(rng.choice(HIRAGANA if rng.random() < 0.7 else KATAKANA) for _ in range(n))
+        for n in (rng.randint(1, 5) for _ in range(8000))
+    ]
+    found["ja"] = _Lexicon(kana_words + kanji)
+    return found
+
+
+def _code_lines() -> list[str]:
+    """Lines of the Python standard library's own source: real code to quote."""
+    import os
+
+    lines: list[str] = []
+    for name in sorted(os.listdir(os.path.dirname(os.__file__)))[:120]:
+        if name.endswith(".py"):
+            path = os.path.join(os.path.dirname(os.__file__), name)
+            with open(path, encoding="utf-8", errors="replace") as f:
+                lines.extend(line.rstrip("\n") for line in f)
+    return lines or ["def f(x):", "    return x * 2"]
+
+
+class _Writer:
+    """Seeded multilingual text: words of a lexicon (or English prose, or code), with
+    punctuation, emoji now and then, and English mixed into other languages."""
+
+    def __init__(self, rng: random.Random) -> None:
+        self.rng = rng
+        self.english = _corpus(rng)
+        self.lexicons = _lexicons(rng)
+        self.code = _code_lines()
+
+    def _emoji(self, words: list[str]) -> list[str]:
+        rng = self.rng
+        return [w + " " + rng.choice(EMOJI) if rng.random() < EMOJI_SHARE else w for w in words]
+
+    def text(self, language: str, bounds: tuple[int, int]) -> str:
+        rng = self.rng
+        if language == "en":
+            return " ".join(self._emoji(_passage(rng, self.english, bounds).split(" ")))
+        if language == "code":
+            intro = _passage(rng, self.english, (5, 25))
+            count = rng.randint(3, 30)
+            start = rng.randrange(len(self.code) - count)
+            snippet = "\n".join(self.code[start : start + count])
+            return f"{intro}:\n\n```python\n{snippet}\n```\n"
+        lexicon = self.lexicons[language]
+        count = rng.randint(*bounds)
+        if language in ("zh", "ja"):
+            pieces = lexicon.draw(rng, count * 2)
+            out = []
+            for i, piece in enumerate(pieces):
+                out.append(piece)
+                if rng.random() < 0.08:
+                    out.append(rng.choice(CJK_PUNCTUATION))
+                if rng.random() < 0.01:
+                    out.append(rng.choice(EMOJI))
+                if i and rng.random() < 0.01:  # an English term in passing
+                    out.append(rng.choice(self.english))
+            return "".join(out) + "。"
+        words = lexicon.draw(rng, count)
+        if language in LATIN_LANGUAGES or language in ("ru", "uk"):
+            words[0] = words[0].capitalize()
+        sentences = []
+        for start in range(0, len(words), 12):
+            sentence = words[start : start + 12]
+            if rng.random() < 0.1:
+                sentence.append(rng.choice(self.english))
+            end = "." if language != "ar" else rng.choice((".", "؟", "،"))
+            sentences.append(" ".join(self._emoji(sentence)) + end)
+        return " ".join(sentences)
+
+
 def generate(path: Path, target_bytes: int, seed: int) -> int:
-    """Write a chat file of at least ``target_bytes``; return its number of lines."""
+    """Write a chat file of at least ``target_bytes`` of multilingual multi-turn
+    conversations (seeded); return its number of lines. Every example is plain chat
+    (system, then user and assistant turns), the format the cookbook's checks read."""
     rng = random.Random(seed)
-    corpus = _corpus(rng)
-    systems = [_passage(rng, corpus, (10, 40)) for _ in range(SYSTEM_PROMPTS)]
+    writer = _Writer(rng)
+    languages = list(LANGUAGE_WEIGHTS)
+    weights = list(LANGUAGE_WEIGHTS.values())
+    systems = {
+        language: [
+            writer.text(language if language != "code" else "en", (10, 40))
+            for _ in range(SYSTEM_PROMPTS)
+        ]
+        for language in languages
+    }
     written = lines = 0
     with open(path, "w", encoding="utf-8") as out:
         while written < target_bytes:
+            language = rng.choices(languages, weights)[0]
             messages: list[dict[str, object]] = [
-                {"role": "system", "content": rng.choice(systems)},
-                {"role": "user", "content": _passage(rng, corpus, USER_WORDS)},
+                {"role": "system", "content": rng.choice(systems[language])}
             ]
-            example: dict[str, object] = {"messages": messages}
-            if rng.random() < TOOL_SHARE:
-                term = rng.choice(corpus)
-                call = {
-                    "id": f"call_{lines}",
-                    "type": "function",
-                    "function": {"name": "lookup", "arguments": json.dumps({"term": term})},
-                }
-                messages.append({"role": "assistant", "tool_calls": [call]})
-                messages.append({"role": "tool", "tool_call_id": f"call_{lines}", "content": term})
-                example["tools"] = TOOLS
-            elif rng.random() < MULTI_TURN_SHARE:
+            for _ in range(rng.randint(1, MAX_TURNS)):
+                messages.append({"role": "user", "content": writer.text(language, USER_WORDS)})
                 messages.append(
-                    {
-                        "role": "assistant",
-                        "content": _passage(rng, corpus, ASSISTANT_WORDS),
-                        "weight": 0,
-                    }
+                    {"role": "assistant", "content": writer.text(language, ASSISTANT_WORDS)}
                 )
-                messages.append({"role": "user", "content": _passage(rng, corpus, USER_WORDS)})
-            messages.append(
-                {"role": "assistant", "content": _passage(rng, corpus, ASSISTANT_WORDS)}
-            )
-            line = json.dumps(example, ensure_ascii=False) + "\n"
+            line = json.dumps({"messages": messages}, ensure_ascii=False) + "\n"
             out.write(line)
             written += len(line.encode("utf-8"))
             lines += 1
