@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
+import anyio.to_thread
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware.exceptions import ExceptionMiddleware
@@ -16,7 +17,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Scope
 
-from mockft import azure, dashboard, errors
+from mockft import azure, dashboard, errors, tokens
 from mockft.config import Settings
 from mockft.front import Front
 from mockft.routes import chat, control, files, fine_tuning, graders, models, uploads
@@ -79,6 +80,8 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        # The vocabularies load before the first request, not inside it (off the loop).
+        await anyio.to_thread.run_sync(tokens.preload)
         yield
         service.close()
 

@@ -302,6 +302,15 @@ def _splitter(encoding: str) -> Any:
     return _encoder(encoding)
 
 
+def preload(encodings: Iterable[str] = ENCODINGS) -> None:
+    """Load each encoding's vocabulary now (for counting and for splitting into pieces), so
+    that no request pays for it: a server calls this before it accepts the first request."""
+    for encoding in encodings:
+        counter = get_counter(encoding)
+        counter.count(_PROBE_TEXT)
+        counter.pieces(_PROBE_TEXT)
+
+
 # -- text, messages, examples -------------------------------------------------------------
 
 

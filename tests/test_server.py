@@ -56,3 +56,18 @@ def test_in_process_health_says_so(tmp_path: Path) -> None:
     import asyncio
 
     assert asyncio.run(health())["stack"] == {"server": "in-process", "loop": "asyncio"}
+
+
+def test_the_vocabularies_load_before_the_first_request(tmp_path: Path) -> None:
+    from starlette.testclient import TestClient
+
+    from mockft import tokens
+    from mockft.app import create_app
+
+    tokens.get_counter.cache_clear()
+    tokens._splitter.cache_clear()
+    app = create_app(make_settings(tmp_path))
+    assert tokens.get_counter.cache_info().currsize == 0
+    with TestClient(app):  # runs the lifespan's start-up; no request sent
+        assert tokens.get_counter.cache_info().currsize == len(tokens.ENCODINGS)
+        assert tokens._splitter.cache_info().currsize == len(tokens.ENCODINGS)
