@@ -463,7 +463,16 @@ def bench_startup(quick: bool) -> list[Figure]:
             process.terminate()
             process.wait()
     value = statistics.median(samples)
-    figures = [Figure("mockft serve to first healthy response", value, "s", "< 1", value < 1)]
+    # Start-up includes loading both vocabularies, so that no request pays for them.
+    figures = [
+        Figure(
+            "mockft serve to first healthy response (vocabularies loaded)",
+            value,
+            "s",
+            "< 2",
+            value < 2,
+        )
+    ]
     try:
         from benchmarks import bench_plugin
     except ImportError:
