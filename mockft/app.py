@@ -80,8 +80,9 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        # The vocabularies load before the first request, not inside it (off the loop).
-        await anyio.to_thread.run_sync(tokens.preload)
+        if settings.preload_vocabularies:
+            # Before the first request, not inside it (off the loop).
+            await anyio.to_thread.run_sync(tokens.preload)
         yield
         service.close()
 

@@ -17,7 +17,7 @@ DEFAULT_ORG_NAME = "mockft"
 # takes about three minutes on the real service, finishes in about three seconds.
 DEFAULT_SPEED = 60.0
 MAX_FILE_BYTES = 512 * 1024 * 1024  # the real Files API limit
-BOOL_SETTINGS = frozenset({"memory", "azure_auto_deploy", "access_log"})
+BOOL_SETTINGS = frozenset({"memory", "azure_auto_deploy", "access_log", "preload_vocabularies"})
 # The largest JSON request body: the 50 MB per request the real API documented (and
 # enforces on a request's images), so a body it would take is never refused here.
 MAX_JSON_BYTES = 50 * 1024 * 1024
@@ -67,6 +67,9 @@ class Settings(BaseModel):
     loop: Literal["auto", "uvloop", "asyncio"] = "auto"
     access_log: bool = False
     """uvicorn's line per request (off by default: it costs more than answering a poll)."""
+    preload_vocabularies: bool = True
+    """Load the tokenizers' vocabularies at start-up (about a second), so that no request
+    pays for them; off, the first request that counts tokens loads them."""
 
     @field_validator("api_keys", "control_keys", "wandb_keys", mode="before")
     @classmethod

@@ -4,6 +4,7 @@ either client is checked against OpenAI's OpenAPI description."""
 
 from __future__ import annotations
 
+import os
 import socket
 import threading
 import time
@@ -23,6 +24,10 @@ from mockft.config import Settings
 from mockft.server import config as server_config
 from mockft.service import Service
 from tests.openapi_contract import UnknownOperationError, check, schema_violations
+
+# Servers the tests start in subprocesses (many, one after another) skip loading the
+# vocabularies at start-up: a test that counts tokens loads them when it first does.
+os.environ.setdefault("MOCKFT_PRELOAD_VOCABULARIES", "0")
 
 API_KEY = "sk-test-0123456789"
 START = 1_750_000_000  # the manual clock's start in tests: runs are byte-identical

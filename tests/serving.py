@@ -57,6 +57,7 @@ class Served:
     def start(self, *, wait: bool = True) -> Served:
         assert self.process is None
         clean = {k: v for k, v in os.environ.items() if not k.startswith("MOCKFT_")}
+        clean["MOCKFT_PRELOAD_VOCABULARIES"] = "0"  # see tests/conftest.py
         with open(self.log, "ab") as log:
             self.process = subprocess.Popen(
                 self.command(), stdout=log, stderr=subprocess.STDOUT, env={**clean, **self.env}

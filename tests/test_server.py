@@ -71,3 +71,17 @@ def test_the_vocabularies_load_before_the_first_request(tmp_path: Path) -> None:
     with TestClient(app):  # runs the lifespan's start-up; no request sent
         assert tokens.get_counter.cache_info().currsize == len(tokens.ENCODINGS)
         assert tokens._splitter.cache_info().currsize == len(tokens.ENCODINGS)
+
+
+def test_preloading_can_be_turned_off(tmp_path: Path) -> None:
+    from starlette.testclient import TestClient
+
+    from mockft import tokens
+    from mockft.app import create_app
+
+    assert Settings().preload_vocabularies is True
+    settings = Settings.from_env({"MOCKFT_PRELOAD_VOCABULARIES": "0"})
+    assert settings.preload_vocabularies is False
+    tokens.get_counter.cache_clear()
+    with TestClient(create_app(make_settings(tmp_path, preload_vocabularies=False))):
+        assert tokens.get_counter.cache_info().currsize == 0
