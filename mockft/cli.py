@@ -177,7 +177,6 @@ def _reset(settings: Settings) -> int:
 
 
 def _serve(settings: Settings, log_level: str) -> int:
-    import uvicorn
 
     from mockft import dashboard, server
     from mockft.app import create_app
@@ -192,7 +191,7 @@ def _serve(settings: Settings, log_level: str) -> int:
         missing = "" if wandb_runs.available() else " (wandb is not installed: none are written)"
         print(f"W&B offline runs: {settings.wandb_dir.resolve()}{missing}")
     sys.stdout.flush()
-    uvicorn.run(app, **server.options(settings, log_level=log_level))
+    server.run(app, settings, log_level=log_level)
     return 0
 
 

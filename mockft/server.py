@@ -14,6 +14,10 @@ client from holding a connection forever.
   had written is deleted.
 - uvicorn's access log (a formatted line per request) is off unless asked for: it costs
   more than answering a poll.
+- `mockft serve` hands the GIL over every `SWITCH_INTERVAL_SECONDS` (Python's default is
+  5 ms): the heavy work that runs beside the event loop on threads (validation, result
+  files) would otherwise keep the loop's thread waiting up to 5 ms each time it gives the
+  GIL up (every socket read and write), and a request waits for several of those.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import importlib.util
+import sys
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -35,6 +40,7 @@ else:
 
 HTTPTOOLS, H11 = "httptools", "h11"
 UVLOOP, ASYNCIO = "uvloop", "asyncio"
+SWITCH_INTERVAL_SECONDS = 0.0005
 AUTO = "auto"
 
 
@@ -156,3 +162,13 @@ def config(
     app: Any, settings: Settings, *, log_level: str = "info", **kwargs: Any
 ) -> uvicorn.Config:
     return uvicorn.Config(app, **options(settings, log_level=log_level), **kwargs)
+
+
+def run(app: Any, settings: Settings, *, log_level: str = "info") -> None:
+    """Serve `app` until stopped (`mockft serve`)."""
+    previous = sys.getswitchinterval()
+    sys.setswitchinterval(SWITCH_INTERVAL_SECONDS)
+    try:
+        uvicorn.run(app, **options(settings, log_level=log_level))
+    finally:
+        sys.setswitchinterval(previous)

@@ -85,3 +85,16 @@ def test_preloading_can_be_turned_off(tmp_path: Path) -> None:
     tokens.get_counter.cache_clear()
     with TestClient(create_app(make_settings(tmp_path, preload_vocabularies=False))):
         assert tokens.get_counter.cache_info().currsize == 0
+
+
+def test_serving_hands_the_gil_over_often(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    import uvicorn
+
+    seen: list[float] = []
+    monkeypatch.setattr(uvicorn, "run", lambda app, **options: seen.append(sys.getswitchinterval()))
+    before = sys.getswitchinterval()
+    server.run(object(), Settings())
+    assert seen == [server.SWITCH_INTERVAL_SECONDS] and seen[0] < before
+    assert sys.getswitchinterval() == before
