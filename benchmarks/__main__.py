@@ -24,6 +24,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import uvicorn
@@ -637,7 +638,21 @@ BENCHES: dict[str, Callable[[bool], list[Figure]]] = {
     "full_job": bench_full_job,
     "long_poll": bench_long_poll,
     "soak": lambda quick: soak.bench_soak(quick),
+    "peers": lambda quick: _peers().figures(quick),
+    "inprocess": lambda quick: _inprocess().figures(quick),
 }
+
+
+def _peers() -> Any:
+    from benchmarks import peers
+
+    return peers
+
+
+def _inprocess() -> Any:
+    from benchmarks import bench_inprocess
+
+    return bench_inprocess
 
 
 def main() -> int:
@@ -679,11 +694,18 @@ def main() -> int:
     history = ""
     if RESULTS.exists() and HISTORY in RESULTS.read_text():
         history = "\n" + RESULTS.read_text()[RESULTS.read_text().index(HISTORY) :]
+    side_by_side = ""
+    if lines := _peers().LAST_TABLE:
+        side_by_side = (
+            "\nPolled routes side by side, req/s (median of interleaved rounds):\n\n"
+            + "\n".join(lines)
+            + "\n"
+        )
     RESULTS.write_text(
         "# mockft benchmark results\n\n"
         f"`python -m benchmarks{' --quick' if args.quick else ''}` on {machine}, "
         f"{time.strftime('%Y-%m-%d')}, {time.perf_counter() - started:.0f} s in all.\n\n"
-        f"{table}\n" + history
+        f"{table}\n" + side_by_side + history
     )
     return 0 if all(f.ok is not False for f in figures) else 1
 
