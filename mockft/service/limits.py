@@ -84,7 +84,10 @@ class Limits(Part):
         return history
 
     def _save(self, history: Sequence[LimitSettings]) -> None:
-        self.store.set_meta(LIMITS_META, orjson.dumps([asdict(h) for h in history]).decode())
+        # A job's queue, and so its answers, follow the limits.
+        self.store.set_meta(
+            LIMITS_META, orjson.dumps([asdict(h) for h in history]).decode(), answers=True
+        )
 
     def state(self) -> dict[str, Any]:
         return {"object": "mockft.limits", **self._history[-1].values()}
@@ -111,7 +114,7 @@ class Limits(Part):
             self._versions.clear()
             self._queues.clear()
             self._history = [replace(self._configured(0), at=0)]
-        self.store.delete_meta(LIMITS_META)
+        self.store.delete_meta(LIMITS_META, answers=True)
 
     # -- jobs per day
 

@@ -201,16 +201,16 @@ class SqliteStore:
         rows = self._run("SELECT value FROM meta WHERE key = ?", (key,))
         return str(rows[0][0]) if rows else None
 
-    def set_meta(self, key: str, value: str) -> None:
+    def set_meta(self, key: str, value: str, *, answers: bool = False) -> None:
         self._write(
             "INSERT INTO meta (key, value) VALUES (?, ?) "
             "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
             (key, value),
-            objects=False,
+            objects=answers,
         )
 
-    def delete_meta(self, key: str) -> None:
-        self._write("DELETE FROM meta WHERE key = ?", (key,), objects=False)
+    def delete_meta(self, key: str, *, answers: bool = False) -> None:
+        self._write("DELETE FROM meta WHERE key = ?", (key,), objects=answers)
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
