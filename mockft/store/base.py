@@ -35,6 +35,13 @@ class Store(Protocol):
 
     def update(self, kind: str, obj_id: str, body: Document) -> None: ...
 
+    def put(
+        self, kind: str, obj_id: str, org: str, body: Document, *, tag: str | None = None
+    ) -> None:
+        """Insert, or overwrite the object of that id, a deleted one too (for objects keyed
+        by what they are about, such as a grant of a model to a project)."""
+        ...
+
     def get(self, kind: str, obj_id: str, org: str | None, now: float) -> Document | None:
         """`org=None` looks across organizations (internal use only)."""
         ...
@@ -76,6 +83,25 @@ class Store(Protocol):
 
     def next_sequence(self, name: str) -> int: ...
 
+    # Timers: named queues of (key -> instant), each owned by an organization, read in order
+    # of their instants. A key has one instant per queue; setting it again moves it.
+
+    def set_timer(self, name: str, key: str, org: str, at: int) -> None: ...
+
+    def clear_timer(self, name: str, key: str) -> None: ...
+
+    def due_timers(self, name: str, until: float, limit: int) -> list[tuple[str, str, int]]:
+        """Up to `limit` (key, org, instant) of `name` at or before `until`, earliest first."""
+        ...
+
+    def next_timer(self, names: tuple[str, ...]) -> int | None:
+        """The earliest instant of any of these queues (None: they are empty)."""
+        ...
+
+    def drop_timers(self, name: str, before: int) -> int:
+        """Forget every timer of `name` before `before`; returns how many there were."""
+        ...
+
     def get_meta(self, key: str) -> str | None: ...
 
     def set_meta(self, key: str, value: str, *, answers: bool = False) -> None:
@@ -85,12 +111,14 @@ class Store(Protocol):
     def delete_meta(self, key: str, *, answers: bool = False) -> None: ...
 
     def transaction(self) -> AbstractContextManager[None]:
-        """All writes inside happen together or not at all (a kill -9 included)."""
+        """All writes inside happen together or not at all (a kill -9 included); one inside
+        another is part of the outer one."""
         ...
 
     def clear(self, org: str | None = None) -> None:
-        """Forget every object (and restart the id sequences), or (`org`) every object of
-        one organization. The metadata (the clock) stays: virtual time never goes back."""
+        """Forget every object and timer (and restart the id sequences), or (`org`) every
+        object and timer of one organization. The metadata (the clock) stays: virtual time
+        never goes back."""
         ...
 
     def close(self) -> None: ...

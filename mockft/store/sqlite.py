@@ -35,6 +35,14 @@ CREATE INDEX IF NOT EXISTS objects_by_tag ON objects (kind, org, tag, seq);
 CREATE INDEX IF NOT EXISTS objects_gone ON objects (kind, gone_at) WHERE gone_at IS NOT NULL;
 CREATE TABLE IF NOT EXISTS sequences (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS timers (
+    name TEXT NOT NULL,
+    key TEXT NOT NULL,
+    org TEXT NOT NULL,
+    at INTEGER NOT NULL,
+    PRIMARY KEY (name, key)
+);
+CREATE INDEX IF NOT EXISTS timers_by_instant ON timers (name, at);
 """
 ALIVE = "(gone_at IS NULL OR gone_at > ?)"
 # A deleted object keeps its row with gone_at = 0 (a tombstone): invisible everywhere, but a
@@ -96,6 +104,16 @@ class SqliteStore:
         self._write(
             "INSERT INTO objects (kind, id, org, tag, gone_at, body) VALUES (?, ?, ?, ?, ?, ?)",
             (kind, obj_id, org, tag, gone_at, _dumps(body)),
+        )
+
+    def put(
+        self, kind: str, obj_id: str, org: str, body: Document, *, tag: str | None = None
+    ) -> None:
+        self._write(
+            "INSERT INTO objects (kind, id, org, tag, gone_at, body) VALUES (?, ?, ?, ?, NULL, ?) "
+            "ON CONFLICT (kind, id) DO UPDATE SET org = excluded.org, tag = excluded.tag, "
+            "gone_at = NULL, body = excluded.body",
+            (kind, obj_id, org, tag, _dumps(body)),
         )
 
     def update(self, kind: str, obj_id: str, body: Document) -> None:
@@ -197,6 +215,35 @@ class SqliteStore:
         )
         return int(rows[0][0])
 
+    def set_timer(self, name: str, key: str, org: str, at: int) -> None:
+        self._write(
+            "INSERT INTO timers (name, key, org, at) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (name, key) DO UPDATE SET org = excluded.org, at = excluded.at",
+            (name, key, org, at),
+        )
+
+    def clear_timer(self, name: str, key: str) -> None:
+        self._write("DELETE FROM timers WHERE name = ? AND key = ?", (name, key))
+
+    def due_timers(self, name: str, until: float, limit: int) -> list[tuple[str, str, int]]:
+        rows = self._run(
+            "SELECT key, org, at FROM timers WHERE name = ? AND at <= ? ORDER BY at, key LIMIT ?",
+            (name, until, limit),
+        )
+        return [(str(r[0]), str(r[1]), int(r[2])) for r in rows]
+
+    def next_timer(self, names: tuple[str, ...]) -> int | None:
+        earliest: int | None = None
+        for name in names:  # one index look-up each
+            rows = self._run("SELECT MIN(at) FROM timers WHERE name = ?", (name,))
+            at = rows[0][0] if rows else None
+            if at is not None and (earliest is None or at < earliest):
+                earliest = int(at)
+        return earliest
+
+    def drop_timers(self, name: str, before: int) -> int:
+        return self._write("DELETE FROM timers WHERE name = ? AND at < ?", (name, before))
+
     def get_meta(self, key: str) -> str | None:
         rows = self._run("SELECT value FROM meta WHERE key = ?", (key,))
         return str(rows[0][0]) if rows else None
@@ -215,6 +262,9 @@ class SqliteStore:
     @contextmanager
     def transaction(self) -> Iterator[None]:
         with self._lock:  # re-entrant: the writes inside take it again
+            if self._db.in_transaction:  # inside another: part of it
+                yield
+                return
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 yield
@@ -229,8 +279,9 @@ class SqliteStore:
         with self.transaction():
             if org is not None:
                 self._db.execute("DELETE FROM objects WHERE org = ?", (org,))
+                self._db.execute("DELETE FROM timers WHERE org = ?", (org,))
                 return
-            for table in ("objects", "sequences"):
+            for table in ("objects", "sequences", "timers"):
                 self._db.execute(f"DELETE FROM {table}")
 
     def close(self) -> None:
