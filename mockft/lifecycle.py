@@ -764,6 +764,40 @@ def slot_end(plan: JobPlan, interventions: Sequence[Intervention], ctx: JobConte
     return end
 
 
+@dataclass(frozen=True)
+class Ending:
+    """How a job's timeline, as recorded, ends: in `status` at instant `at`; or (status
+    None) it cannot be told before `at`, when what validating its files found shows."""
+
+    status: str | None
+    at: int
+
+
+def ending(
+    plan: JobPlan | None, interventions: Sequence[Intervention], ctx: JobContext
+) -> Ending | None:
+    """When and how the job ends by itself, as its plan and interventions stand (None: it
+    does not, paused or held until someone acts). What finds the jobs that end by an
+    instant (webhooks) reads this instead of every job's timeline."""
+    horizon = FOREVER
+    try:
+        timeline, _, _ = _apply(plan, ctx, interventions, horizon)
+    except OutcomeNeeded:
+        return Ending(None, outcome_instant(ctx.created_at))
+    try:
+        status = _status_at(plan, ctx, timeline, horizon)
+    except OutcomeNeeded:
+        return Ending(None, timeline.actual(outcome_instant(ctx.created_at)))
+    if not is_terminal(status):
+        return None
+    terminal = timeline.terminal
+    if terminal is not None:
+        return Ending(status, terminal.at)
+    plan = _need(plan)
+    end = plan.validated_at if plan.validation_error is not None else plan.finished_at
+    return Ending(status, timeline.actual(end))
+
+
 def _next_planned(plan: JobPlan, timeline: Timeline, now: int, steps_done: int) -> int:
     """The first instant after `now` at which something of the plan happens."""
     instants = [plan.resolved_at, plan.validated_at, plan.started_at, plan.finished_at]

@@ -237,6 +237,12 @@ def checkpoint_model_name(model_name: str, step: int) -> str:
     return CHECKPOINT_MODEL_TEMPLATE.format(model=model_name, step=step)
 
 
+def hex_id(prefix: str, *parts: object, length: int = 32) -> str:
+    """`prefix` + `length` lowercase hex digits derived from (prefix, *parts): the form of
+    the real webhook ids (`evt_685343a1381c819085d44c354e1b330e`, `wh_…`)."""
+    return prefix + _digest(_ID_DOMAIN, (prefix, *parts)).hex()[:length]
+
+
 def draw_seed(*parts: object) -> int:
     """A seed in [0, MAX_SEED], for jobs created without one."""
     return int.from_bytes(_digest(_SEED_DOMAIN, parts)[:8], "big") % (MAX_SEED + 1)
