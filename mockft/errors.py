@@ -468,3 +468,47 @@ def wandb_not_registered() -> APIError:
     """A job enables the W&B integration for an organization without W&B credentials (the
     guide: "will result in an error"; no capture of the wording was found)."""
     return invalid(WANDB_NOT_REGISTERED_MESSAGE, "integrations")
+
+
+# --- platform: projects, admin keys, checkpoint permissions ---------------------------------
+
+SCOPE_HINT = (
+    "Check that you have the correct role in your organization (Reader, Writer, Owner) and "
+    "project (Member, Owner), and if you're using a restricted API key, that it has the "
+    "necessary scopes."
+)
+
+
+def mismatched_project() -> APIError:
+    """An `OpenAI-Project` header naming a project the key cannot act in."""
+    return APIError(
+        401, "OpenAI-Project header should match project for API key", code="mismatched_project"
+    )
+
+
+def missing_scopes(scope: str) -> APIError:
+    """A key without the scope an operation needs: a non-admin key on an admin endpoint
+    (`api.fine_tuning.checkpoints.write`), an admin key on any other (`model.request`)."""
+    return APIError(
+        401,
+        f"You have insufficient permissions for this operation. Missing scopes: {scope}. "
+        + SCOPE_HINT,
+    )
+
+
+def model_not_accessible(model: str) -> APIError:
+    """A model the key cannot see (another organization's, and not granted to its
+    project), as calling it answers."""
+    return APIError(
+        404,
+        f"The model `{model}` does not exist or you do not have access to it.",
+        code="model_not_found",
+    )
+
+
+def permission_not_found(permission_id: str) -> APIError:
+    return APIError(
+        404,
+        f"No such checkpoint permission: {excerpt(permission_id)}",
+        param="permission_id",
+    )

@@ -8,12 +8,13 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from mockft import errors
-from mockft.paging import ORDERS, Order, PageRequest, slice_after
+from mockft.paging import Order, PageRequest, slice_after
 
 __all__ = ["MAX_LIMIT", "PageRequest", "envelope", "page_request", "parse_int", "slice_after"]
 
 T = TypeVar("T")
 MAX_LIMIT = 10_000
+ORDER_WORDS: Mapping[str, Order] = {"asc": "asc", "desc": "desc"}
 
 
 def parse_int(query: Mapping[str, str], name: str) -> int | None:
@@ -33,7 +34,10 @@ def page_request(
     max_limit: int = MAX_LIMIT,
     default_order: Order = "desc",
     orderable: bool = False,
+    orders: Mapping[str, Order] = ORDER_WORDS,
 ) -> PageRequest:
+    """`orders`: the words a list takes for its orders (most say `asc` / `desc`; checkpoint
+    permissions, `ascending` / `descending`)."""
     limit = parse_int(query, "limit")
     if limit is None:
         limit = default_limit
@@ -44,9 +48,9 @@ def page_request(
     order: Order = default_order
     if orderable and "order" in query:
         raw = query["order"]
-        if raw not in ORDERS:
-            raise errors.invalid_value("order", raw, ORDERS)
-        order = "asc" if raw == "asc" else "desc"
+        if raw not in orders:
+            raise errors.invalid_value("order", raw, list(orders))
+        order = orders[raw]
     after = query.get("after") or None
     return PageRequest(limit=limit, after=after, order=order)
 

@@ -11,7 +11,7 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
-from mockft.routes.common import api_json, org_of, parse_body, service_of
+from mockft.routes.common import api_json, org_of, parse_body, project_of, service_of
 from mockft.schemas import CreateChatCompletion, CreateCompletion
 from mockft.service.inference import Answer
 from mockft.wire.chat import chat_body, chat_chunks, completion_body, completion_chunks, headers
@@ -41,13 +41,14 @@ def _respond(
 
 async def chat_completions(request: Request) -> Response:
     body = await parse_body(request, CreateChatCompletion)
-    answer = service_of(request).inference.chat(org_of(request), body)
+    answer = service_of(request).inference.chat(org_of(request), body, project_of(request))
     return _respond(answer, body.stream, chat_body, chat_chunks)
 
 
 async def completions(request: Request) -> Response:
     body = await parse_body(request, CreateCompletion)
-    answer = service_of(request).inference.complete(org_of(request), body)
+    inference = service_of(request).inference
+    answer = inference.complete(org_of(request), body, project_of(request))
     return _respond(answer, body.stream, completion_body, completion_chunks)
 
 

@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from mockft import errors
-from mockft.auth import Organization
+from mockft.auth import Identity, Organization
 from mockft.schemas import parse, parse_json_body
 from mockft.service import Service
 
@@ -28,6 +28,18 @@ def service_of(request: Request) -> Service:
 def org_of(request: Request) -> Organization:
     org: Organization = request.state.org
     return org
+
+
+def identity_of(request: Request) -> Identity:
+    """Who a /v1 request acts as (the envelope authenticated it); a request the Azure
+    flavour authenticated is its organization's, in no project."""
+    identity: Identity | None = getattr(request.state, "identity", None)
+    return identity if identity is not None else Identity(org_of(request))
+
+
+def project_of(request: Request) -> str | None:
+    """The project a /v1 request acts in (None: its organization's default)."""
+    return identity_of(request).project
 
 
 def api_json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:

@@ -43,6 +43,7 @@ from mockft.service import learning
 from mockft.service.context import Context, Part
 from mockft.service.jobs import JOB
 from mockft.service.models import MODEL
+from mockft.service.permissions import Permissions
 
 CHAT_PREFIX: Final = "chatcmpl-"
 COMPLETION_PREFIX: Final = "cmpl-"
@@ -116,20 +117,23 @@ class _Target:
 
 
 class Inference(Part):
-    def __init__(self, ctx: Context) -> None:
+    def __init__(self, ctx: Context, permissions: Permissions | None = None) -> None:
         super().__init__(ctx)
+        self.permissions = permissions
         self._learned: OrderedDict[str, learning.Memory] = OrderedDict()
 
     def clear(self) -> None:
         self._learned.clear()
 
-    def chat(self, org: Organization, request: CreateChatCompletion) -> Answer:
+    def chat(
+        self, org: Organization, request: CreateChatCompletion, project: str | None = None
+    ) -> Answer:
         _reject_unknown(request, OTHER_CHAT_PARAMETERS)
         _check_stream_options(request)
         if request.top_logprobs is not None and not request.logprobs:
             raise errors.top_logprobs_without_logprobs()
         _check_tool_turns(request.messages)
-        target = self._target(org, request.model)
+        target = self._target(org, request.model, project)
         if target.endpoint != CHAT:
             raise errors.not_a_chat_model()
         messages = [m.model_dump(exclude_none=True) for m in request.messages]
@@ -160,10 +164,12 @@ class Inference(Part):
             form=structured.requested(request.model_extra or {}),
         )
 
-    def complete(self, org: Organization, request: CreateCompletion) -> Answer:
+    def complete(
+        self, org: Organization, request: CreateCompletion, project: str | None = None
+    ) -> Answer:
         _reject_unknown(request, OTHER_COMPLETION_PARAMETERS)
         _check_stream_options(request)
-        target = self._target(org, request.model)
+        target = self._target(org, request.model, project)
         if target.endpoint == CHAT:
             raise errors.chat_model_on_completions()
         if target.endpoint != COMPLETIONS:
@@ -191,7 +197,7 @@ class Inference(Part):
             text_offset=len(prompt),
         )
 
-    def _target(self, org: Organization, model: str) -> _Target:
+    def _target(self, org: Organization, model: str, project: str | None = None) -> _Target:
         entry = self.catalog.resolve(model)
         if entry is not None:
             return _Target(
@@ -204,12 +210,10 @@ class Inference(Part):
                 None,
             )
         tuned = self.store.get(MODEL, model, org.id, self.now())
+        if tuned is None and self.permissions is not None:
+            tuned = self.permissions.granted(project, model)  # another organization's, shared
         if tuned is None:
-            raise errors.APIError(
-                404,
-                f"The model `{model}` does not exist or you do not have access to it.",
-                code="model_not_found",
-            )
+            raise errors.model_not_accessible(model)
         snapshot = str(tuned["base_snapshot"])
         base = self.catalog.resolve(snapshot)
         return _Target(

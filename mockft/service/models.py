@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mockft import errors
 from mockft.auth import Organization
 from mockft.catalog import CatalogModel
-from mockft.service.context import Part
+from mockft.service.context import Context, Part
+
+if TYPE_CHECKING:
+    from mockft.service.permissions import Permissions
 
 MODEL = "model"
 
@@ -32,16 +35,29 @@ class TunedModel:
 
 
 class Models(Part):
-    def all(self, org: Organization) -> list[ModelInfo]:
+    def __init__(self, ctx: Context, permissions: Permissions | None = None) -> None:
+        super().__init__(ctx)
+        self.permissions = permissions
+
+    def all(self, org: Organization, project: str | None = None) -> list[ModelInfo]:
+        """The base models, the organization's fine-tuned models, and those another
+        organization granted the project (checkpoint permissions)."""
         base = [_base(m) for m in self.catalog.all()]
-        tuned = [_tuned(d) for d in self.store.scan(MODEL, org.id, self.now())]
+        owned = self.store.scan(MODEL, org.id, self.now())
+        tuned = [_tuned(d) for d in owned]
+        if self.permissions is not None and project is not None:
+            mine = {d["id"] for d in owned}
+            granted = self.permissions.granted_models(project)
+            tuned += [_tuned(d) for d in granted if d["id"] not in mine]
         return base + tuned
 
-    def get(self, org: Organization, model_id: str) -> ModelInfo:
+    def get(self, org: Organization, model_id: str, project: str | None = None) -> ModelInfo:
         entry = self.catalog.get(model_id)
         if entry is not None:
             return _base(entry)
         tuned = self.store.get(MODEL, model_id, org.id, self.now())
+        if tuned is None and self.permissions is not None:
+            tuned = self.permissions.granted(project, model_id)
         if tuned is None:
             raise errors.model_not_found(model_id)
         return _tuned(tuned)
