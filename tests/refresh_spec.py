@@ -39,7 +39,8 @@ PATH_FAMILIES: Final = (
     "/chat/completions",
     "/completions",
 )
-WEBHOOK_PREFIX: Final = "fine_tuning."  # the job webhooks, for the webhook delivery to come
+# The job webhooks mockft delivers: upstream names them `fine_tuning_job_succeeded`, ...
+WEBHOOK_PREFIX: Final = ("fine_tuning_", "fine_tuning.")
 # Components kept even when no kept path names them: what the contract helper falls back on.
 ALWAYS_KEPT: Final = ("#/components/schemas/ErrorResponse",)
 # Top-level keys copied as they are; the rest (tags, the docs navigation) say nothing about
