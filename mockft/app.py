@@ -20,7 +20,17 @@ from starlette.types import ASGIApp, Scope
 from mockft import azure, dashboard, errors, tokens
 from mockft.config import Settings
 from mockft.front import Front
-from mockft.routes import chat, control, files, fine_tuning, graders, models, uploads
+from mockft.routes import (
+    chat,
+    control,
+    files,
+    fine_tuning,
+    graders,
+    models,
+    permissions,
+    uploads,
+    webhooks,
+)
 from mockft.routes.common import api_json, error_response
 from mockft.service import Service
 
@@ -83,8 +93,12 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
         if settings.preload_vocabularies:
             # Before the first request, not inside it (off the loop).
             await anyio.to_thread.run_sync(tokens.preload)
-        yield
-        service.close()
+        await service.delivery.start()  # webhooks: the one background task, if configured
+        try:
+            yield
+        finally:
+            await service.delivery.stop()
+            service.close()
 
     app = MockFT(
         service,
@@ -98,9 +112,10 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
                     *chat.routes,
                     *graders.routes,
                     *models.routes,
+                    *permissions.routes,
                 ],
             ),
-            *_under("/mockft", control.routes),
+            *_under("/mockft", [*control.routes, *webhooks.routes]),
             *azure.routes(),
             *dashboard.routes(),  # last: an API request never reaches it
         ],

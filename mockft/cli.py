@@ -47,7 +47,26 @@ def _parser() -> argparse.ArgumentParser:
         "--api-key",
         action="append",
         dest="api_keys",
-        help="accepted key, repeatable; KEY=org puts it in its own org (MOCKFT_API_KEYS)",
+        help="accepted key, repeatable; KEY=org puts it in its own org, KEY=org/PROJECT_ID "
+        "in a project of it (MOCKFT_API_KEYS)",
+    )
+    serve.add_argument(
+        "--admin-key",
+        action="append",
+        dest="admin_keys",
+        help="admin key KEY=org for the admin endpoints (checkpoint permissions), repeatable "
+        "(MOCKFT_ADMIN_KEYS)",
+    )
+    serve.add_argument(
+        "--webhook",
+        action="append",
+        dest="webhooks",
+        help="URL that receives the fine_tuning.job.* webhooks, repeatable (MOCKFT_WEBHOOKS)",
+    )
+    serve.add_argument(
+        "--webhook-secret",
+        help="whsec_... secret the webhooks are signed with (MOCKFT_WEBHOOK_SECRET; "
+        "generated, kept in the data dir and printed if absent)",
     )
     serve.add_argument(
         "--azure-auto-deploy",
@@ -133,9 +152,12 @@ def _settings(args: argparse.Namespace) -> Settings:
             "http",
             "loop",
             "access_log",
+            "admin_keys",
+            "webhooks",
+            "webhook_secret",
         )
     }
-    for keys in ("api_keys", "control_keys", "wandb_keys"):
+    for keys in ("api_keys", "control_keys", "wandb_keys", "admin_keys", "webhooks"):
         given = overrides[keys]
         if given is not None:
             overrides[keys] = tuple(given)
@@ -184,6 +206,11 @@ def _serve(settings: Settings, log_level: str) -> int:
     app = create_app(settings)
     print(_banner(settings))
     print(f"Serving on {server.stack(settings)}")
+    webhooks = app.state.service.webhooks
+    if settings.webhooks:
+        urls = ", ".join(settings.webhooks)
+        signed = "--webhook-secret" if settings.webhook_secret else webhooks.secret
+        print(f"Webhooks: fine_tuning.job.* to {urls}, signed with {signed}")
     print(f"Dashboard: {settings.base_url.removesuffix('/v1')}{dashboard.PREFIX}/")
     if settings.wandb_dir is not None:
         from mockft.service import wandb_runs
@@ -207,6 +234,8 @@ def _banner(settings: Settings) -> str:
     else:
         key = '"sk-test"'
         keys = "any API key accepted"
+    if settings.admin_keys:
+        keys += f", {len(settings.admin_keys)} admin key(s)"
     if settings.control_keys:
         keys += f", {len(settings.control_keys)} control key(s) for /mockft/"
     return (

@@ -9,6 +9,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from mockft import webhook_signing
 from mockft.clock import MAX_INSTANT, MAX_SPEED
 
 ENV_PREFIX = "MOCKFT_"
@@ -27,6 +28,7 @@ BODY_TIMEOUT_SECONDS = 60.0
 HEADERS_TIMEOUT_SECONDS = 30.0
 KEEP_ALIVE_SECONDS = 5
 MAX_TIMEOUT_SECONDS = 86_400.0
+MAX_WEBHOOK_URL_LENGTH = 2048
 
 
 class Settings(BaseModel):
@@ -45,6 +47,14 @@ class Settings(BaseModel):
     """Accepted keys; empty accepts any key. `KEY=org-name` puts a key in its own org."""
     control_keys: tuple[str, ...] = ()
     """Keys of the control API with authority over every organization and the clock."""
+    admin_keys: tuple[str, ...] = ()
+    """Admin keys, `KEY=org-name` (or `KEY`, the default organization): the checkpoint
+    permission endpoints require one."""
+    webhooks: tuple[str, ...] = ()
+    """URLs that receive the `fine_tuning.job.*` webhooks (events signed with
+    `webhook_secret`)."""
+    webhook_secret: str | None = None
+    """`whsec_` + base64 bytes; generated (and kept in the data dir) when not given."""
     org_name: str = Field(default=DEFAULT_ORG_NAME, min_length=1, max_length=256)
     max_file_bytes: int = Field(default=MAX_FILE_BYTES, gt=0)
     azure_auto_deploy: bool = False
@@ -71,7 +81,9 @@ class Settings(BaseModel):
     """Load the tokenizers' vocabularies at start-up (about a second), so that no request
     pays for them; off, the first request that counts tokens loads them."""
 
-    @field_validator("api_keys", "control_keys", "wandb_keys", mode="before")
+    @field_validator(
+        "api_keys", "control_keys", "wandb_keys", "admin_keys", "webhooks", mode="before"
+    )
     @classmethod
     def _split_keys(cls, value: object) -> object:
         """A comma-separated variable, or repeated flags; empty entries (`--api-key=`,
@@ -86,8 +98,22 @@ class Settings(BaseModel):
     @classmethod
     def _check_api_keys(cls, keys: tuple[str, ...]) -> tuple[str, ...]:
         for entry in keys:
+            key, sep, owner = entry.partition("=")
+            org, slash, project = owner.rpartition("/")
+            if (
+                not key.strip()
+                or (sep and not owner.strip())
+                or (slash and not (org.strip() and project.strip()))
+            ):
+                raise ValueError(f"{entry!r} is not KEY, KEY=org-name or KEY=org-name/PROJECT_ID")
+        return keys
+
+    @field_validator("admin_keys")
+    @classmethod
+    def _check_admin_keys(cls, keys: tuple[str, ...]) -> tuple[str, ...]:
+        for entry in keys:
             key, sep, org = entry.partition("=")
-            if not key.strip() or (sep and not org.strip()):
+            if not key.strip() or (sep and not org.strip()) or "/" in org:
                 raise ValueError(f"{entry!r} is not KEY or KEY=org-name")
         return keys
 
@@ -100,14 +126,37 @@ class Settings(BaseModel):
                 raise ValueError("a W&B key is given as ORG=KEY (an entry lacks one of them)")
         return keys
 
+    @field_validator("webhooks")
+    @classmethod
+    def _check_webhooks(cls, urls: tuple[str, ...]) -> tuple[str, ...]:
+        for url in urls:
+            if not webhook_url_ok(url):
+                raise ValueError(f"{url!r} is not an http:// or https:// URL")
+        return tuple(dict.fromkeys(urls))
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _check_webhook_secret(cls, secret: str | None) -> str | None:
+        if secret is not None and not webhook_signing.secret_ok(secret):
+            raise ValueError("the webhook secret is whsec_ followed by base64 bytes")
+        return secret
+
     @model_validator(mode="after")
     def _control_keys_are_not_api_keys(self) -> Settings:
-        api = {entry.partition("=")[0] for entry in self.api_keys}
-        shared = sorted(api & set(self.control_keys))
-        if shared:
-            raise ValueError(
-                f"a control key is not also an API key: {len(shared)} key(s) are given as both"
-            )
+        kinds = {
+            "API": {entry.partition("=")[0] for entry in self.api_keys},
+            "control": set(self.control_keys),
+            "admin": {entry.partition("=")[0] for entry in self.admin_keys},
+        }
+        names = sorted(kinds)
+        for i, first in enumerate(names):
+            for second in names[i + 1 :]:
+                shared = kinds[first] & kinds[second]
+                if shared:
+                    raise ValueError(
+                        f"a key is of one kind only: {len(shared)} key(s) are given as both "
+                        f"{first} and {second} keys"
+                    )
         return self
 
     @classmethod
@@ -125,6 +174,18 @@ class Settings(BaseModel):
     @property
     def base_url(self) -> str:
         return f"http://{self.host}:{self.port}/v1"
+
+
+def webhook_url_ok(url: str) -> bool:
+    """An absolute http(s) URL with a host, of a sane length."""
+    scheme, sep, rest = url.partition("://")
+    return (
+        bool(sep)
+        and scheme.lower() in {"http", "https"}
+        and bool(rest.split("/", 1)[0])
+        and len(url) <= MAX_WEBHOOK_URL_LENGTH
+        and not any(c.isspace() for c in url)
+    )
 
 
 def _parse_env_bool(raw: str) -> bool:

@@ -222,7 +222,7 @@ class Front:
         credentials: tuple[bytes | None, ...] = ()
         if path not in PUBLIC_PATHS:
             credentials = _credentials(scope)
-            org = self._authenticate(state, path, credentials)
+            org = self._authenticate(state, method, path, credentials)
             if org is not None:
                 org_id = org.id
                 reply.org = self._org_header(org.name)
@@ -287,7 +287,7 @@ class Front:
         if kept is None:
             return None
         try:
-            org = self._authenticate({}, path, credentials)
+            org = self._authenticate({}, "GET", path, credentials)
         except errors.APIError:
             return None
         if org is None:
@@ -298,17 +298,26 @@ class Front:
         return 200, reply.kept_headers(kept), kept.body
 
     def _authenticate(
-        self, state: dict[str, Any], path: str, credentials: tuple[bytes | None, ...]
+        self,
+        state: dict[str, Any],
+        method: str,
+        path: str,
+        credentials: tuple[bytes | None, ...],
     ) -> Any:
         """The organization the request acts for (None outside /v1 and the control API);
-        on the control API, the caller goes into the request's state."""
+        on the control API, the caller goes into the request's state, on /v1 the identity
+        (project, admin key), once the key is found to have the operation's scope."""
         authorization, organization = (_text(c) for c in credentials[:2])
         if path.startswith(CONTROL_PREFIX):
             caller = self.keys.authenticate_control(authorization, organization)
             state["caller"] = caller
             return caller.org
         if path.startswith(API_PREFIX):
-            return self.service.authenticate(authorization, organization)
+            project = _text(credentials[2])
+            identity = self.keys.identify(authorization, organization, project)
+            self.keys.authorize(identity, method, path)
+            state["identity"] = identity
+            return identity.org
         return None
 
 

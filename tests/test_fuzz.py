@@ -917,7 +917,7 @@ def test_error_bodies_of_unknown_routes_and_methods(http: httpx.Client) -> None:
         ("GET", "/files/x/y/z"),
         ("POST", "/models"),
         ("GET", "/nope"),
-        ("GET", "/fine_tuning/checkpoints/x/permissions"),
+        ("GET", "/fine_tuning/checkpoints/x"),
     ]:
         error = envelope(http.request(method, path), (404, 405))
         assert path.split("/")[1] in error["message"]

@@ -21,6 +21,7 @@ from mockft.schemas import CreateChatCompletion, parse
 from mockft.service import FileContent, Service
 from mockft.service.models import ModelInfo
 from mockft.wire import jobs as wire
+from mockft.wire import webhooks as wire_webhooks
 from mockft.wire.files import FileRecord as FileObject
 
 JOBS_PER_PAGE = 25
@@ -29,6 +30,7 @@ JOBS_PER_PAGE = 25
 MAX_JOBS_SCANNED = 500
 JOBS_READ_AT_ONCE = 100
 EVENTS_PER_PAGE = 25
+WEBHOOKS_SHOWN = 50
 FILES_PER_PAGE = 50
 RESULT_ROWS_SHOWN = 500
 EXAMPLE_HEAD_BYTES = 256 * 1024
@@ -76,6 +78,9 @@ class JobPage:
     events_next: str | None
     files: dict[str, FileObject | None]
     result: ResultTable | None
+    webhooks: Sequence[Mapping[str, Any]] = ()
+    """The job's webhook deliveries, oldest first, each with its attempts."""
+    webhooks_configured: bool = False
 
 
 @dataclass(frozen=True)
@@ -186,7 +191,15 @@ class Reader:
             events_next=shown[-1].id if len(window) > EVENTS_PER_PAGE else None,
             files=files,
             result=self.result_table(results[0]) if results else None,
+            webhooks=self.webhook_deliveries(job_id),
+            webhooks_configured=self.service.webhooks.active,
         )
+
+    def webhook_deliveries(self, job_id: str) -> list[Mapping[str, Any]]:
+        """The webhooks delivered (or being delivered) for the job, oldest first."""
+        page = PageRequest(limit=WEBHOOKS_SHOWN, order="asc")
+        found = self.service.webhooks.deliveries(self.org.id, page, job_id)
+        return [wire_webhooks.delivery(d) for d in found[:WEBHOOKS_SHOWN]]
 
     # -- files ----------------------------------------------------------------------------
 

@@ -8,6 +8,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from mockft.pytest_plugin.options import MockFTOptions
+from mockft.pytest_plugin.webhooks import WebhooksHandle
 
 if TYPE_CHECKING:
     from openai.types.fine_tuning import FineTuningJob
@@ -60,8 +61,22 @@ class MockFTControls:
         return self.service.clock.now()
 
     def advance(self, seconds: float) -> float:
-        """Move the manual clock forward; returns the new now."""
-        return float(self.control.advance(self._caller, seconds)["now"])
+        """Move the manual clock forward, delivering the webhooks that became due; returns
+        the new now."""
+        now = float(self.control.advance(self._caller, seconds)["now"])
+        self.service.delivery.deliver_now()
+        return now
+
+    # webhooks
+
+    @property
+    def webhooks(self) -> WebhooksHandle:
+        """The in-process webhook receiver (`received`, `secret`, `fail_next`) and the
+        deliveries; see `mockft.pytest_plugin.webhooks`."""
+        handle: WebhooksHandle | None = getattr(self, "_webhooks_handle", None)
+        if handle is None:
+            handle = self._webhooks_handle = WebhooksHandle(self)
+        return handle
 
     # jobs
 
@@ -136,7 +151,9 @@ class MockFTControls:
         given = {"code": code, "message": message, "param": param, "at_step": at_step}
         given["in_state"] = in_state
         failure = parse(FailJob, {k: v for k, v in given.items() if v is not None})
-        return _sdk_job(self.control.fail_job(self._caller, job_id, failure))
+        job = _sdk_job(self.control.fail_job(self._caller, job_id, failure))
+        self.service.delivery.deliver_now()
+        return job
 
     def hold_job(self, job_id: str) -> FineTuningJob:
         """Freeze the job in its state (validating, queued, running) until `release_job`."""
@@ -147,7 +164,9 @@ class MockFTControls:
 
     def complete_job(self, job_id: str) -> FineTuningJob:
         """The job succeeds now, producing everything a success produces."""
-        return _sdk_job(self.control.complete_job(self._caller, job_id))
+        job = _sdk_job(self.control.complete_job(self._caller, job_id))
+        self.service.delivery.deliver_now()
+        return job
 
     # chaos and the request log
 

@@ -73,7 +73,9 @@ def _only(body: dict[str, object], *names: str) -> None:
 async def advance_clock(request: Request) -> Response:
     body = await json_body(request)
     _only(body, "seconds")
-    return api_json(control_of(request).advance(caller_of(request), _number(body, "seconds")))
+    moved = control_of(request).advance(caller_of(request), _number(body, "seconds"))
+    await service_of(request).delivery.settle()  # the webhooks the move made due, sent
+    return api_json(moved)
 
 
 async def set_clock(request: Request) -> Response:
@@ -81,7 +83,9 @@ async def set_clock(request: Request) -> Response:
     _only(body, "now", "speed")
     now = _number(body, "now") if "now" in body else None
     speed = _number(body, "speed") if "speed" in body else None
-    return api_json(control_of(request).set_clock(caller_of(request), now=now, speed=speed))
+    moved = control_of(request).set_clock(caller_of(request), now=now, speed=speed)
+    await service_of(request).delivery.settle()
+    return api_json(moved)
 
 
 routes = [

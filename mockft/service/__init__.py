@@ -6,21 +6,24 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TypeVar
 
-from mockft.auth import KeyRing, Organization
+from mockft.auth import Identity, KeyRing, Organization
 from mockft.catalog import Catalog, load_catalog
 from mockft.config import Settings
 from mockft.service.chaos import ChaosSpec
 from mockft.service.clockctl import ClockControl
 from mockft.service.context import Context, Lasting, lasting
 from mockft.service.control import Control, FailJob, RegisterWandbKey, SetLimits
+from mockft.service.delivery import Delivery
 from mockft.service.files import FILE, FileContent, Files
 from mockft.service.graders import Graders
 from mockft.service.inference import Inference
 from mockft.service.jobs import JOB, Jobs
 from mockft.service.limits import Limits
 from mockft.service.models import Models
+from mockft.service.permissions import Permissions
 from mockft.service.uploads import MAX_PART_BYTES, PART, Uploads
 from mockft.service.wandb_keys import WandbKeys
+from mockft.service.webhooks import EndpointSpec, Webhooks
 from mockft.service.work import Pending, deferring
 from mockft.store import Blobs, Store, Stores, open_stores
 
@@ -28,6 +31,7 @@ __all__ = [
     "MAX_PART_BYTES",
     "ChaosSpec",
     "Control",
+    "EndpointSpec",
     "FailJob",
     "FileContent",
     "Lasting",
@@ -52,20 +56,25 @@ class Service:
         self._stores = stores
         self.store: Store = stores.store
         self.blobs: Blobs = stores.blobs
-        self.keys = KeyRing(settings.api_keys, settings.org_name, settings.control_keys)
+        self.keys = KeyRing(
+            settings.api_keys, settings.org_name, settings.control_keys, settings.admin_keys
+        )
         self.clock = clock
         self.ctx = Context(
             settings, self.store, self.blobs, clock, catalog or load_catalog(), self.keys
         )
         self.files = Files(self.ctx)
         self.uploads = Uploads(self.ctx, self.files)
-        self.models = Models(self.ctx)
+        self.permissions = Permissions(self.ctx)
+        self.models = Models(self.ctx, self.permissions)
         self.limits = Limits(self.ctx, JOB)
         self.wandb_keys = WandbKeys(self.ctx)
         self.jobs = Jobs(
             self.ctx, self.files, self.models, limits=self.limits, wandb_keys=self.wandb_keys
         )
-        self.inference = Inference(self.ctx)
+        self.inference = Inference(self.ctx, self.permissions)
+        self.webhooks = Webhooks(self.ctx, self.jobs)
+        self.delivery = Delivery(self.webhooks, clock)
         self.graders = Graders()
         self.control = Control(self)
 
@@ -122,3 +131,11 @@ class Service:
                     return operation()
                 except Pending as pending:
                     await pending.wait()
+
+    def identify(
+        self,
+        authorization: str | None,
+        organization: str | None = None,
+        project: str | None = None,
+    ) -> Identity:
+        return self.keys.identify(authorization, organization, project)

@@ -19,6 +19,7 @@ from pydantic import Field
 from mockft import errors, lifecycle
 from mockft.auth import ORG_PREFIX, Caller, Organization
 from mockft.job_record import JobView
+from mockft.pagination import PageRequest
 from mockft.schemas import Request, parse
 from mockft.service.chaos import RULE_OBJECT, Chaos, ChaosRule, ChaosSpec
 from mockft.service.files import FILE
@@ -26,6 +27,8 @@ from mockft.service.jobs import FAILURE_STATES, JOB, FailurePoint
 from mockft.service.request_log import LoggedRequest, RequestLog
 from mockft.service.uploads import PART
 from mockft.service.wandb_keys import WandbKey
+from mockft.service.webhooks import Endpoint, EndpointSpec
+from mockft.wire import webhooks as wire_webhooks
 
 if TYPE_CHECKING:
     from mockft.service import Service
@@ -90,6 +93,12 @@ def control_required(what: str) -> errors.APIError:
     )
 
 
+def webhook_not_found(endpoint_id: str) -> errors.APIError:
+    return errors.APIError(
+        404, f"No such webhook endpoint: {errors.excerpt(endpoint_id)}", param="endpoint_id"
+    )
+
+
 def rule_not_found(rule_id: str) -> errors.APIError:
     return errors.APIError(404, f"No such chaos rule: {errors.excerpt(rule_id)}", param="rule_id")
 
@@ -108,6 +117,7 @@ class Control:
     def advance(self, caller: Caller, seconds: float) -> dict[str, Any]:
         self._require_control(caller, "move the clock")
         self.service.clock.advance(seconds)
+        self.service.delivery.wake()
         return self.service.clock.state()
 
     def set_clock(
@@ -118,6 +128,7 @@ class Control:
             self.service.clock.set(now)
         if speed is not None:
             self.service.clock.set_speed(speed)
+        self.service.delivery.wake()
         return self.service.clock.state()
 
     # -- reset ----------------------------------------------------------------------------
@@ -149,6 +160,8 @@ class Control:
             if not service.settings.memory:
                 raise ValueError("only an in-memory app may restart its clock")
             service.clock.restart(restart_clock_at)
+        service.webhooks.reset()  # the configured endpoints again, as of the clock's now
+        service.delivery.wake()
 
     # -- jobs -----------------------------------------------------------------------------
 
@@ -233,6 +246,36 @@ class Control:
 
     def clear_chaos(self, caller: Caller) -> int:
         return self.chaos.clear(caller.scope)
+
+    # -- webhooks -------------------------------------------------------------------------
+
+    def add_webhook(self, caller: Caller, spec: EndpointSpec | dict[str, Any]) -> Endpoint:
+        """An endpoint for every organization's jobs (an ordinary key's: its own only)."""
+        endpoint = self.service.webhooks.add(
+            caller, spec if isinstance(spec, EndpointSpec) else parse(EndpointSpec, spec)
+        )
+        self.service.delivery.ensure_running()
+        return endpoint
+
+    def webhooks(self, caller: Caller) -> list[Endpoint]:
+        return self.service.webhooks.endpoints(caller.scope)
+
+    def remove_webhook(self, caller: Caller, endpoint_id: str) -> dict[str, Any]:
+        if not self.service.webhooks.remove(caller, endpoint_id):
+            raise webhook_not_found(endpoint_id)
+        self.service.delivery.wake()  # the task ends with the last endpoint
+        return wire_webhooks.deleted(endpoint_id)
+
+    def clear_webhooks(self, caller: Caller) -> int:
+        removed = self.service.webhooks.clear(caller)
+        self.service.delivery.wake()
+        return removed
+
+    def webhook_deliveries(
+        self, caller: Caller, page: PageRequest, job_id: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Deliveries (each with its attempts) of the events of the caller's jobs."""
+        return self.service.webhooks.deliveries(caller.scope, page, job_id)
 
     # -- the request log ------------------------------------------------------------------
 

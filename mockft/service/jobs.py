@@ -49,6 +49,11 @@ RESULT_PURPOSE = "fine-tune-results"
 PROMPT_COMPLETION = "prompt_completion"  # the catalog's format of babbage-002, davinci-002
 FT_PREFIX = synth.FINE_TUNED_PREFIX
 FINE_TUNE_PURPOSE = "fine-tune"
+# Timers (the store's) of when each job next needs looking at for its end: the instant it
+# ends, as planned (`END_TIMER`), or the instant its plan can first be known (`CHECK_TIMER`).
+# What reacts to jobs ending (webhooks) reads these instead of every job.
+END_TIMER = "job.end"
+CHECK_TIMER = "job.check"
 
 
 class Jobs(Part):
@@ -68,6 +73,8 @@ class Jobs(Part):
         self.work = work or Work()
         self.limits = limits or Limits(ctx, JOB)
         self.wandb_keys = wandb_keys or WandbKeys(ctx)
+        self.listeners: list[Callable[[], None]] = []
+        """Called after a job is written (what waits for jobs' ends looks again)."""
 
     # -- the API
 
@@ -131,7 +138,7 @@ class Jobs(Part):
             ),
             parent_job_id=parent_job_id,
         )
-        self.store.insert(JOB, job_id, org.id, record.to_doc())
+        self._save(record, new=True)
         self.limits.changed(org.id)
         self.work.start(_validation_key(job_id), self._validation(record))
         return self._view(_timeline_of(record), record)
@@ -201,7 +208,7 @@ class Jobs(Part):
         if snap.status == lifecycle.SUCCEEDED and not changed.materialized:
             changed = self._materialise(org, changed, snap, update=changed)
         else:
-            self.store.update(JOB, job_id, changed.to_doc())
+            self._save(changed)
         self.limits.changed(org.id)  # the job's end moved: the jobs queued after it too
         return JobView(changed, snap)
 
@@ -348,7 +355,7 @@ class Jobs(Part):
         current = self._current(org, record.id)
         if current.outcome is None:
             current = replace(current, outcome=outcome)
-            self.store.update(JOB, current.id, current.to_doc())
+            self._save(current)
             self.limits.changed(org.id)  # the job can now join its model's queue
         self.work.forget(key)
         return current
@@ -394,8 +401,36 @@ class Jobs(Part):
             for name in dict.fromkeys([record.fine_tuned_model, *names]):
                 self.models.register(org, name, created, record.base_snapshot, record.id)
             done = replace(update or stored, result_files=(result_id,), materialized=True)
-            self.store.update(JOB, record.id, done.to_doc())
+            self._save(done)
         return done
+
+    # -- writing
+
+    def _save(self, record: JobRecord, *, new: bool = False) -> None:
+        """Store the job, and when it next needs looking at for its end, together."""
+        end = self.ending(record)
+        with self.store.transaction():
+            if new:
+                self.store.insert(JOB, record.id, record.organization_id, record.to_doc())
+            else:
+                self.store.update(JOB, record.id, record.to_doc())
+            self.schedule(record, end)
+        for listener in self.listeners:
+            listener()
+
+    def schedule(self, record: JobRecord, end: lifecycle.Ending | None) -> None:
+        """Set the job's timer: the instant it ends, or when to look again."""
+        known = end is not None and end.status is not None
+        for name in (END_TIMER, CHECK_TIMER):
+            if end is not None and (name == END_TIMER) == known:
+                self.store.set_timer(name, record.id, record.organization_id, end.at)
+            else:
+                self.store.clear_timer(name, record.id)
+
+    @staticmethod
+    def ending(record: JobRecord) -> lifecycle.Ending | None:
+        """How and when the job ends by itself, as it stands (see `lifecycle.ending`)."""
+        return lifecycle.ending(_timeline_of(record).plan, record.interventions, record.context)
 
 
 # -- off the event loop ------------------------------------------------------------------
