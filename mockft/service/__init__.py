@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TypeVar
 
-from mockft.auth import Identity, KeyRing, Organization
+from mockft.auth import KeyRing, Organization
 from mockft.catalog import Catalog, load_catalog
 from mockft.config import Settings
 from mockft.service.chaos import ChaosSpec
@@ -131,11 +131,3 @@ class Service:
                     return operation()
                 except Pending as pending:
                     await pending.wait()
-
-    def identify(
-        self,
-        authorization: str | None,
-        organization: str | None = None,
-        project: str | None = None,
-    ) -> Identity:
-        return self.keys.identify(authorization, organization, project)

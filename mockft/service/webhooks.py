@@ -33,6 +33,7 @@ from mockft.pagination import PageRequest
 from mockft.schemas import Request
 from mockft.service.context import Context, Part
 from mockft.service.jobs import CHECK_TIMER, END_TIMER, Jobs
+from mockft.wire import webhooks as wire
 
 log = logging.getLogger("mockft")
 
@@ -40,7 +41,6 @@ ENDPOINT = "webhook_endpoint"
 EVENT = "webhook_event"
 DELIVERY = "webhook_delivery"
 DELIVERY_TIMER = "webhook.delivery"
-ENDPOINT_OBJECT = "mockft.webhook_endpoint"
 DELIVERY_OBJECT = "mockft.webhook_delivery"
 ENDPOINT_PREFIX = "we_"
 DELIVERY_PREFIX = "whdel_"
@@ -96,16 +96,7 @@ class Endpoint:
         )
 
     def to_doc(self) -> dict[str, Any]:
-        return {
-            "object": ENDPOINT_OBJECT,
-            "id": self.id,
-            "url": self.url,
-            "secret": self.secret,
-            "event_types": list(self.event_types),
-            "created_at": self.created_at,
-            "organization": self.organization,
-            "configured": self.configured,
-        }
+        return wire.endpoint(self)  # stored as the control API shows it
 
     @classmethod
     def from_doc(cls, doc: dict[str, Any]) -> Endpoint:
