@@ -177,10 +177,7 @@ class Webhooks(Part):
         """The endpoints of `--webhook`: each added (as of now) unless it exists; one no
         longer configured removed."""
         with self._lock:
-            wanted = {
-                synth.make_id(ENDPOINT_PREFIX, "configured", url): url
-                for url in self.settings.webhooks
-            }
+            wanted = {_configured_id(url): url for url in self.settings.webhooks}
             now = self.now()
             for doc in self.store.scan(ENDPOINT, ALL_ORGS, now):
                 if doc.get("configured") and doc["id"] not in wanted:
