@@ -7,6 +7,7 @@ control API; found through timers rather than a scan of every job."""
 from __future__ import annotations
 
 import json
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -22,7 +23,7 @@ import pytest
 from mockft import webhook_signing
 from mockft.pytest_plugin import MockFT
 from mockft.service.webhooks import MAX_ATTEMPTS, RETRY_DELAYS
-from tests.conftest import FIXTURES, LiveServer, free_port, live_server, make_settings
+from tests.conftest import FIXTURES, LiveServer, live_server, make_settings
 from tests.openapi_contract import schema_violations
 from tests.serving import Served
 
@@ -258,8 +259,20 @@ def receiver() -> Iterator[Receiver]:
         server.server_close()
 
 
+def root(server: LiveServer) -> str:
+    """The server's address without `/v1`: where the control API is."""
+    return server.base_url.removesuffix("/v1")
+
+
+def free_port() -> int:
+    """A port nobody listens on (yet)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
 def control(server: LiveServer) -> httpx.Client:
-    return httpx.Client(base_url=server.root, headers={"Authorization": f"Bearer {KEY}"})
+    return httpx.Client(base_url=root(server), headers={"Authorization": f"Bearer {KEY}"})
 
 
 def sdk(server: LiveServer) -> openai.OpenAI:
@@ -360,8 +373,8 @@ def test_the_control_api_adds_lists_and_removes_endpoints(
     alice, bob = "sk-alice-0123456789", "sk-bob-0123456789"
     settings = make_settings(tmp_path, api_keys=(f"{alice}=team-a", f"{bob}=team-b"))
     with live_server(settings) as server:
-        a = httpx.Client(base_url=server.root, headers={"Authorization": f"Bearer {alice}"})
-        b = httpx.Client(base_url=server.root, headers={"Authorization": f"Bearer {bob}"})
+        a = httpx.Client(base_url=root(server), headers={"Authorization": f"Bearer {alice}"})
+        b = httpx.Client(base_url=root(server), headers={"Authorization": f"Bearer {bob}"})
         with a, b:
             added = a.post(
                 "/mockft/webhooks",
