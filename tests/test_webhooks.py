@@ -26,6 +26,7 @@ from mockft.service.webhooks import MAX_ATTEMPTS, RETRY_DELAYS
 from tests.conftest import FIXTURES, LiveServer, live_server, make_settings
 from tests.openapi_contract import schema_violations
 from tests.serving import Served
+from tests.test_node_sdk import NODE, run_workflow
 
 TRAIN = (FIXTURES / "train_chat.jsonl").read_bytes()
 BAD = (FIXTURES / "bad" / "missing_messages.jsonl").read_bytes()
@@ -105,6 +106,28 @@ def test_failed_and_cancelled_jobs_are_delivered_too(mockft_app: MockFT) -> None
         event = unwrap(client, received.body, received.headers, hook.secret)
         assert schema_violations(SCHEMAS[event.type], received.event) == []
     assert got[cancelled].event["created_at"] == int(mockft_app.now())  # when it was cancelled
+
+
+@pytest.mark.skipif(NODE is None, reason="node is not installed")
+def test_the_node_sdk_unwraps_them_too(mockft_app: MockFT) -> None:
+    """The official Node SDK (tests/node, pinned) verifies the same deliveries: each accepted,
+    each refused with a changed byte."""
+    hook = mockft_app.webhooks
+    client = mockft_app.openai()
+    succeeded = start_job(client)
+    mockft_app.run_until_done(succeeded)
+    cancelled = start_job(client)
+    client.fine_tuning.jobs.cancel(cancelled)
+    deliveries = [{"body": r.body.decode(), "headers": r.headers} for r in hook.received]
+    summary = run_workflow(
+        "webhook_unwrap.mjs",
+        MOCKFT_WEBHOOKS=json.dumps(deliveries),
+        MOCKFT_WEBHOOK_SECRET=hook.secret,
+    )
+    assert [(e["type"], e["job"]) for e in summary["events"]] == [
+        ("fine_tuning.job.succeeded", succeeded),
+        ("fine_tuning.job.cancelled", cancelled),
+    ]
 
 
 def test_delivery_happens_on_the_advance_that_crosses_the_transition(mockft_app: MockFT) -> None:
