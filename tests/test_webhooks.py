@@ -390,6 +390,46 @@ def test_a_restart_neither_loses_nor_repeats_an_event(tmp_path: Path) -> None:
         up.server_close()
 
 
+@pytest.mark.parametrize("frees_the_slot", ["cancel", "pause then resume"])
+def test_a_job_that_waited_for_a_slot_is_announced_on_the_advance_it_ends(
+    tmp_path: Path, receiver: Receiver, frees_the_slot: str
+) -> None:
+    """With one job running at a time, the second's end moves with the first's (a cancel
+    frees the slot sooner, a pause holds it until the resume): its event is still sent on
+    the advance that crosses its end, however the wait changed, without reading the job."""
+    settings = make_settings(
+        tmp_path, webhooks=(receiver.url,), webhook_secret=SECRET, max_running_jobs=1
+    )
+    with live_server(settings) as server, control(server) as ctl, sdk(server) as client:
+        first, second = start_job(client), start_job(client)
+        while client.fine_tuning.jobs.retrieve(first).status != "running":
+            ctl.post("/mockft/clock/advance", json={"seconds": 30})
+        assert client.fine_tuning.jobs.retrieve(second).status == "queued"
+        if frees_the_slot == "cancel":
+            client.fine_tuning.jobs.cancel(first)
+        else:
+            client.fine_tuning.jobs.pause(first)
+            ctl.post("/mockft/clock/advance", json={"seconds": 7_200})
+            assert client.fine_tuning.jobs.retrieve(second).status == "queued"
+            client.fine_tuning.jobs.resume(first)
+        announced: dict[str, dict[str, Any]] = {}
+        for _ in range(2_000):
+            ctl.post("/mockft/clock/advance", json={"seconds": 60})
+            heard = {
+                event["data"]["id"]: event
+                for event in map(json.loads, (b for b, _ in receiver.got))
+            }
+            job = client.fine_tuning.jobs.retrieve(second)  # after what was heard
+            if job.status == "succeeded":
+                announced = heard
+                break
+        event = announced[second]
+        assert (event["type"], event["created_at"]) == (
+            "fine_tuning.job.succeeded",
+            job.finished_at,
+        )
+
+
 def test_the_control_api_adds_lists_and_removes_endpoints(
     tmp_path: Path, receiver: Receiver
 ) -> None:

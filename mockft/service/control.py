@@ -217,7 +217,9 @@ class Control:
 
     def set_limits(self, caller: Caller, body: SetLimits) -> dict[str, Any]:
         self._require_control(caller, "change the limits")
-        return self.service.limits.set(**body.changes())
+        limits = self.service.limits.set(**body.changes())
+        self.service.jobs.limits_changed()  # waiting jobs' ends, looked at again
+        return limits
 
     def _org_named(self, caller: Caller, name: str | None) -> Organization:
         """The organization a request names (by name, or by id), the caller's by default;

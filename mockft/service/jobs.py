@@ -139,7 +139,7 @@ class Jobs(Part):
             parent_job_id=parent_job_id,
         )
         self._save(record, new=True)
-        self.limits.changed(org.id)
+        self._queue_changed(org)
         self.work.start(_validation_key(job_id), self._validation(record))
         return self._view(_timeline_of(record), record)
 
@@ -209,7 +209,7 @@ class Jobs(Part):
             changed = self._materialise(org, changed, snap, update=changed)
         else:
             self._save(changed)
-        self.limits.changed(org.id)  # the job's end moved: the jobs queued after it too
+        self._queue_changed(org)  # the job's end moved: the jobs queued after it too
         return JobView(changed, snap)
 
     # -- for the control API and the pytest plugin
@@ -356,7 +356,7 @@ class Jobs(Part):
         if current.outcome is None:
             current = replace(current, outcome=outcome)
             self._save(current)
-            self.limits.changed(org.id)  # the job can now join its model's queue
+            self._queue_changed(org)  # the job can now join its model's queue
         self.work.forget(key)
         return current
 
@@ -429,8 +429,30 @@ class Jobs(Part):
 
     @staticmethod
     def ending(record: JobRecord) -> lifecycle.Ending | None:
-        """How and when the job ends by itself, as it stands (see `lifecycle.ending`)."""
+        """How and when the job ends by itself, as it stands (see `lifecycle.ending`), were
+        it never to wait for a slot: the earliest it can end, as waiting only delays."""
         return lifecycle.ending(_timeline_of(record).plan, record.interventions, record.context)
+
+    def expected(self, org: Organization, record: JobRecord) -> lifecycle.Ending | None:
+        """How and when the job ends, its wait for a slot included (as the queue stands)."""
+        interventions = (*record.interventions, *self._queue(org, record))
+        return lifecycle.ending(_timeline_of(record).plan, interventions, record.context)
+
+    def limits_changed(self) -> None:
+        """The limits changed (`POST /mockft/limits`): every waiting job may end otherwise."""
+        if self.limits.limited:
+            self.store.pull_timers((END_TIMER, CHECK_TIMER), None, self.now())
+        for listener in self.listeners:
+            listener()
+
+    def _queue_changed(self, org: Organization) -> None:
+        """A job of the organization was created or changed: its queues are recomputed, and
+        under a concurrency limit every end timer of the organization is brought forward to
+        now, so that what watches the ends (webhooks) looks at the waiting jobs again (a
+        wait can end sooner, or end at last, when another job changes)."""
+        self.limits.changed(org.id)
+        if self.limits.limited:
+            self.store.pull_timers((END_TIMER, CHECK_TIMER), org.id, self.now())
 
 
 # -- off the event loop ------------------------------------------------------------------

@@ -306,11 +306,15 @@ class Webhooks(Part):
                 self.store.clear_timer(name, job_id)
             return
         status = view.snapshot.status
-        end = self.jobs.ending(view.record)
+        end = self.jobs.expected(org, view.record)  # its wait for a slot included
         if not lifecycle.is_terminal(status):
-            # Not ended yet: look again when its timeline says (never before the next second).
+            # Not ended yet: look again when its timeline says (never before the next second),
+            # or, waiting for a slot with no end in sight, when the queue changes (the jobs
+            # pull their organization's timers forward then).
             if end is not None:
                 end = lifecycle.Ending(end.status, max(end.at, now + 1))
+            elif self.jobs.ending(view.record) is not None:
+                end = lifecycle.Ending(None, lifecycle.FOREVER)
             with self.store.transaction():
                 self.jobs.schedule(view.record, end)
             return

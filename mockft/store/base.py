@@ -102,6 +102,11 @@ class Store(Protocol):
         """Forget every timer of `name` before `before`; returns how many there were."""
         ...
 
+    def pull_timers(self, names: tuple[str, ...], org: str | None, at: int) -> None:
+        """Bring every timer of these queues that an organization owns (None: any) forward
+        to `at`, where it is later."""
+        ...
+
     def get_meta(self, key: str) -> str | None: ...
 
     def set_meta(self, key: str, value: str, *, answers: bool = False) -> None:

@@ -244,6 +244,13 @@ class SqliteStore:
     def drop_timers(self, name: str, before: int) -> int:
         return self._write("DELETE FROM timers WHERE name = ? AND at < ?", (name, before))
 
+    def pull_timers(self, names: tuple[str, ...], org: str | None, at: int) -> None:
+        for name in names:
+            self._write(
+                "UPDATE timers SET at = ? WHERE name = ? AND at > ? AND (? IS NULL OR org = ?)",
+                (at, name, at, org, org),
+            )
+
     def get_meta(self, key: str) -> str | None:
         rows = self._run("SELECT value FROM meta WHERE key = ?", (key,))
         return str(rows[0][0]) if rows else None
