@@ -7,7 +7,7 @@ import argparse
 import json
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Final, TextIO
 
@@ -130,7 +130,13 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _settings(args: argparse.Namespace) -> Settings:
+def serve_settings(argv: Sequence[str], environ: Mapping[str, str] | None = None) -> Settings:
+    """The settings `mockft serve ARGV` runs with: its flags over the MOCKFT_* variables of
+    `environ` (default: this process's)."""
+    return _settings(_parser().parse_args(["serve", *argv]), environ)
+
+
+def _settings(args: argparse.Namespace, environ: Mapping[str, str] | None = None) -> Settings:
     overrides = {
         name: getattr(args, name, None)
         for name in (
@@ -161,7 +167,7 @@ def _settings(args: argparse.Namespace) -> Settings:
         given = overrides[keys]
         if given is not None:
             overrides[keys] = tuple(given)
-    return Settings.from_env(**overrides)
+    return Settings.from_env(environ, **overrides)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -13,8 +13,8 @@ mockft is installed, so it imports the app, the SDK and their dependencies only 
 fixture is used.
 
 One concept per module: `options` (what a test chooses), `controls` (what both handles
-drive: the service's control backend), `inprocess` (the `mockft` handle), `live` (servers
-and the `mockft_server` handle).
+drive: the service's control backend), `inprocess` (the `mockft` handle), `live` (live
+servers, in a thread or a `mockft serve` process, and the `mockft_server` handle).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ import pytest
 
 from mockft.pytest_plugin.controls import DEFAULT_API_KEY, MockFTControls, MockFTError
 from mockft.pytest_plugin.inprocess import MockFT
-from mockft.pytest_plugin.live import LiveServer, MockFTServer, ServerPool
+from mockft.pytest_plugin.live import LiveServer, MockFTServer, ServeProcess, ServerPool
 from mockft.pytest_plugin.options import (
     DEFAULT_CLOCK,
     DEFAULT_SEED,
@@ -119,5 +119,6 @@ __all__ = [
     "MockFTError",
     "MockFTOptions",
     "MockFTServer",
+    "ServeProcess",
     "ServerPool",
 ]

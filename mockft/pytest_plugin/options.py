@@ -39,6 +39,17 @@ class MockFTOptions:
             values["speed"] = self.speed
         return Settings(**values, **overrides)
 
+    @classmethod
+    def of(cls, settings: Settings) -> MockFTOptions:
+        """The options of an app built from `settings` (a reset restarts a manual clock at
+        its start time; the default one when the settings leave it to the wall clock)."""
+        return cls(
+            seed=settings.seed,
+            clock=settings.clock,
+            speed=settings.speed if settings.clock == "system" else None,
+            start_time=DEFAULT_START_TIME if settings.start_time is None else settings.start_time,
+        )
+
 
 def options_for(config: pytest.Config, node: pytest.Item | None = None) -> MockFTOptions:
     values: dict[str, Any] = {}
