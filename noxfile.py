@@ -19,13 +19,7 @@ tests/node/openai-vN/ for Node).
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -111,30 +105,8 @@ def _node_installed(workdir: Path) -> bool:
 @contextmanager
 def _served(mockft: str) -> Iterator[str]:
     """`mockft serve` on a free port with a manual clock and no disk; its root URL."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    command = [mockft, "serve", "--memory", "--clock", "manual", "--port", str(port)]
-    server = subprocess.Popen(
-        [*command, "--log-level", "warning"], stdout=sys.stderr, env={**os.environ}
-    )
-    root = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + HEALTH_TIMEOUT
-        while True:
-            try:
-                with urllib.request.urlopen(f"{root}/mockft/health", timeout=1) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                if server.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"mockft serve did not start: {command}") from None
-                time.sleep(0.1)
-        yield root
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+    from mockft.pytest_plugin import ServeProcess  # nox runs where mockft is installed
+
+    flags = ("--memory", "--clock", "manual", "--log-level", "warning")
+    with ServeProcess(*flags, command=[mockft], start_seconds=HEALTH_TIMEOUT) as server:
+        yield server.root_url

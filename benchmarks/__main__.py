@@ -15,7 +15,6 @@ import importlib.util
 import json
 import os
 import platform
-import socket
 import statistics
 import subprocess
 import sys
@@ -30,6 +29,7 @@ import httpx
 import uvicorn
 
 from benchmarks import soak
+from mockft.pytest_plugin.live import ServeProcess, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results.md"
@@ -57,12 +57,6 @@ class Figure:
 # -- processes -------------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def wait_healthy(
     url: str, process: subprocess.Popen[bytes], timeout: float = 30, expect: int = 200
 ) -> float:
@@ -81,18 +75,10 @@ def wait_healthy(
 def mockft_server(
     *args: str, env: dict[str, str] | None = None
 ) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    port = free_port()
-    command = [sys.executable, "-m", "mockft", "serve", "--port", str(port)]
-    command += ["--log-level", "warning", "--api-key", "sk-bench", *args]
-    process = subprocess.Popen(
-        command, stdout=subprocess.DEVNULL, env={**os.environ, **(env or {})}
-    )
-    try:
-        wait_healthy(f"http://127.0.0.1:{port}/mockft/health", process)
-        yield f"http://127.0.0.1:{port}", process
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
+    flags = ("--log-level", "warning", "--api-key", "sk-bench", *args)
+    with ServeProcess(*flags, env=env) as server:
+        assert server.process is not None
+        yield server.root_url, server.process
 
 
 @contextlib.contextmanager
@@ -443,26 +429,10 @@ def bench_scale(quick: bool) -> list[Figure]:
 def bench_startup(quick: bool) -> list[Figure]:
     samples = []
     for _ in range(3 if quick else 5):
-        port = free_port()
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "mockft",
-                "serve",
-                "--memory",
-                "--port",
-                str(port),
-                "--log-level",
-                "warning",
-            ],
-            stdout=subprocess.DEVNULL,
-        )
-        try:
-            samples.append(wait_healthy(f"http://127.0.0.1:{port}/mockft/health", process))
-        finally:
-            process.terminate()
-            process.wait()
+        server = ServeProcess("--memory", "--log-level", "warning")
+        started = time.perf_counter()
+        with server:  # started: it answered its health check
+            samples.append(time.perf_counter() - started)
     value = statistics.median(samples)
     # Start-up includes loading both vocabularies, so that no request pays for them.
     figures = [

@@ -15,7 +15,6 @@ import hashlib
 import json
 import os
 import random
-import signal
 import socket
 import statistics
 import subprocess
@@ -30,6 +29,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+
+from mockft.pytest_plugin.live import ServeProcess
 
 ROOT = Path(__file__).resolve().parent.parent
 MB = 1024 * 1024
@@ -149,37 +150,16 @@ def _p99(values: list[float]) -> float:
 # -- the server ------------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+class Server(ServeProcess):
+    """`mockft serve` on a data dir, killed with SIGKILL and restarted at will."""
 
-
-class Server:
     def __init__(self, data_dir: Path) -> None:
+        super().__init__("--data-dir", str(data_dir), "--log-level", "error")
         self.data_dir = data_dir
-        self.port = free_port()
-        self.process: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> None:
-        command = [sys.executable, "-m", "mockft", "serve", "--port", str(self.port)]
-        command += ["--data-dir", str(self.data_dir), "--log-level", "error"]
-        clean = {k: v for k, v in os.environ.items() if not k.startswith("MOCKFT_")}
-        self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL, env=clean, cwd=ROOT)
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{self.url}/mockft/health", timeout=1).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("mockft serve did not start")
-            time.sleep(0.02)
+        return self.root_url
 
     def rss_mb(self) -> float:
         assert self.process is not None
@@ -187,18 +167,6 @@ class Server:
             if line.startswith("VmRSS:"):
                 return int(line.split()[1]) / 1024
         return float("nan")
-
-    def kill9(self) -> None:
-        assert self.process is not None
-        os.kill(self.process.pid, signal.SIGKILL)
-        self.process.wait(timeout=30)
-        self.process = None
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            self.process.wait(timeout=30)
-        self.process = None
 
 
 # -- the clients -----------------------------------------------------------------------------
@@ -564,7 +532,7 @@ def run_soak(config: SoakConfig, data_dir: Path) -> SoakResult:
         server.start()
         check_acknowledged(server, load.result, "after kill -9")
     finally:
-        server.stop()
+        server.close()
     return load.result
 
 

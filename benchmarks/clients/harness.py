@@ -29,6 +29,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+from mockft.pytest_plugin.live import ServeProcess
+
 KEY = "sk-test"
 
 
@@ -78,12 +80,11 @@ def main() -> int:
     (out / "exchanges.jsonl").unlink(missing_ok=True)
     (out / "requests.json").unlink(missing_ok=True)
 
-    mock_port, proxy_port = _free_port(), _free_port()
-    serve = [sys.executable, "-m", "mockft", "serve", "--memory", "--log-level", "warning"]
-    serve += ["--port", str(mock_port), "--clock", args.clock, "--seed", str(args.seed)]
+    flags = ["--memory", "--log-level", "warning", "--clock", args.clock, "--seed", str(args.seed)]
     if args.clock == "system":
-        serve += ["--speed", str(args.speed)]
-    mock = subprocess.Popen(serve)
+        flags += ["--speed", str(args.speed)]
+    mock = ServeProcess(*flags, log=out / "serve.log")
+    mock_port, proxy_port = mock.port, _free_port()
     recorder = [sys.executable, "-m", "benchmarks.clients.recorder", "--port"]
     recorder += [str(proxy_port), "--upstream", f"http://127.0.0.1:{mock_port}"]
     recorder += ["--out", str(out / "exchanges.jsonl")]
@@ -92,7 +93,7 @@ def main() -> int:
     proxy = subprocess.Popen(recorder, cwd=here)
     code = 1
     try:
-        _wait(mock_port, mock)
+        mock.start()
         _wait(proxy_port, proxy)
         base = f"http://127.0.0.1:{proxy_port}/v1"
         env = dict(os.environ, OPENAI_BASE_URL=base, OPENAI_API_BASE=base)
@@ -109,9 +110,9 @@ def main() -> int:
         (out / "requests.json").write_text(json.dumps(requests, indent=1))
         print(f"exit {code} in {elapsed:.1f}s; {out}", file=sys.stderr)
     finally:
-        for process in (proxy, mock):
-            process.terminate()
-            process.wait(timeout=10)
+        proxy.terminate()
+        proxy.wait(timeout=10)
+        mock.close()
     return code
 
 
