@@ -1,83 +1,59 @@
-"""Shared fixtures: a live mockft server in a thread (real HTTP, any SDK line), the
-official SDK pointed at it, and a raw HTTP client. Every response that passes through
-either client is checked against OpenAI's OpenAPI description."""
+"""Shared fixtures: a mockft server per test, the official SDK and a raw HTTP client pointed
+at it. Every response that passes through either client is checked against OpenAI's
+OpenAPI description.
+
+A test's server runs in this process: the app behind the plugin's in-process transports
+(`mockft.pytest_plugin.MockFT`), no sockets, nothing to start or stop. A test that needs
+real sockets (a raw socket, a dropped connection, a stream read as it arrives, a client
+that makes its own connections) is marked `@pytest.mark.live`: its server is uvicorn in a
+thread (`mockft.pytest_plugin.MockFTServer`). Both handles have the same members
+(`.base_url`, `.root_url`, `.settings`, `.service`, `.advance()`, `.openai()`,
+`.http_client()`, ...). Tests that need their own settings use `in_process(settings)` or
+`live_server(settings)`; `mockft serve` as a process is `mockft.pytest_plugin.ServeProcess`
+(see tests/serving.py).
+"""
 
 from __future__ import annotations
 
 import os
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 import openai
 import pytest
-import uvicorn
 
-from mockft.app import create_app
 from mockft.config import Settings
-from mockft.server import config as server_config
-from mockft.service import Service
+from mockft.pytest_plugin import LiveServer, MockFT, MockFTServer
 from tests.openapi_contract import UnknownOperationError, check, schema_violations
 
 # Servers the tests start in subprocesses (many, one after another) skip loading the
 # vocabularies at start-up: a test that counts tokens loads them when it first does.
+# `ServeProcess` passes no MOCKFT_* variable on: the tests give theirs `env=NO_PRELOAD`.
+NO_PRELOAD = {"MOCKFT_PRELOAD_VOCABULARIES": "0"}
 os.environ.setdefault("MOCKFT_PRELOAD_VOCABULARIES", "0")
 
 API_KEY = "sk-test-0123456789"
 START = 1_750_000_000  # the manual clock's start in tests: runs are byte-identical
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
+LIVE = "live"  # the marker of tests whose server must listen on a real socket
+
+Server = MockFT | MockFTServer
+"""What the `server` fixture gives: the app in this process, or live (`@pytest.mark.live`)."""
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@dataclass
-class LiveServer:
-    settings: Settings
-    service: Service
-    base_url: str
-
-    @property
-    def root(self) -> str:
-        return self.base_url.removesuffix("/v1")
-
-    def advance(self, seconds: float) -> None:
-        self.service.clock.advance(seconds)
-
-
-@contextmanager
-def live_server(settings: Settings) -> Iterator[LiveServer]:
-    service = Service.open(settings)
-    config = server_config(
-        create_app(settings, service), settings, log_level="warning", lifespan="on"
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        f"{LIVE}: the test's server listens on a real socket (uvicorn in a thread) instead "
+        "of running in-process",
     )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("mockft test server did not start")
-        time.sleep(0.005)
-    try:
-        yield LiveServer(settings, service, settings.base_url)
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
 
 
 def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
     values: dict[str, Any] = {
-        "port": free_port(),
         "data_dir": tmp_path / "data",
         "clock": "manual",
         "seed": 7,
@@ -87,10 +63,45 @@ def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
     return Settings(**values)
 
 
+@contextmanager
+def in_process(settings: Settings) -> Iterator[MockFT]:
+    """The app of `settings` in this process, reached without sockets."""
+    handle = MockFT(settings=settings)
+    try:
+        yield handle
+    finally:
+        handle.close()
+
+
+@contextmanager
+def live_server(settings: Settings) -> Iterator[MockFTServer]:
+    """The app of `settings` served by uvicorn in a thread, on a port the OS picked."""
+    server = LiveServer(settings).start()
+    handle = MockFTServer(server)
+    try:
+        yield handle
+    finally:
+        try:
+            handle.close()
+        finally:
+            server.stop()
+
+
+@contextmanager
+def serving(settings: Settings, *, live: bool = False) -> Iterator[Server]:
+    with live_server(settings) if live else in_process(settings) as handle:
+        yield handle
+
+
+def wants_live(request: pytest.FixtureRequest) -> bool:
+    """The requesting test is marked `@pytest.mark.live`."""
+    return request.node.get_closest_marker(LIVE) is not None
+
+
 @pytest.fixture
-def server(tmp_path: Path) -> Iterator[LiveServer]:
-    with live_server(make_settings(tmp_path)) as live:
-        yield live
+def server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Server]:
+    with serving(make_settings(tmp_path), live=wants_live(request)) as handle:
+        yield handle
 
 
 def _check_hook(response: Any) -> None:
@@ -105,28 +116,47 @@ def _check_hook(response: Any) -> None:
         assert set(body["error"]) == {"message", "type", "param", "code"}
 
 
-def checked_http(server: LiveServer) -> httpx.Client:
-    """Raw HTTP with the key set; every response is checked against the spec."""
-    return httpx.Client(
+CHECKED = {"response": [_check_hook]}
+
+
+def checked_http(server: Server, key: str = API_KEY) -> httpx.Client:
+    """Raw HTTP (httpx) on the API's base URL with the key set; every response is checked
+    against the spec."""
+    client: httpx.Client = server.http_client(
+        family="httpx",
         base_url=server.base_url,
-        headers={"Authorization": f"Bearer {API_KEY}"},
-        event_hooks={"response": [_check_hook]},
+        headers={"Authorization": f"Bearer {key}"},
+        event_hooks=CHECKED,
         timeout=30,
     )
+    return client
+
+
+def raw_http(server: Server, key: str | None = None, **kwargs: Any) -> httpx.Client:
+    """Raw HTTP (httpx) on the API's base URL (or `base_url=`), not checked against the spec:
+    for requests the spec does not describe. `key` is sent as the bearer token (none: no
+    Authorization header); absolute URLs of the server work too."""
+    kwargs.setdefault("base_url", server.base_url)
+    kwargs.setdefault("headers", {} if key is None else {"Authorization": f"Bearer {key}"})
+    client: httpx.Client = server.http_client(family="httpx", **kwargs)
+    return client
+
+
+def checked_sdk(server: Server, **kwargs: Any) -> openai.OpenAI:
+    """The unchanged official SDK (keywords to `openai.OpenAI`), its responses spec-checked."""
+    kwargs.setdefault("api_key", API_KEY)
+    kwargs.setdefault("max_retries", 0)
+    return server.openai(http_client=server.http_client(event_hooks=CHECKED), **kwargs)
 
 
 @pytest.fixture
-def http(server: LiveServer) -> Iterator[httpx.Client]:
+def http(server: Server) -> Iterator[httpx.Client]:
     with checked_http(server) as client:
         yield client
 
 
 @pytest.fixture
-def client(server: LiveServer) -> Iterator[openai.OpenAI]:
+def client(server: Server) -> Iterator[openai.OpenAI]:
     """The unchanged official SDK, but for base_url; its responses are spec-checked too."""
-    http_client = openai.DefaultHttpxClient(event_hooks={"response": [_check_hook]})
-    sdk = openai.OpenAI(
-        base_url=server.base_url, api_key=API_KEY, max_retries=0, http_client=http_client
-    )
-    yield sdk
-    sdk.close()
+    with checked_sdk(server) as sdk:
+        yield sdk

@@ -1,26 +1,37 @@
-"""`python -m mockft serve` as a user runs it: a subprocess on a free port and a data dir,
-started with any flags, stopped gracefully or killed with SIGKILL, its output kept."""
+"""`mockft serve` as a user runs it, on a data dir: `Served` is the process (the plugin's
+`ServeProcess`: a free port, started with any flags, stopped gracefully or killed with
+SIGKILL, its output kept); `ServedInProcess` is the same app opened in this process from the
+same flags (`served_in_process`), for tests that restart a data dir but need neither a
+process nor a socket."""
 
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 
-from tests.conftest import free_port
+from mockft.cli import serve_settings
+from mockft.pytest_plugin import MockFT, ServeProcess
+from mockft.pytest_plugin.live import ENV_PREFIX, free_port
+from tests.conftest import NO_PRELOAD
 
-START_SECONDS = 30.0
 CONTROL = {"Authorization": "Bearer k"}
 
 
-class Served:
+def _clean_env(env: dict[str, str] | None = None) -> dict[str, str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(ENV_PREFIX)}
+    return {**clean, **(env or {})}
+
+
+class Served(ServeProcess):
+    """`python -m mockft serve --data-dir DATA_DIR FLAGS` on a free port; its output in
+    `serve-<port>.log` beside the data dir."""
+
     def __init__(
         self,
         data_dir: Path,
@@ -28,78 +39,22 @@ class Served:
         env: dict[str, str] | None = None,
         port: int | None = None,
     ) -> None:
-        self.data_dir = data_dir
-        self.flags = flags
-        self.env = env or {}
-        self.port = port or free_port()
-        self.log = data_dir.parent / f"serve-{self.port}.log"
-        self.process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def command(self) -> list[str]:
-        return [
-            sys.executable,
-            "-m",
-            "mockft",
-            "serve",
-            "--port",
-            str(self.port),
+        port = port or free_port()
+        super().__init__(
             "--data-dir",
-            str(self.data_dir),
+            str(data_dir),
             "--log-level",
             "warning",
-            *self.flags,
-        ]
-
-    def start(self, *, wait: bool = True) -> Served:
-        assert self.process is None
-        clean = {k: v for k, v in os.environ.items() if not k.startswith("MOCKFT_")}
-        clean["MOCKFT_PRELOAD_VOCABULARIES"] = "0"  # see tests/conftest.py
-        with open(self.log, "ab") as log:
-            self.process = subprocess.Popen(
-                self.command(), stdout=log, stderr=subprocess.STDOUT, env={**clean, **self.env}
-            )
-        if wait:
-            self.wait_healthy()
-        return self
-
-    def wait_healthy(self) -> None:
-        assert self.process is not None
-        deadline = time.monotonic() + START_SECONDS
-        while True:
-            try:
-                if httpx.get(f"{self.url}/mockft/health", timeout=2).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"mockft serve did not start:\n{self.output()}")
-            time.sleep(0.02)
-
-    def output(self) -> str:
-        return self.log.read_text(errors="replace") if self.log.exists() else ""
-
-    def kill9(self) -> None:
-        assert self.process is not None
-        os.kill(self.process.pid, signal.SIGKILL)
-        self.process.wait(timeout=30)
-        self.process = None
-
-    def stop(self) -> int | None:
-        """Terminate (graceful shutdown); the exit code."""
-        process, self.process = self.process, None
-        if process is None:
-            return None
-        if process.poll() is None:
-            process.terminate()
-        return process.wait(timeout=30)
+            *flags,
+            port=port,
+            env={**NO_PRELOAD, **(env or {})},
+            log=data_dir.parent / f"serve-{port}.log",
+        )
+        self.data_dir = data_dir
 
     def client(self, key: str = "k") -> httpx.Client:
         return httpx.Client(
-            base_url=self.url, headers={"Authorization": f"Bearer {key}"}, timeout=60
+            base_url=self.root_url, headers={"Authorization": f"Bearer {key}"}, timeout=60
         )
 
     def now(self, key: str = "k") -> float:
@@ -109,21 +64,46 @@ class Served:
 
 @contextmanager
 def served(data_dir: Path, *flags: str, **kwargs: object) -> Iterator[Served]:
-    server = Served(data_dir, *flags, **kwargs)  # type: ignore[arg-type]
-    server.start()
-    try:
+    with Served(data_dir, *flags, **kwargs) as server:  # type: ignore[arg-type]
         yield server
+
+
+class ServedInProcess:
+    """The app `mockft serve --data-dir DATA_DIR FLAGS` serves, opened in this process (the
+    same settings, the same data dir and lock), reached without sockets."""
+
+    def __init__(self, data_dir: Path, *flags: str) -> None:
+        settings = serve_settings(["--data-dir", str(data_dir), *flags], _clean_env())
+        self.handle = MockFT(settings=settings)
+
+    def client(self, key: str = "k") -> httpx.Client:
+        client: httpx.Client = self.handle.http_client(
+            family="httpx", headers={"Authorization": f"Bearer {key}"}, timeout=60
+        )
+        return client
+
+    def now(self, key: str = "k") -> float:
+        with self.client(key) as client:
+            return float(client.get("/mockft/clock").json()["now"])
+
+    def close(self) -> None:
+        self.handle.close()
+
+
+@contextmanager
+def served_in_process(data_dir: Path, *flags: str) -> Iterator[ServedInProcess]:
+    app = ServedInProcess(data_dir, *flags)
+    try:
+        yield app
     finally:
-        if server.process is not None:
-            server.stop()
+        app.close()
 
 
 def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("MOCKFT_")}
     return subprocess.run(
         [sys.executable, "-m", "mockft", *args],
         capture_output=True,
         text=True,
         timeout=60,
-        env={**clean, **(env or {})},
+        env=_clean_env(env),
     )

@@ -8,7 +8,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import API_KEY, LiveServer, live_server, make_settings
+from tests.conftest import API_KEY, Server, in_process, make_settings, raw_http
 
 
 def test_every_response_carries_the_openai_headers(http: httpx.Client) -> None:
@@ -19,8 +19,8 @@ def test_every_response_carries_the_openai_headers(http: httpx.Client) -> None:
         assert int(response.headers["openai-processing-ms"]) >= 0
 
 
-def test_missing_key_is_401_with_the_real_message(server: LiveServer) -> None:
-    response = httpx.get(f"{server.base_url}/files")
+def test_missing_key_is_401_with_the_real_message(server: Server) -> None:
+    response = raw_http(server).get("/files")
     assert response.status_code == 401
     error = response.json()["error"]
     assert error["message"].startswith("You didn't provide an API key.")
@@ -36,15 +36,15 @@ def test_unknown_routes_and_methods_are_invalid_url(http: httpx.Client) -> None:
 
 def test_configured_keys_reject_others_and_separate_orgs(tmp_path: Path) -> None:
     settings = make_settings(tmp_path, api_keys=("sk-alice=acme", "sk-bob=globex"))
-    with live_server(settings) as live:
-        alice = httpx.Client(base_url=live.base_url, headers={"Authorization": "Bearer sk-alice"})
-        bob = httpx.Client(base_url=live.base_url, headers={"Authorization": "Bearer sk-bob"})
+    with in_process(settings) as app:
+        alice = raw_http(app, "sk-alice")
+        bob = raw_http(app, "sk-bob")
         with alice, bob:
-            _check_isolation(live.base_url, alice, bob)
+            _check_isolation(raw_http(app), alice, bob)
 
 
-def _check_isolation(base_url: str, alice: httpx.Client, bob: httpx.Client) -> None:
-    wrong = httpx.get(f"{base_url}/files", headers={"Authorization": "Bearer sk-eve1234567890"})
+def _check_isolation(anyone: httpx.Client, alice: httpx.Client, bob: httpx.Client) -> None:
+    wrong = anyone.get("/files", headers={"Authorization": "Bearer sk-eve1234567890"})
     assert wrong.status_code == 401
     assert wrong.json()["error"]["code"] == "invalid_api_key"
     assert "sk-eve1234567890" not in wrong.json()["error"]["message"]
@@ -59,14 +59,15 @@ def _check_isolation(base_url: str, alice: httpx.Client, bob: httpx.Client) -> N
     assert alice.get(f"/files/{file_id}").status_code == 200
 
 
-def test_control_api_is_guarded_but_health_is_open(server: LiveServer) -> None:
-    assert httpx.get(f"{server.root}/mockft/health").status_code == 200
-    assert httpx.post(f"{server.root}/mockft/reset").status_code == 401
+def test_control_api_is_guarded_but_health_is_open(server: Server) -> None:
+    raw = raw_http(server)
+    assert raw.get(f"{server.root_url}/mockft/health").status_code == 200
+    assert raw.post(f"{server.root_url}/mockft/reset").status_code == 401
     auth = {"Authorization": f"Bearer {API_KEY}"}
-    clock = httpx.get(f"{server.root}/mockft/clock", headers=auth).json()
+    clock = raw.get(f"{server.root_url}/mockft/clock", headers=auth).json()
     assert clock["mode"] == "manual"
-    moved = httpx.post(
-        f"{server.root}/mockft/clock/advance", json={"seconds": 90}, headers=auth
+    moved = raw.post(
+        f"{server.root_url}/mockft/clock/advance", json={"seconds": 90}, headers=auth
     ).json()
     assert moved["now"] == clock["now"] + 90
 

@@ -619,7 +619,7 @@ def test_the_python_sdk_workflow(tmp_path: Path, config: str) -> None:
     # Entra token, which is accepted only while no keys are configured.
     keys = () if config == "entra" else (azure_workflow.API_KEY,)
     with live_server(make_settings(tmp_path, api_keys=keys)) as live:
-        summary = azure_workflow.run(live.root, config)
+        summary = azure_workflow.run(live.root_url, config)
     assert summary["steps"] == [
         "files",
         "job",
@@ -638,7 +638,7 @@ def test_the_node_sdk_azure_workflow(tmp_path: Path, config: str) -> None:
     with live_server(make_settings(tmp_path)) as live:
         summary = run_workflow(
             "azure_workflow.mjs",
-            MOCKFT_ROOT=live.root,
+            MOCKFT_ROOT=live.root_url,
             MOCKFT_TRAIN=str(TRAIN),
             MOCKFT_AZURE_CONFIG=config,
         )

@@ -12,12 +12,12 @@ import openai
 import pytest
 
 from mockft import tokens
-from tests.conftest import API_KEY, FIXTURES, LiveServer, free_port, live_server, make_settings
+from tests.conftest import API_KEY, FIXTURES, Server, in_process, make_settings
 
 TRAIN = FIXTURES / "train_chat.jsonl"
 
 
-def trained_model(client: openai.OpenAI, server: LiveServer) -> str:
+def trained_model(client: openai.OpenAI, server: Server) -> str:
     training = client.files.create(file=(TRAIN.name, TRAIN.read_bytes()), purpose="fine-tune")
     job = client.fine_tuning.jobs.create(model="gpt-4o-mini", training_file=training.id)
     server.advance(86_400)
@@ -31,9 +31,7 @@ def first_example() -> tuple[list[dict[str, str]], str]:
     return messages[:-1], messages[-1]["content"]
 
 
-def test_fine_tuned_model_gives_its_trained_reply(
-    client: openai.OpenAI, server: LiveServer
-) -> None:
+def test_fine_tuned_model_gives_its_trained_reply(client: openai.OpenAI, server: Server) -> None:
     model = trained_model(client, server)
     prompt, reply = first_example()
     answer = client.chat.completions.create(model=model, messages=prompt)  # type: ignore[arg-type]
@@ -64,7 +62,8 @@ def test_max_tokens_cuts_with_finish_reason_length(client: openai.OpenAI) -> Non
     assert answer.usage is not None and answer.usage.completion_tokens <= 3
 
 
-def test_streaming_reassembles_to_the_same_text(client: openai.OpenAI, server: LiveServer) -> None:
+@pytest.mark.live  # the stream read over HTTP (chunked, as uvicorn sends it)
+def test_streaming_reassembles_to_the_same_text(client: openai.OpenAI, server: Server) -> None:
     model = trained_model(client, server)
     prompt, reply = first_example()
     stream = client.chat.completions.create(
@@ -90,7 +89,7 @@ def test_legacy_completions_for_prompt_completion_models(client: openai.OpenAI) 
     assert "".join(c.choices[0].text for c in streamed) == answer.choices[0].text
 
 
-def test_unknown_or_deleted_model_is_404(client: openai.OpenAI, server: LiveServer) -> None:
+def test_unknown_or_deleted_model_is_404(client: openai.OpenAI, server: Server) -> None:
     with pytest.raises(openai.NotFoundError) as info:
         client.chat.completions.create(model="ft:nope", messages=[{"role": "user", "content": "x"}])
     assert info.value.code == "model_not_found"
@@ -306,7 +305,7 @@ def test_context_window_and_output_limit(http: httpx.Client) -> None:
 
 
 def test_a_model_keeps_its_training_when_the_file_is_deleted(
-    client: openai.OpenAI, server: LiveServer
+    client: openai.OpenAI, server: Server
 ) -> None:
     model = trained_model(client, server)
     prompt, reply = first_example()
@@ -319,13 +318,13 @@ def test_a_model_keeps_its_training_when_the_file_is_deleted(
 
 def test_what_a_model_learned_survives_a_restart(tmp_path: Path) -> None:
     settings = make_settings(tmp_path)
-    with live_server(settings) as first:
-        with openai.OpenAI(base_url=first.base_url, api_key=API_KEY, max_retries=0) as client:
+    with in_process(settings) as first:
+        with first.openai(api_key=API_KEY, max_retries=0) as client:
             model = trained_model(client, first)
             client.files.delete(client.fine_tuning.jobs.list().data[0].training_file)
     prompt, reply = first_example()
-    with live_server(make_settings(tmp_path, port=free_port())) as second:
-        with openai.OpenAI(base_url=second.base_url, api_key=API_KEY, max_retries=0) as client:
+    with in_process(make_settings(tmp_path)) as second:
+        with second.openai(api_key=API_KEY, max_retries=0) as client:
             answer = client.chat.completions.create(model=model, messages=prompt)  # type: ignore[arg-type]
             assert answer.choices[0].message.content == reply
 
@@ -352,7 +351,7 @@ def test_in_memory_models_learn_too(mockft: Any) -> None:
 # -- which endpoint serves a model; the headers of an answer; tool turns -------------------
 
 
-def test_each_model_answers_on_its_own_endpoint(client: openai.OpenAI, server: LiveServer) -> None:
+def test_each_model_answers_on_its_own_endpoint(client: openai.OpenAI, server: Server) -> None:
     chat_model = trained_model(client, server)
     path = FIXTURES / "train_prompt_completion.jsonl"
     training = client.files.create(file=(path.name, path.read_bytes()), purpose="fine-tune")
@@ -381,7 +380,7 @@ def test_each_model_answers_on_its_own_endpoint(client: openai.OpenAI, server: L
 
 
 def test_answers_name_their_model_and_rate_limits(
-    http: httpx.Client, client: openai.OpenAI, server: LiveServer
+    http: httpx.Client, client: openai.OpenAI, server: Server
 ) -> None:
     model = trained_model(client, server)
     raw = client.chat.completions.with_raw_response.create(

@@ -7,11 +7,10 @@ import json
 from pathlib import Path
 from typing import Any
 
-import openai
 import pytest
 
 from mockft import cli
-from tests.conftest import API_KEY, FIXTURES, live_server, make_settings
+from tests.conftest import API_KEY, FIXTURES, in_process, make_settings
 from tests.test_validation import (
     BAD,
     CASE_IDS,
@@ -63,8 +62,8 @@ def test_exit_code_and_report(capsys: pytest.CaptureFixture[str], case: Case) ->
 def test_cli_and_server_agree_on_the_whole_corpus(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    with live_server(make_settings(tmp_path)) as server:
-        with openai.OpenAI(base_url=server.base_url, api_key=API_KEY, max_retries=0) as client:
+    with in_process(make_settings(tmp_path)) as server:
+        with server.openai(api_key=API_KEY, max_retries=0) as client:
             for case in CASES:
                 decision = server_decision(client, server, case)
                 code, report = run_json(capsys, case)

@@ -20,13 +20,13 @@ from mockft.pytest_plugin import MockFT
 from mockft.service.clockctl import META_CLOCK, ClockControl
 from mockft.store import SqliteStore
 from tests.conftest import FIXTURES, START
-from tests.serving import Served, served
+from tests.serving import Served, ServedInProcess, served_in_process
 
 FAST = "10000"  # virtual seconds per real second
 TRAIN = (FIXTURES / "train_chat.jsonl").read_bytes()
 
 
-def run_a_job_to_success(server: Served) -> str:
+def run_a_job_to_success(server: Served | ServedInProcess) -> str:
     with server.client() as client:
         file = client.post(
             "/v1/files", files={"file": ("t.jsonl", TRAIN)}, data={"purpose": "fine-tune"}
@@ -41,7 +41,7 @@ def run_a_job_to_success(server: Served) -> str:
     return str(job["id"])
 
 
-def status(server: Served, job_id: str) -> str:
+def status(server: Served | ServedInProcess, job_id: str) -> str:
     with server.client() as client:
         return str(client.get(f"/v1/fine_tuning/jobs/{job_id}").json()["status"])
 
@@ -51,10 +51,10 @@ def status(server: Served, job_id: str) -> str:
 
 def test_a_lower_speed_on_restart_does_not_rewind_time_or_a_finished_job(tmp_path: Path) -> None:
     data = tmp_path / "data"
-    with served(data, "--speed", FAST) as fast:
+    with served_in_process(data, "--speed", FAST) as fast:
         job_id = run_a_job_to_success(fast)
         seen = fast.now()
-    with served(data, "--speed", "1") as slow:
+    with served_in_process(data, "--speed", "1") as slow:
         assert slow.now() >= seen
         assert status(slow, job_id) == "succeeded"
 
@@ -76,12 +76,12 @@ def test_a_speed_set_at_run_time_survives_kill_9(tmp_path: Path) -> None:
 
 def test_reset_keeps_the_clock(tmp_path: Path) -> None:
     data = tmp_path / "data"
-    with served(data, "--speed", FAST) as server:
+    with served_in_process(data, "--speed", FAST) as server:
         time.sleep(0.3)
         with server.client() as client:
             assert client.post("/mockft/reset").status_code == 200
             seen = server.now()
-    with served(data, "--speed", FAST) as again:
+    with served_in_process(data, "--speed", FAST) as again:
         assert again.now() >= seen
 
 
@@ -89,16 +89,16 @@ def test_switching_system_to_manual_and_back_continues_from_the_last_instant(
     tmp_path: Path,
 ) -> None:
     data = tmp_path / "data"
-    with served(data, "--speed", FAST) as system:
+    with served_in_process(data, "--speed", FAST) as system:
         job_id = run_a_job_to_success(system)
         seen = system.now()
-    with served(data, "--clock", "manual", "--start-time", str(START)) as manual:
+    with served_in_process(data, "--clock", "manual", "--start-time", str(START)) as manual:
         assert manual.now() >= seen  # neither the wall clock nor --start-time rewinds it
         assert status(manual, job_id) == "succeeded"
         with manual.client() as client:
             ahead = client.post("/mockft/clock/advance", json={"seconds": 10 * 365 * 86400})
             seen = ahead.json()["now"]
-    with served(data, "--clock", "system", "--speed", "1") as back:
+    with served_in_process(data, "--clock", "system", "--speed", "1") as back:
         assert back.now() >= seen
         assert status(back, job_id) == "succeeded"
 
@@ -173,7 +173,7 @@ def test_out_of_range_clock_moves_are_400s_and_leave_the_server_whole(
     tmp_path: Path, path: str, body: str, param: str
 ) -> None:
     data = tmp_path / "data"
-    with served(data, "--clock", "manual", "--start-time", str(START)) as server:
+    with served_in_process(data, "--clock", "manual", "--start-time", str(START)) as server:
         with server.client() as client:
             refused = raw_post(client, path, body)
             assert refused.status_code == 400, refused.text
@@ -184,13 +184,13 @@ def test_out_of_range_clock_moves_are_400s_and_leave_the_server_whole(
             assert server.now() == START
             ok = client.post("/mockft/clock/advance", json={"seconds": 60})
             assert ok.status_code == 200
-    with served(data, "--clock", "manual") as again:  # and the data dir still starts
+    with served_in_process(data, "--clock", "manual") as again:  # and the data dir still starts
         assert again.now() == START + 60
 
 
 @pytest.mark.parametrize("speed", ["1e308", "0", "-5", "1" + "0" * 400, '"fast"'])
 def test_out_of_range_speeds_are_400s(tmp_path: Path, speed: str) -> None:
-    with served(tmp_path / "data", "--speed", "60") as server, server.client() as client:
+    with served_in_process(tmp_path / "data", "--speed", "60") as server, server.client() as client:
         refused = raw_post(client, "/mockft/clock", '{"speed": ' + speed + "}")
         assert refused.status_code == 400, refused.text
         assert refused.json()["error"]["param"] == "speed"
@@ -198,7 +198,9 @@ def test_out_of_range_speeds_are_400s(tmp_path: Path, speed: str) -> None:
 
 
 def test_the_largest_move_stops_at_the_last_instant(tmp_path: Path) -> None:
-    with served(tmp_path / "data", "--clock", "manual", "--start-time", str(START)) as server:
+    with served_in_process(
+        tmp_path / "data", "--clock", "manual", "--start-time", str(START)
+    ) as server:
         with server.client() as client:
             to_end = client.post("/mockft/clock", json={"now": MAX_INSTANT})
             assert to_end.status_code == 200
@@ -224,14 +226,14 @@ def test_no_stored_clock_value_stops_the_server_from_starting(
     tmp_path: Path, poison: dict[str, str]
 ) -> None:
     data = tmp_path / "data"
-    with served(data, "--clock", "manual", "--start-time", str(START)):
+    with served_in_process(data, "--clock", "manual", "--start-time", str(START)):
         pass
     db = sqlite3.connect(data / "mockft.sqlite3")
     with db:
         for key, value in poison.items():
             db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
     db.close()
-    with served(data, "--clock", "manual") as server, server.client() as client:
+    with served_in_process(data, "--clock", "manual") as server, server.client() as client:
         assert START <= server.now() <= MAX_INSTANT
         made = client.post(
             "/v1/files", files={"file": ("a.jsonl", b'{"a": 1}\n')}, data={"purpose": "batch"}

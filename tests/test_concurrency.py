@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 
-from tests.conftest import API_KEY, FIXTURES, live_server, make_settings
+from tests.conftest import API_KEY, FIXTURES, in_process, live_server, make_settings, raw_http
 
 CLIENTS = 50
 ROUNDS = 6 if os.environ.get("MOCKFT_STRESS") == "1" else 2  # rounds of work per client
@@ -267,10 +267,8 @@ def test_a_page_boundary_deleted_between_pages_does_not_end_the_walk(tmp_path: P
     of a page as its cursor, another client deletes that file, the next page is asked for.
     The walk must go on with the files older than the cursor, not stop as if at the end."""
     with (
-        live_server(make_settings(tmp_path)) as server,
-        httpx.Client(
-            base_url=server.base_url, headers={"Authorization": f"Bearer {API_KEY}"}, timeout=30
-        ) as client,
+        in_process(make_settings(tmp_path)) as server,
+        raw_http(server, API_KEY, timeout=30) as client,
     ):
         ids = [
             client.post(

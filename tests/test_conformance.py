@@ -17,7 +17,7 @@ import httpx
 import openai
 import pytest
 
-from tests.conftest import API_KEY, FIXTURES, LiveServer
+from tests.conftest import API_KEY, FIXTURES, Server, raw_http
 from tests.openapi_contract import (
     UnknownOperationError,
     operation_for,
@@ -121,27 +121,22 @@ def recorder() -> Recorder:
 
 
 @pytest.fixture
-def raw(server: LiveServer, recorder: Recorder) -> Iterator[httpx.Client]:
-    with httpx.Client(
-        base_url=server.base_url,
-        headers={"Authorization": f"Bearer {API_KEY}"},
-        event_hooks={"response": [recorder.hook("http")]},
-        timeout=30,
+def raw(server: Server, recorder: Recorder) -> Iterator[httpx.Client]:
+    with raw_http(
+        server, API_KEY, event_hooks={"response": [recorder.hook("http")]}, timeout=30
     ) as client:
         yield client
 
 
 @pytest.fixture
-def sdk(server: LiveServer, recorder: Recorder) -> Iterator[openai.OpenAI]:
-    http_client = openai.DefaultHttpxClient(event_hooks={"response": [recorder.hook("sdk")]})
-    client = openai.OpenAI(
-        base_url=server.base_url, api_key=API_KEY, max_retries=0, http_client=http_client
-    )
+def sdk(server: Server, recorder: Recorder) -> Iterator[openai.OpenAI]:
+    http_client = server.http_client(event_hooks={"response": [recorder.hook("sdk")]})
+    client = server.openai(api_key=API_KEY, max_retries=0, http_client=http_client)
     yield client
     client.close()
 
 
-def run_until(server: LiveServer, status: Callable[[], str], wanted: set[str]) -> str:
+def run_until(server: Server, status: Callable[[], str], wanted: set[str]) -> str:
     for _ in range(2000):
         current = status()
         if current in wanted:
@@ -150,7 +145,7 @@ def run_until(server: LiveServer, status: Callable[[], str], wanted: set[str]) -
     raise AssertionError(f"never reached {wanted}")
 
 
-def raw_scenario(http: httpx.Client, server: LiveServer) -> None:
+def raw_scenario(http: httpx.Client, server: Server) -> None:
     train = TRAIN.read_bytes()
     # files: every purpose, with and without expiry; list variants; content; delete
     file_ids = {}
@@ -320,7 +315,7 @@ def raw_scenario(http: httpx.Client, server: LiveServer) -> None:
     assert http.delete("/models/ft:nope").status_code == 404
 
 
-def sdk_scenario(client: openai.OpenAI, server: LiveServer) -> None:
+def sdk_scenario(client: openai.OpenAI, server: Server) -> None:
     train = TRAIN.read_bytes()
     files = [
         client.files.create(file=(f"s{i}.jsonl", io.BytesIO(train)), purpose="fine-tune")
@@ -385,7 +380,7 @@ def sdk_scenario(client: openai.OpenAI, server: LiveServer) -> None:
 
 
 def test_scenario_has_no_spec_violations(
-    raw: httpx.Client, sdk: openai.OpenAI, server: LiveServer, recorder: Recorder
+    raw: httpx.Client, sdk: openai.OpenAI, server: Server, recorder: Recorder
 ) -> None:
     raw_scenario(raw, server)
     sdk_scenario(sdk, server)

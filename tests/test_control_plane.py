@@ -18,7 +18,7 @@ import pytest
 from mockft.config import Settings
 from mockft.pytest_plugin import MockFT
 from mockft.service.chaos import Chaos, glob_to_re2
-from tests.conftest import FIXTURES, LiveServer, live_server, make_settings
+from tests.conftest import FIXTURES, Server, in_process, make_settings, raw_http
 from tests.serving import run_cli
 
 TRAIN = (FIXTURES / "train_chat.jsonl").read_bytes()
@@ -26,16 +26,16 @@ ALICE, BOB, ROOT = "sk-alice", "sk-bob", "sk-control"
 
 
 @pytest.fixture
-def orgs(tmp_path: Path) -> Iterator[LiveServer]:
+def orgs(tmp_path: Path) -> Iterator[Server]:
     settings = make_settings(
         tmp_path, api_keys=(f"{ALICE}=team-a", f"{BOB}=team-b"), control_keys=(ROOT,)
     )
-    with live_server(settings) as server:
+    with in_process(settings) as server:
         yield server
 
 
-def client(server: LiveServer, key: str) -> httpx.Client:
-    return httpx.Client(base_url=server.root, headers={"Authorization": f"Bearer {key}"})
+def client(server: Server, key: str) -> httpx.Client:
+    return raw_http(server, key, base_url=server.root_url)
 
 
 def make_job(http: httpx.Client) -> tuple[str, str]:
@@ -48,7 +48,7 @@ def make_job(http: httpx.Client) -> tuple[str, str]:
     return file["id"], job["id"]
 
 
-def test_an_ordinary_key_cannot_move_the_shared_clock(orgs: LiveServer) -> None:
+def test_an_ordinary_key_cannot_move_the_shared_clock(orgs: Server) -> None:
     with client(orgs, ALICE) as alice, client(orgs, ROOT) as root:
         before = alice.get("/mockft/clock").json()["now"]
         for path, body in (
@@ -62,12 +62,12 @@ def test_an_ordinary_key_cannot_move_the_shared_clock(orgs: LiveServer) -> None:
         assert root.post("/mockft/clock/advance", json={"seconds": 60}).json()["now"] == before + 60
 
 
-def test_a_control_key_is_not_an_api_key(orgs: LiveServer) -> None:
+def test_a_control_key_is_not_an_api_key(orgs: Server) -> None:
     with client(orgs, ROOT) as root:
         assert root.get("/v1/models").status_code == 401
 
 
-def test_reset_with_an_ordinary_key_resets_only_its_organization(orgs: LiveServer) -> None:
+def test_reset_with_an_ordinary_key_resets_only_its_organization(orgs: Server) -> None:
     with client(orgs, ALICE) as alice, client(orgs, BOB) as bob:
         alice_file, _ = make_job(alice)
         bob_file, bob_job = make_job(bob)
@@ -87,7 +87,7 @@ def test_reset_with_an_ordinary_key_resets_only_its_organization(orgs: LiveServe
         assert alice.get("/v1/models").status_code == 200  # alice's is gone
 
 
-def test_a_control_key_resets_everything(orgs: LiveServer) -> None:
+def test_a_control_key_resets_everything(orgs: Server) -> None:
     with client(orgs, ALICE) as alice, client(orgs, BOB) as bob, client(orgs, ROOT) as root:
         make_job(alice)
         make_job(bob)
@@ -96,7 +96,7 @@ def test_a_control_key_resets_everything(orgs: LiveServer) -> None:
     assert {p.name for p in (orgs.settings.data_dir / "blobs").iterdir()} == {".partial"}
 
 
-def test_an_ordinary_key_cannot_touch_another_organizations_jobs(orgs: LiveServer) -> None:
+def test_an_ordinary_key_cannot_touch_another_organizations_jobs(orgs: Server) -> None:
     with client(orgs, ALICE) as alice, client(orgs, BOB) as bob, client(orgs, ROOT) as root:
         _, bob_job = make_job(bob)
         for action in ("fail", "complete", "hold", "release"):
@@ -108,7 +108,7 @@ def test_an_ordinary_key_cannot_touch_another_organizations_jobs(orgs: LiveServe
         assert root.post(f"/mockft/jobs/{bob_job}/release").status_code == 200  # control: yes
 
 
-def test_chaos_rules_of_an_ordinary_key_hit_only_its_organization(orgs: LiveServer) -> None:
+def test_chaos_rules_of_an_ordinary_key_hit_only_its_organization(orgs: Server) -> None:
     with client(orgs, ALICE) as alice, client(orgs, BOB) as bob, client(orgs, ROOT) as root:
         rule = alice.post("/mockft/chaos", json={"status": 500}).json()
         assert rule["organization"] is not None
@@ -121,7 +121,7 @@ def test_chaos_rules_of_an_ordinary_key_hit_only_its_organization(orgs: LiveServ
         assert bob.get("/v1/files").status_code == 503  # a control key's rule hits everyone
 
 
-def test_the_request_log_of_an_ordinary_key_is_its_own(orgs: LiveServer) -> None:
+def test_the_request_log_of_an_ordinary_key_is_its_own(orgs: Server) -> None:
     with client(orgs, ALICE) as alice, client(orgs, BOB) as bob, client(orgs, ROOT) as root:
         alice.get("/v1/models")
         bob.get("/v1/files")
@@ -137,7 +137,7 @@ def test_the_request_log_of_an_ordinary_key_is_its_own(orgs: LiveServer) -> None
 
 
 def test_with_no_keys_any_key_drives_everything(tmp_path: Path) -> None:
-    with live_server(make_settings(tmp_path)) as server, client(server, "anything") as http:
+    with in_process(make_settings(tmp_path)) as server, client(server, "anything") as http:
         assert http.post("/mockft/clock/advance", json={"seconds": 5}).status_code == 200
         make_job(http)
         assert http.post("/mockft/reset").status_code == 200
@@ -147,7 +147,7 @@ def test_with_no_keys_any_key_drives_everything(tmp_path: Path) -> None:
 def test_one_organizations_keys_keep_full_control(tmp_path: Path) -> None:
     """Every configured key in one organization: each sees everything there is."""
     settings = make_settings(tmp_path, api_keys=("sk-one", "sk-two"))
-    with live_server(settings) as server, client(server, "sk-two") as http:
+    with in_process(settings) as server, client(server, "sk-two") as http:
         assert http.post("/mockft/clock/advance", json={"seconds": 5}).status_code == 200
 
 
@@ -172,11 +172,11 @@ def test_reset_clears_rules_and_the_log_as_the_docs_say(mockft: MockFT) -> None:
 
 def test_the_cli_resets_through_the_same_backend(tmp_path: Path) -> None:
     settings = make_settings(tmp_path)
-    with live_server(settings) as server, client(server, "k") as http:
+    with in_process(settings) as server, client(server, "k") as http:
         make_job(http)
     done = run_cli("reset", "--data-dir", str(settings.data_dir))
     assert done.returncode == 0, done.stderr
-    with live_server(settings) as server, client(server, "k") as http:
+    with in_process(settings) as server, client(server, "k") as http:
         assert http.get("/v1/files").json()["data"] == []
         assert http.get("/v1/fine_tuning/jobs").json()["data"] == []
 

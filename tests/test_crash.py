@@ -19,8 +19,6 @@ import random
 import re
 import signal
 import socket
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -30,7 +28,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import FIXTURES, START, free_port
+from mockft.pytest_plugin import ServeProcess
+from tests.conftest import FIXTURES, NO_PRELOAD, START
 
 RUNS = 20 if os.environ.get("MOCKFT_STRESS") == "1" else 2
 CONTROL = {"Authorization": "Bearer k"}
@@ -39,83 +38,46 @@ LEARNED = "ftjob-"  # a job's blob: what its models learned (service/learning.py
 TRAIN_LINES = (FIXTURES / "train_chat.jsonl").read_bytes().splitlines(keepends=True)
 
 
-class Mock:
+class Mock(ServeProcess):
     """`python -m mockft serve` on a fixed port and data dir, started and killed at will."""
 
     def __init__(self, data_dir: Path) -> None:
+        super().__init__(
+            "--data-dir",
+            str(data_dir),
+            "--clock",
+            "manual",
+            "--start-time",
+            str(START),
+            "--seed",
+            "3",
+            "--log-level",
+            "warning",
+            env=NO_PRELOAD,
+            log=data_dir.parent / "serve.log",
+        )
         self.data_dir = data_dir
-        self.port = free_port()
-        self.process: subprocess.Popen[bytes] | None = None
-        self.log = data_dir.parent / "serve.log"
 
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> None:
-        assert self.process is None
-        with open(self.log, "ab") as log:
-            self.process = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "mockft",
-                    "serve",
-                    "--port",
-                    str(self.port),
-                    "--data-dir",
-                    str(self.data_dir),
-                    "--clock",
-                    "manual",
-                    "--start-time",
-                    str(START),
-                    "--seed",
-                    "3",
-                    "--log-level",
-                    "warning",
-                ],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{self.url}/mockft/health", timeout=2).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"mockft serve did not start:\n{self.log.read_text()}")
-            time.sleep(0.02)
-
-    def kill9(self) -> None:
-        assert self.process is not None
-        os.kill(self.process.pid, signal.SIGKILL)
-        self.process.wait(timeout=30)
-        assert self.process.returncode == -signal.SIGKILL
-        self.process = None
+    def kill9(self) -> int:
+        code = super().kill9()
+        assert code == -signal.SIGKILL
+        return code
 
     def restart(self) -> None:
         self.kill9()
         self.start()
 
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            self.process.wait(timeout=30)
-        self.process = None
-
     def client(self) -> httpx.Client:
-        return httpx.Client(base_url=f"{self.url}/v1", headers=CONTROL, timeout=60)
+        return httpx.Client(base_url=self.base_url, headers=CONTROL, timeout=60)
 
     def advance(self, seconds: float) -> None:
         response = httpx.post(
-            f"{self.url}/mockft/clock/advance", json={"seconds": seconds}, headers=CONTROL
+            f"{self.root_url}/mockft/clock/advance", json={"seconds": seconds}, headers=CONTROL
         )
         assert response.status_code == 200, response.text
 
     def now(self) -> float:
-        return float(httpx.get(f"{self.url}/mockft/clock", headers=CONTROL).json()["now"])
+        return float(httpx.get(f"{self.root_url}/mockft/clock", headers=CONTROL).json()["now"])
 
     # --- what is on disk ---
 
@@ -140,12 +102,8 @@ class Mock:
 
 @pytest.fixture
 def mock(tmp_path: Path) -> Iterator[Mock]:
-    server = Mock(tmp_path / "data")
-    server.start()
-    try:
+    with Mock(tmp_path / "data") as server:
         yield server
-    finally:
-        server.stop()
 
 
 def jsonl(rng: random.Random, size: int) -> bytes:

@@ -20,7 +20,7 @@ import httpx
 import openai
 import pytest
 
-from tests.conftest import API_KEY, FIXTURES, LiveServer, live_server, make_settings
+from tests.conftest import API_KEY, FIXTURES, Server, live_server, make_settings
 
 CHROMIUM = Path(os.environ.get("MOCKFT_CHROMIUM", "/usr/bin/chromium"))
 # Headless, and quiet: no sandbox (CI runs as root), no GPU, nothing fetched by Chromium
@@ -65,11 +65,11 @@ class Tab:
 
 
 @pytest.fixture
-def tabs(browser: Any, server: LiveServer) -> Iterator[Any]:
+def tabs(browser: Any, server: Server) -> Iterator[Any]:
     """Opens pages of the dashboard at a viewport size; requests anywhere but the server
     are aborted and recorded, console errors and uncaught exceptions are recorded."""
     contexts: list[Any] = []
-    origin = server.root
+    origin = server.root_url
 
     def open_tab(viewport: dict[str, int]) -> Tab:
         context = browser.new_context(viewport=viewport)
@@ -127,8 +127,9 @@ def shown_state(page: Any) -> dict[str, Any]:
     )
 
 
+@pytest.mark.live  # a real browser, on a real socket
 def test_job_page_in_chromium_matches_the_api(
-    tabs: Any, server: LiveServer, client: openai.OpenAI
+    tabs: Any, server: Server, client: openai.OpenAI
 ) -> None:
     training, validation = (
         client.files.create(file=(name, (FIXTURES / name).read_bytes()), purpose="fine-tune")
@@ -147,7 +148,7 @@ def test_job_page_in_chromium_matches_the_api(
 
     desk = tabs(DESKTOP)
     page = desk.page
-    page.goto(f"{server.root}/dashboard/jobs/{job.id}")
+    page.goto(f"{server.root_url}/dashboard/jobs/{job.id}")
     running_job, running_events, _ = api_state(client, job.id)
     shown = shown_state(page)
     newest_metrics = next(e for e in running_events if e.type == "metrics")
@@ -180,26 +181,26 @@ def test_job_page_in_chromium_matches_the_api(
     assert page.evaluate("document.activeElement.textContent.trim()") == "Skip to content"
 
     # A form in a real browser passes the CSRF and origin checks and reaches the service.
-    page.goto(f"{server.root}/dashboard/operator")
-    before = httpx.get(f"{server.root}/mockft/clock", headers=AUTH).json()["now"]
+    page.goto(f"{server.root_url}/dashboard/operator")
+    before = httpx.get(f"{server.root_url}/mockft/clock", headers=AUTH).json()["now"]
     page.click("button[name='seconds'][value='60']")
     assert page.locator("p[role='status']").inner_text() == "Clock advanced by 60 s."
-    assert httpx.get(f"{server.root}/mockft/clock", headers=AUTH).json()["now"] == before + 60
-    page.goto(f"{server.root}/dashboard/jobs/{job.id}")
+    assert httpx.get(f"{server.root_url}/mockft/clock", headers=AUTH).json()["now"] == before + 60
+    page.goto(f"{server.root_url}/dashboard/jobs/{job.id}")
 
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "dashboard-job-desktop.png"), full_page=True)
-    page.goto(f"{server.root}/dashboard/")
+    page.goto(f"{server.root_url}/dashboard/")
     row = page.locator(f"tr[data-job='{job.id}']")
     assert row.locator("[data-status]").get_attribute("data-status") == "succeeded"
     assert f"step {total}/{total}" in row.inner_text()
     page.screenshot(path=str(ARTIFACTS / "dashboard-jobs-desktop.png"), full_page=True)
 
     phone = tabs(PHONE)
-    phone.page.goto(f"{server.root}/dashboard/")
+    phone.page.goto(f"{server.root_url}/dashboard/")
     assert phone.page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     phone.page.screenshot(path=str(ARTIFACTS / "dashboard-jobs-phone.png"), full_page=True)
-    phone.page.goto(f"{server.root}/dashboard/jobs/{job.id}")
+    phone.page.goto(f"{server.root_url}/dashboard/jobs/{job.id}")
     assert phone.page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     phone.page.screenshot(path=str(ARTIFACTS / "dashboard-job-phone.png"), full_page=True)
 
@@ -220,8 +221,8 @@ def test_a_wrong_key_at_sign_in_is_answered_without_a_console_error(
             errors: list[str] = []
             page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
             page.on("pageerror", lambda error: errors.append(str(error)))
-            page.goto(f"{keyed.root}/dashboard/")
-            assert page.url.startswith(f"{keyed.root}/dashboard/login")
+            page.goto(f"{keyed.root_url}/dashboard/")
+            assert page.url.startswith(f"{keyed.root_url}/dashboard/login")
             page.fill("#key", "sk-wrong-key-000000")
             page.click("button[type='submit']")
             alert = page.locator("p[role='alert']")
@@ -230,7 +231,7 @@ def test_a_wrong_key_at_sign_in_is_answered_without_a_console_error(
             assert page.get_attribute("#key", "aria-invalid") == "true"
             page.fill("#key", API_KEY)
             page.click("button[type='submit']")
-            page.wait_for_url(f"{keyed.root}/dashboard/")
+            page.wait_for_url(f"{keyed.root_url}/dashboard/")
             assert errors == []
         finally:
             context.close()

@@ -12,7 +12,6 @@ import shutil
 import sqlite3
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +19,9 @@ import httpx
 import openai
 import pytest
 
+from mockft.pytest_plugin.live import PYTHON_MOCKFT, ServeProcess
 from mockft.store import blobs
-from tests.conftest import FIXTURES, LiveServer, free_port
+from tests.conftest import FIXTURES, Server
 
 TRAIN = (FIXTURES / "train_chat.jsonl").read_bytes()
 
@@ -30,16 +30,16 @@ def no_space(*args: Any) -> None:
     raise OSError(errno.ENOSPC, "No space left on device")
 
 
-def stray_bytes(server: LiveServer) -> list[Path]:
+def stray_bytes(server: Server) -> list[Path]:
     root = server.settings.data_dir / "blobs"
     return sorted((root / ".partial").iterdir())
 
 
 def test_a_write_on_a_full_disk_is_a_507_the_sdk_does_not_retry(
-    server: LiveServer, client: openai.OpenAI, monkeypatch: pytest.MonkeyPatch
+    server: Server, client: openai.OpenAI, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(blobs, "_write_all", no_space)
-    retrying = openai.OpenAI(base_url=server.base_url, api_key="k", max_retries=2)
+    retrying = server.openai(api_key="k", max_retries=2)
     with pytest.raises(openai.APIStatusError) as full:
         retrying.files.create(file=("t.jsonl", TRAIN * 2000), purpose="fine-tune")
     assert full.value.status_code == 507
@@ -54,7 +54,7 @@ def test_a_write_on_a_full_disk_is_a_507_the_sdk_does_not_retry(
 
 
 def test_a_store_write_on_a_full_disk_is_a_507(
-    server: LiveServer, http: httpx.Client, monkeypatch: pytest.MonkeyPatch
+    server: Server, http: httpx.Client, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     store = server.service.store
 
@@ -70,7 +70,7 @@ def test_a_store_write_on_a_full_disk_is_a_507(
 
 
 def test_delete_frees_space_when_the_store_cannot_record_it(
-    server: LiveServer, client: openai.OpenAI, monkeypatch: pytest.MonkeyPatch
+    server: Server, client: openai.OpenAI, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     made = client.files.create(file=("t.jsonl", TRAIN), purpose="fine-tune")
     store = server.service.store
@@ -93,17 +93,17 @@ def test_delete_frees_space_when_the_store_cannot_record_it(
 
 def test_start_up_finishes_a_deletion_a_crash_cut_short(tmp_path: Path) -> None:
     """The bytes were deleted (space freed), the server died before recording it."""
-    from tests.conftest import live_server, make_settings
+    from tests.conftest import in_process, make_settings
 
     settings = make_settings(tmp_path)
-    with live_server(settings) as server:
-        sdk = openai.OpenAI(base_url=server.base_url, api_key="k", max_retries=0)
+    with in_process(settings) as server:
+        sdk = server.openai(api_key="k", max_retries=0)
         made = sdk.files.create(file=("t.jsonl", TRAIN), purpose="fine-tune")
         kept = sdk.files.create(file=("u.jsonl", TRAIN), purpose="fine-tune")
         sdk.close()
     (settings.data_dir / "blobs" / made.id).unlink()
-    with live_server(settings) as server:
-        sdk = openai.OpenAI(base_url=server.base_url, api_key="k", max_retries=0)
+    with in_process(settings) as server:
+        sdk = server.openai(api_key="k", max_retries=0)
         assert [f.id for f in sdk.files.list().data] == [kept.id]
         sdk.close()
 
@@ -135,26 +135,13 @@ def _user_namespaces() -> bool:
 def test_on_a_really_full_disk_writes_fail_cleanly_and_delete_frees_space(tmp_path: Path) -> None:
     mount = tmp_path / "disk"
     mount.mkdir()
-    port = free_port()
-    script = (
-        f"mount -t tmpfs -o size=3m tmpfs {mount} && exec {sys.executable} -m mockft serve "
-        f"--port {port} --data-dir {mount / 'data'} --clock manual --log-level warning"
-    )
-    log = tmp_path / "serve.log"
-    with open(log, "wb") as out:
-        process = subprocess.Popen(["unshare", "-rm", "sh", "-c", script], stdout=out, stderr=out)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{url}/mockft/health").status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert process.poll() is None and time.monotonic() < deadline, log.read_text()
-            time.sleep(0.05)
-        with httpx.Client(base_url=f"{url}/v1", headers={"Authorization": "Bearer k"}) as http:
+    # `mockft serve` in a mount namespace of its own, on a 3 MB tmpfs: "$0" "$@" is the
+    # command ServeProcess runs.
+    mounted = f'mount -t tmpfs -o size=3m tmpfs {mount} && exec "$0" "$@"'
+    flags = ("--data-dir", str(mount / "data"), "--clock", "manual", "--log-level", "warning")
+    command = ("unshare", "-rm", "sh", "-c", mounted, *PYTHON_MOCKFT)
+    with ServeProcess(*flags, command=command, log=tmp_path / "serve.log") as served:
+        with httpx.Client(base_url=served.base_url, headers={"Authorization": "Bearer k"}) as http:
             chunk = b'{"a": "' + b"x" * 200_000 + b'"}\n'
             made: list[str] = []
             for _ in range(40):  # 40 x 200 kB cannot fit in 3 MB
@@ -178,6 +165,3 @@ def test_on_a_really_full_disk_writes_fail_cleanly_and_delete_frees_space(tmp_pa
             assert ids == [*made[3:], again.json()["id"]]
             for file_id in ids:
                 assert len(http.get(f"/files/{file_id}/content").content) == len(chunk)
-    finally:
-        process.terminate()
-        process.wait(timeout=30)

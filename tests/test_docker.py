@@ -9,9 +9,7 @@ import fnmatch
 import json
 import os
 import shlex
-import socket
 import subprocess
-import time
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -20,12 +18,13 @@ from pathlib import Path
 import pytest
 import yaml
 
+from mockft.pytest_plugin.live import ServeProcess, free_port
+
 ROOT = Path(__file__).resolve().parent.parent
 DOCKERFILE = ROOT / "docker" / "Dockerfile"
 COMPOSE = ROOT / "docker" / "compose.yaml"
 DOCKERIGNORE = ROOT / ".dockerignore"
 START_TIMEOUT = 30.0  # seconds for the server to answer
-POLL_SECONDS = 0.05
 HEALTH_PATH = "/mockft/health"
 
 
@@ -95,25 +94,30 @@ def healthcheck_command(parsed: list[Instruction]) -> list[str]:
     return exec_form(command)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def parsed() -> list[Instruction]:
     return instructions(DOCKERFILE.read_text())
 
 
-@dataclass
-class Container:
-    """The image's command, run here with the image's environment."""
+class Container(ServeProcess):
+    """The image's command, run here with the image's environment (where it listens and
+    keeps its state come from that environment, not from flags), in a directory of its own."""
 
-    env: dict[str, str]
-    port: int
-    data_dir: Path
-    process: subprocess.Popen[str]
+    def __init__(self, parsed: list[Instruction], workdir: Path) -> None:
+        port = free_port()
+        self.data_dir = workdir / "data"
+        env = {**image_env(parsed), "MOCKFT_DATA_DIR": str(self.data_dir), "MOCKFT_PORT": str(port)}
+        super().__init__(
+            port=port,
+            env=env,
+            cwd=workdir,
+            log=workdir / "container.log",
+            start_seconds=START_TIMEOUT,
+        )
+        self.command = tuple(image_command(parsed))
+
+    def argv(self) -> list[str]:
+        return list(self.command)
 
     def get(self, path: str) -> dict[str, object]:
         url = f"http://127.0.0.1:{self.port}{path}"
@@ -124,43 +128,15 @@ class Container:
 
 @pytest.fixture
 def container(parsed: list[Instruction], tmp_path: Path) -> Iterator[Container]:
-    port = free_port()
-    data_dir = tmp_path / "data"
-    env = {**image_env(parsed), "MOCKFT_DATA_DIR": str(data_dir), "MOCKFT_PORT": str(port)}
-    process = subprocess.Popen(
-        image_command(parsed),
-        env={**os.environ, **env},
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    running = Container(env, port, data_dir, process)
-    try:
-        deadline = time.monotonic() + START_TIMEOUT
-        while True:
-            assert process.poll() is None, process.communicate()[0]
-            try:
-                running.get(HEALTH_PATH)
-                break
-            except OSError:
-                assert time.monotonic() < deadline, "the image's command did not serve"
-                time.sleep(POLL_SECONDS)
+    with Container(parsed, tmp_path) as running:
         yield running
-    finally:
-        process.terminate()
-        try:
-            process.communicate(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.communicate()
 
 
 def test_the_image_command_serves_health_on_every_interface(container: Container) -> None:
     assert container.env["MOCKFT_HOST"] == "0.0.0.0"
     assert container.get(HEALTH_PATH)["status"] == "ok"
-    container.process.terminate()
-    output = container.process.communicate(timeout=10)[0]
+    container.stop()
+    output = container.output()
     assert f"http://0.0.0.0:{container.port}" in output  # uvicorn: where it listens
     assert (container.data_dir / "mockft.sqlite3").is_file()  # state in the data volume
 

@@ -6,7 +6,6 @@ import io
 import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
@@ -15,48 +14,16 @@ from pathlib import Path
 import httpx
 import openai
 
-from tests.conftest import free_port
+from mockft.pytest_plugin.live import ServeProcess, free_port
+from tests.conftest import NO_PRELOAD
 
 
 @contextmanager
 def serve(data_dir: Path, port: int) -> Iterator[subprocess.Popen[bytes]]:
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "mockft",
-            "serve",
-            "--port",
-            str(port),
-            "--data-dir",
-            str(data_dir),
-            "--clock",
-            "manual",
-            "--log-level",
-            "warning",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    deadline = time.monotonic() + 20
-    while True:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/mockft/health").status_code == 200:
-                break
-        except httpx.TransportError:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            output = process.stdout.read().decode() if process.stdout else ""
-            raise RuntimeError(f"mockft serve did not start:\n{output}")
-        time.sleep(0.05)
-    try:
-        yield process
-    finally:
-        if process.poll() is None:
-            process.terminate()
-            process.wait(timeout=10)
-        if process.stdout:
-            process.stdout.close()
+    flags = ("--data-dir", str(data_dir), "--clock", "manual", "--log-level", "warning")
+    with ServeProcess(*flags, port=port, env=NO_PRELOAD) as server:
+        assert server.process is not None
+        yield server.process
 
 
 def sdk(port: int) -> openai.OpenAI:
@@ -117,7 +84,11 @@ def test_partial_upload_cut_by_kill_9_leaves_nothing(tmp_path: Path) -> None:
                 + head
                 + b'{"a": 1}\n' * 20000
             )
-            time.sleep(0.3)
+            partial = tmp_path / "blobs" / ".partial"
+            deadline = time.monotonic() + 10
+            while not (partial.is_dir() and any(partial.iterdir())):  # the upload is on disk
+                assert time.monotonic() < deadline, "no partial upload"
+                time.sleep(0.005)
             os.kill(process.pid, signal.SIGKILL)
             process.wait()
 

@@ -10,7 +10,7 @@ import httpx
 import openai
 import pytest
 
-from tests.conftest import LiveServer
+from tests.conftest import Server
 
 SAMPLE = b"".join(
     json.dumps(
@@ -93,9 +93,7 @@ def test_file_object_has_the_fields_of_the_2025_captures_in_their_order(
     assert (body["expires_at"], body["status_details"]) == (None, None)
 
 
-def test_expiring_file_vanishes_when_the_clock_passes(
-    http: httpx.Client, server: LiveServer
-) -> None:
+def test_expiring_file_vanishes_when_the_clock_passes(http: httpx.Client, server: Server) -> None:
     body = http.post(
         "/files",
         files={"file": ("a.jsonl", SAMPLE)},

@@ -19,7 +19,7 @@ import pytest
 from mockft import lifecycle, synth
 from mockft import validation as validation_rules
 from mockft.pytest_plugin import MockFT
-from tests.conftest import FIXTURES, LiveServer, live_server, make_settings
+from tests.conftest import FIXTURES, Server, in_process, make_settings, raw_http
 
 TRAIN = FIXTURES / "train_chat.jsonl"
 VALID = FIXTURES / "valid_chat.jsonl"
@@ -38,7 +38,7 @@ def create_job(client: openai.OpenAI, **extra: object) -> openai.types.fine_tuni
     )
 
 
-def run_to_end(client: openai.OpenAI, server: LiveServer, job_id: str, step: int = 60) -> list[str]:
+def run_to_end(client: openai.OpenAI, server: Server, job_id: str, step: int = 60) -> list[str]:
     """Advance the clock `step` seconds at a time, recording each new status seen."""
     seen = [client.fine_tuning.jobs.retrieve(job_id).status]
     for _ in range(12_000 // step):
@@ -51,7 +51,7 @@ def run_to_end(client: openai.OpenAI, server: LiveServer, job_id: str, step: int
     raise AssertionError(f"job never finished: {seen}")
 
 
-def test_full_pipeline(client: openai.OpenAI, server: LiveServer) -> None:
+def test_full_pipeline(client: openai.OpenAI, server: Server) -> None:
     training, validation = upload(client, TRAIN), upload(client, VALID)
     job = client.fine_tuning.jobs.create(
         model="gpt-4o-mini",
@@ -141,8 +141,8 @@ def test_full_pipeline(client: openai.OpenAI, server: LiveServer) -> None:
 def test_same_seed_gives_identical_metrics_and_csv(tmp_path: Path) -> None:
     outputs = []
     for run in range(2):
-        with live_server(make_settings(tmp_path / str(run))) as server:
-            with openai.OpenAI(base_url=server.base_url, api_key="k", max_retries=0) as client:
+        with in_process(make_settings(tmp_path / str(run))) as server:
+            with server.openai(api_key="k", max_retries=0) as client:
                 job = create_job(client, seed=42, hyperparameters={"n_epochs": 2})
                 run_to_end(client, server, job.id)
                 done = client.fine_tuning.jobs.retrieve(job.id)
@@ -173,7 +173,7 @@ def test_a_result_file_is_made_when_the_job_ends_however_late_it_is_seen(
     assert client.models.retrieve(done.fine_tuned_model or "").created == done.finished_at
 
 
-def test_cancel_while_running(client: openai.OpenAI, server: LiveServer) -> None:
+def test_cancel_while_running(client: openai.OpenAI, server: Server) -> None:
     job = create_job(client)
     while client.fine_tuning.jobs.retrieve(job.id).status != "running":
         server.advance(10)
@@ -189,7 +189,7 @@ def test_cancel_while_running(client: openai.OpenAI, server: LiveServer) -> None
         client.fine_tuning.jobs.cancel(job.id)
 
 
-def test_pause_and_resume(client: openai.OpenAI, server: LiveServer) -> None:
+def test_pause_and_resume(client: openai.OpenAI, server: Server) -> None:
     job = create_job(client)
     with pytest.raises(openai.BadRequestError):
         client.fine_tuning.jobs.pause(job.id)  # still validating
@@ -202,11 +202,11 @@ def test_pause_and_resume(client: openai.OpenAI, server: LiveServer) -> None:
     assert run_to_end(client, server, job.id)[-1] == "succeeded"
 
 
-def test_control_fail_and_complete(client: openai.OpenAI, server: LiveServer) -> None:
+def test_control_fail_and_complete(client: openai.OpenAI, server: Server) -> None:
     auth = {"Authorization": "Bearer k"}
     job = create_job(client)
-    response = httpx.post(
-        f"{server.root}/mockft/jobs/{job.id}/fail",
+    response = raw_http(server).post(
+        f"{server.root_url}/mockft/jobs/{job.id}/fail",
         json={"code": "invalid_training_file", "message": "Line 3 is bad"},
         headers=auth,
     )
@@ -218,7 +218,9 @@ def test_control_fail_and_complete(client: openai.OpenAI, server: LiveServer) ->
     assert client.fine_tuning.jobs.list_events(job.id).data[0].level == "error"
 
     other = create_job(client)
-    httpx.post(f"{server.root}/mockft/jobs/{other.id}/complete", headers=auth).raise_for_status()
+    raw_http(server).post(
+        f"{server.root_url}/mockft/jobs/{other.id}/complete", headers=auth
+    ).raise_for_status()
     done = client.fine_tuning.jobs.retrieve(other.id)
     assert done.status == "succeeded"
     assert done.fine_tuned_model in {m.id for m in client.models.list()}
@@ -284,7 +286,7 @@ def test_unknown_job_is_404_with_real_wording(http: httpx.Client) -> None:
     assert http.post("/fine_tuning/jobs/123/cancel").status_code == 404
 
 
-def test_too_few_examples_fail_during_validation(client: openai.OpenAI, server: LiveServer) -> None:
+def test_too_few_examples_fail_during_validation(client: openai.OpenAI, server: Server) -> None:
     small = client.files.create(
         file=("small.jsonl", (FIXTURES / "bad" / "too_few.jsonl").read_bytes()),
         purpose="fine-tune",
@@ -301,14 +303,14 @@ def test_too_few_examples_fail_during_validation(client: openai.OpenAI, server: 
 
 def test_another_org_sees_nothing(tmp_path: Path) -> None:
     settings = make_settings(tmp_path, api_keys=("sk-a=acme", "sk-b=globex"))
-    with live_server(settings) as server:
-        a = openai.OpenAI(base_url=server.base_url, api_key="sk-a", max_retries=0)
-        b = openai.OpenAI(base_url=server.base_url, api_key="sk-b", max_retries=0)
+    with in_process(settings) as server:
+        a = server.openai(api_key="sk-a", max_retries=0)
+        b = server.openai(api_key="sk-b", max_retries=0)
         with a, b:
             _check_isolation(server, a, b)
 
 
-def _check_isolation(server: LiveServer, a: openai.OpenAI, b: openai.OpenAI) -> None:
+def _check_isolation(server: Server, a: openai.OpenAI, b: openai.OpenAI) -> None:
     job = create_job(a)
     run_to_end(a, server, job.id)
     done = a.fine_tuning.jobs.retrieve(job.id)
@@ -348,13 +350,11 @@ def test_reinforcement_jobs_check_their_grader(http: httpx.Client, client: opena
     assert refused.json()["error"]["param"] == "method.reinforcement.grader.operation"
 
 
-def control(server: LiveServer, path: str, body: dict[str, object] | None = None) -> httpx.Response:
-    return httpx.post(
-        f"{server.root}/mockft{path}", json=body or {}, headers={"Authorization": "Bearer k"}
-    )
+def control(server: Server, path: str, body: dict[str, object] | None = None) -> httpx.Response:
+    return raw_http(server, "k").post(f"{server.root_url}/mockft{path}", json=body or {})
 
 
-def test_hold_keeps_a_job_queued_until_released(client: openai.OpenAI, server: LiveServer) -> None:
+def test_hold_keeps_a_job_queued_until_released(client: openai.OpenAI, server: Server) -> None:
     job = create_job(client)
     while client.fine_tuning.jobs.retrieve(job.id).status != "queued":
         server.advance(5)
@@ -369,9 +369,7 @@ def test_hold_keeps_a_job_queued_until_released(client: openai.OpenAI, server: L
     assert not any("paused" in m or "held" in m for m in messages)
 
 
-def test_fail_at_a_step_happens_when_that_step_comes(
-    client: openai.OpenAI, server: LiveServer
-) -> None:
+def test_fail_at_a_step_happens_when_that_step_comes(client: openai.OpenAI, server: Server) -> None:
     job = create_job(client, hyperparameters={"n_epochs": 2})
     armed = control(
         server,
@@ -395,7 +393,7 @@ def test_fail_at_a_step_happens_when_that_step_comes(
     assert max(steps) == 7
 
 
-def test_fail_on_entering_a_state(client: openai.OpenAI, server: LiveServer) -> None:
+def test_fail_on_entering_a_state(client: openai.OpenAI, server: Server) -> None:
     job = create_job(client)
     control(
         server, f"/jobs/{job.id}/fail", {"code": "quota", "message": "no", "in_state": "running"}
@@ -405,7 +403,7 @@ def test_fail_on_entering_a_state(client: openai.OpenAI, server: LiveServer) -> 
     assert bad.status_code == 400
 
 
-def test_fail_at_step_out_of_range_is_400(client: openai.OpenAI, server: LiveServer) -> None:
+def test_fail_at_step_out_of_range_is_400(client: openai.OpenAI, server: Server) -> None:
     job = create_job(client)
     response = control(server, f"/jobs/{job.id}/fail", {"at_step": 10_000})
     assert response.status_code == 400
@@ -413,7 +411,7 @@ def test_fail_at_step_out_of_range_is_400(client: openai.OpenAI, server: LiveSer
 
 
 def test_reinforcement_metrics_carry_the_grader_reward(
-    http: httpx.Client, client: openai.OpenAI, server: LiveServer
+    http: httpx.Client, client: openai.OpenAI, server: Server
 ) -> None:
     grader = {
         "type": "string_check",
@@ -448,7 +446,7 @@ def test_reinforcement_metrics_carry_the_grader_reward(
 
 
 def test_results_are_made_once_even_from_an_older_reading_of_the_job(
-    client: openai.OpenAI, server: LiveServer
+    client: openai.OpenAI, server: Server
 ) -> None:
     """Reads share one decoding per stored version of a job; one taken before the results
     were made must not make them a second time."""
@@ -483,14 +481,14 @@ class _Gate:
 
 
 def test_other_requests_are_answered_while_a_training_file_validates(
-    server: LiveServer, client: openai.OpenAI, monkeypatch: pytest.MonkeyPatch
+    server: Server, client: openai.OpenAI, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Create answers at once; validation runs off the loop; a read that needs its outcome
     waits for it without holding anyone else up."""
     gate = _Gate(validation_rules.validate_file)
     monkeypatch.setattr(validation_rules, "validate_file", gate)
     training = upload(client, TRAIN)
-    quick = openai.OpenAI(base_url=server.base_url, api_key="k", max_retries=0, timeout=5)
+    quick = server.openai(api_key="k", max_retries=0, timeout=5)
     with quick:
         job = quick.fine_tuning.jobs.create(model="gpt-4o-mini", training_file=training)
         assert job.status == "validating_files"
@@ -512,7 +510,7 @@ def test_other_requests_are_answered_while_a_training_file_validates(
 
 
 def test_a_success_is_materialised_off_the_event_loop(
-    server: LiveServer, client: openai.OpenAI, monkeypatch: pytest.MonkeyPatch
+    server: Server, client: openai.OpenAI, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The result file of a success is written off the loop: the first reader of the success
     waits for it, everyone else is answered."""
@@ -526,7 +524,7 @@ def test_a_success_is_materialised_off_the_event_loop(
     )
     first.start()
     assert gate.entered.wait(timeout=10)
-    with openai.OpenAI(base_url=server.base_url, api_key="k", max_retries=0, timeout=5) as quick:
+    with server.openai(api_key="k", max_retries=0, timeout=5) as quick:
         assert quick.models.retrieve("gpt-4o-mini").id == "gpt-4o-mini"
         assert [f.purpose for f in quick.files.list()] == ["fine-tune"]
     assert "job" not in seen

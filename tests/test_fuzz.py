@@ -48,12 +48,11 @@ from starlette.testclient import TestClient
 from mockft.app import create_app
 from mockft.config import Settings
 from tests.conftest import (
-    API_KEY,
     FIXTURES,
     START,
-    LiveServer,
-    _check_hook,
+    Server,
     checked_http,
+    in_process,
     live_server,
     make_settings,
 )
@@ -302,13 +301,14 @@ def test_schemathesis(method: str, path: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """Live: some cases send raw bytes over a socket."""
     with live_server(make_settings(tmp_path_factory.mktemp("hostile"))) as live:
         yield live
 
 
 @pytest.fixture(scope="module")
-def http(server: LiveServer) -> Iterator[httpx.Client]:
+def http(server: Server) -> Iterator[httpx.Client]:
     """Raw HTTP; every response is checked against the spec (the conftest hook)."""
     with checked_http(server) as client:
         yield client
@@ -353,7 +353,7 @@ def file_ids(http: httpx.Client) -> list[str]:
     return [f["id"] for f in http.get("/files", params={"limit": 10000}).json()["data"]]
 
 
-def stray_files(server: LiveServer) -> list[Path]:
+def stray_files(server: Server) -> list[Path]:
     """Anything under the data dir that is not the database or a committed blob (a file, or
     the directory of segments of a composed one)."""
     data_dir = server.settings.data_dir
@@ -470,7 +470,7 @@ MALFORMED_MULTIPART: list[tuple[str, dict[str, str], bytes]] = [
     ids=[name for name, _, _ in MALFORMED_MULTIPART],
 )
 def test_malformed_multipart_is_a_400_and_leaves_nothing(
-    http: httpx.Client, server: LiveServer, headers: dict[str, str], body: bytes
+    http: httpx.Client, server: Server, headers: dict[str, str], body: bytes
 ) -> None:
     before = file_ids(http)
     envelope(post_files(http, body, headers))
@@ -479,7 +479,7 @@ def test_malformed_multipart_is_a_400_and_leaves_nothing(
     assert not any((server.settings.data_dir / "blobs" / ".partial").iterdir())
 
 
-def test_malformed_upload_parts_are_a_400(http: httpx.Client, server: LiveServer) -> None:
+def test_malformed_upload_parts_are_a_400(http: httpx.Client, server: Server) -> None:
     upload = http.post(
         "/uploads",
         json={"filename": "a.jsonl", "purpose": "fine-tune", "bytes": 10, "mime_type": "x"},
@@ -513,7 +513,7 @@ TRAVERSAL_NAMES = [
 
 @pytest.mark.parametrize("name", TRAVERSAL_NAMES, ids=range(len(TRAVERSAL_NAMES)))
 def test_filenames_are_echoed_never_used_as_paths(
-    http: httpx.Client, server: LiveServer, name: str
+    http: httpx.Client, server: Server, name: str
 ) -> None:
     purpose = "fine-tune" if name.endswith(".jsonl") else "batch"  # user_data: no download
     body = multipart(
@@ -533,7 +533,7 @@ def test_filenames_are_echoed_never_used_as_paths(
 
 
 def test_uploads_echo_hostile_filenames_without_touching_the_filesystem(
-    http: httpx.Client, server: LiveServer
+    http: httpx.Client, server: Server
 ) -> None:
     name = "../../../../tmp/mockft-traversal-upload.jsonl"
     upload = http.post(
@@ -617,15 +617,7 @@ def test_hostile_json_bodies_are_a_4xx(http: httpx.Client, path: str, body: byte
 def own_http(tmp_path: Path) -> Iterator[httpx.Client]:
     """A server of the test's own, for tests whose leftovers (while the product accepts what
     they send) would break the shared one."""
-    with (
-        live_server(make_settings(tmp_path)) as live,
-        httpx.Client(
-            base_url=live.base_url,
-            headers={"Authorization": f"Bearer {API_KEY}"},
-            event_hooks={"response": [_check_hook]},
-            timeout=30,
-        ) as client,
-    ):
+    with in_process(make_settings(tmp_path)) as app, checked_http(app) as client:
         yield client
 
 
@@ -697,7 +689,7 @@ def test_bad_limits(
 
 
 @pytest.fixture(scope="module")
-def job_id(http: httpx.Client, server: LiveServer) -> str:
+def job_id(http: httpx.Client, server: Server) -> str:
     training = post_files(http, multipart([PURPOSE, (disposition(b"file", b"t.jsonl"), TRAIN)]))
     job = http.post(
         "/fine_tuning/jobs", json={"model": "gpt-4o-mini", "training_file": training.json()["id"]}
@@ -761,7 +753,7 @@ def test_unicode_and_odd_ids_are_a_404(http: httpx.Client, raw_id: str) -> None:
         envelope(http.request(method, path), 404)
 
 
-def test_very_long_urls(http: httpx.Client, server: LiveServer) -> None:
+def test_very_long_urls(http: httpx.Client, server: Server) -> None:
     for size in (1_000, 8_000, 30_000):
         envelope(http.get("/files/file-" + "a" * size), 404)
         response = http.get("/files", params={"after": "x" * size})
@@ -799,7 +791,7 @@ def test_duplicate_query_parameters(http: httpx.Client, job_id: str) -> None:
     ],
     ids=["empty", "bare", "blank key", "spaces", "basic", "token", "huge"],
 )
-def test_garbage_auth_headers_are_a_401(server: LiveServer, authorization: bytes) -> None:
+def test_garbage_auth_headers_are_a_401(server: Server, authorization: bytes) -> None:
     request = b"GET /v1/files HTTP/1.1\r\nHost: x\r\nAuthorization: " + authorization
     status, body = raw_request(server, request + b"\r\nConnection: close\r\n\r\n")
     assert status == 401, body[:300]
@@ -811,7 +803,7 @@ def test_garbage_auth_headers_are_a_401(server: LiveServer, authorization: bytes
 @pytest.mark.parametrize(
     "authorization", [b"Bearer \xe9\xe8", b"bearer\tk", b"BEARER k"], ids=["latin-1", "tab", "caps"]
 )
-def test_odd_but_present_keys_are_not_a_5xx(server: LiveServer, authorization: bytes) -> None:
+def test_odd_but_present_keys_are_not_a_5xx(server: Server, authorization: bytes) -> None:
     # Any key is accepted by default: either a 200 or a 401, never a server error.
     request = b"GET /v1/files HTTP/1.1\r\nHost: x\r\nAuthorization: " + authorization
     status, body = raw_request(server, request + b"\r\nConnection: close\r\n\r\n")
@@ -819,7 +811,7 @@ def test_odd_but_present_keys_are_not_a_5xx(server: LiveServer, authorization: b
     strict_json(body)
 
 
-def raw_request(server: LiveServer, data: bytes) -> tuple[int | None, bytes]:
+def raw_request(server: Server, data: bytes) -> tuple[int | None, bytes]:
     """Send bytes as they are, then end the request; the status code (None if the server
     hung up without one) and the body."""
     host, port = server.settings.host, server.settings.port
@@ -842,7 +834,7 @@ def raw_request(server: LiveServer, data: bytes) -> tuple[int | None, bytes]:
     ids=["in the headers of a part", "in the purpose", "in the file"],
 )
 def test_truncated_multipart_stream_leaves_nothing(
-    http: httpx.Client, server: LiveServer, cut: int
+    http: httpx.Client, server: Server, cut: int
 ) -> None:
     body = multipart([PURPOSE, (disposition(b"file", b"a.jsonl"), TRAIN * 4)])
     head = (
@@ -862,7 +854,7 @@ def test_truncated_multipart_stream_leaves_nothing(
     assert stray_files(server) == []
 
 
-def test_truncated_json_stream(http: httpx.Client, server: LiveServer) -> None:
+def test_truncated_json_stream(http: httpx.Client, server: Server) -> None:
     body = b'{"model": "gpt-4o-mini", "training_file": "file-x"}'
     head = (
         b"POST /v1/fine_tuning/jobs HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer k\r\n"

@@ -16,7 +16,7 @@ import pytest
 from mockft import errors
 from mockft import graders as g
 from mockft.service import graders as api
-from tests.conftest import API_KEY, LiveServer
+from tests.conftest import API_KEY, Server, raw_http
 from tests.openapi_contract import raw_spec, schema_violations
 
 RUN_PATH = "/fine_tuning/alpha/graders/run"
@@ -153,13 +153,11 @@ def test_validate_fills_in_a_missing_name_as_the_guide_examples_omit_it(
     assert body == {"grader": {"type": "python", "name": "python", "source": PYTHON_SOURCE}}
 
 
-def test_validate_multi_answers_the_mapping_form_the_real_api_takes(server: LiveServer) -> None:
+def test_validate_multi_answers_the_mapping_form_the_real_api_takes(server: Server) -> None:
     # The spec types `graders` as one grader; the real API and the graders guide take a mapping
     # name -> grader (and reject the single form). The echo follows the real API, so this one
     # response is checked part by part instead of through the `http` fixture's spec hook.
-    with httpx.Client(
-        base_url=server.base_url, headers={"Authorization": f"Bearer {API_KEY}"}
-    ) as raw:
+    with raw_http(server, API_KEY) as raw:
         response = raw.post(VALIDATE_PATH, json={"grader": multi()})
     assert response.status_code == 200
     echoed = response.json()["grader"]

@@ -8,10 +8,6 @@ cursor either."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,14 +17,8 @@ import httpx
 import pytest
 
 from mockft.config import Settings
-from tests.conftest import (
-    FIXTURES,
-    LiveServer,
-    _check_hook,
-    free_port,
-    live_server,
-    make_settings,
-)
+from mockft.pytest_plugin import ServeProcess
+from tests.conftest import CHECKED, FIXTURES, Server, in_process, make_settings, raw_http
 
 KEY_A, KEY_B = "sk-a", "sk-b"
 TRAIN = (FIXTURES / "train_chat.jsonl").read_bytes()
@@ -36,7 +26,7 @@ TRAIN = (FIXTURES / "train_chat.jsonl").read_bytes()
 
 @dataclass
 class World:
-    server: LiveServer
+    server: Server
     a: httpx.Client
     b: httpx.Client
     # acme's objects
@@ -53,14 +43,8 @@ class World:
     b_job: str
 
 
-def _client(server: LiveServer, key: str | None) -> httpx.Client:
-    headers = {"Authorization": f"Bearer {key}"} if key else {}
-    return httpx.Client(
-        base_url=server.base_url,
-        headers=headers,
-        event_hooks={"response": [_check_hook]},  # every answer is spec-checked
-        timeout=30,
-    )
+def _client(server: Server, key: str | None) -> httpx.Client:
+    return raw_http(server, key, event_hooks=CHECKED, timeout=30)  # every answer spec-checked
 
 
 def _upload(client: httpx.Client, name: str) -> str:
@@ -82,7 +66,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     """One world for the module; a test that changes acme's objects puts them back."""
     tmp_path = tmp_path_factory.mktemp("isolation")
     settings = make_settings(tmp_path, api_keys=(f"{KEY_A}=acme", f"{KEY_B}=globex"))
-    with live_server(settings) as server, _client(server, KEY_A) as a, _client(server, KEY_B) as b:
+    with in_process(settings) as server, _client(server, KEY_A) as a, _client(server, KEY_B) as b:
         b_files = [_upload(b, "b0.jsonl")]
         file = _upload(a, "a.jsonl")  # between globex's files: a cursor would show it
         b_files.append(_upload(b, "b1.jsonl"))
@@ -294,10 +278,11 @@ def test_unknown_and_missing_keys_are_refused_everywhere(world: World) -> None:
 
 
 def test_the_control_api_is_guarded(world: World) -> None:
-    root = world.server.root
-    assert httpx.get(f"{root}/mockft/health").status_code == 200  # the one public path
+    root = world.server.root_url
+    raw = raw_http(world.server)
+    assert raw.get(f"{root}/mockft/health").status_code == 200  # the one public path
     before = world.a.get("/files").json()["data"]
-    now = httpx.get(f"{root}/mockft/clock", headers={"Authorization": f"Bearer {KEY_A}"})
+    now = raw.get(f"{root}/mockft/clock", headers={"Authorization": f"Bearer {KEY_A}"})
     for headers in ({}, {"Authorization": "Bearer sk-c"}, {"Authorization": "Basic x"}):
         for method, path, body in (
             ("GET", "/mockft/clock", None),
@@ -307,12 +292,12 @@ def test_the_control_api_is_guarded(world: World) -> None:
             ("POST", f"/mockft/jobs/{world.running_job}/fail", {"code": "x"}),
             ("POST", f"/mockft/jobs/{world.running_job}/complete", None),
         ):
-            response = httpx.request(method, f"{root}{path}", json=body, headers=headers)
+            response = raw.request(method, f"{root}{path}", json=body, headers=headers)
             assert response.status_code == 401, (path, headers, response.text)
             assert set(response.json()["error"]) == {"message", "type", "param", "code"}
     # nothing happened
     assert world.a.get("/files").json()["data"] == before
-    after = httpx.get(f"{root}/mockft/clock", headers={"Authorization": f"Bearer {KEY_A}"})
+    after = raw.get(f"{root}/mockft/clock", headers={"Authorization": f"Bearer {KEY_A}"})
     assert after.json()["now"] == now.json()["now"]
     assert world.a.get(f"/fine_tuning/jobs/{world.running_job}").json()["status"] == "running"
 
@@ -325,29 +310,9 @@ def test_loopback_is_the_default() -> None:
 
 def test_serve_listens_on_loopback_only(tmp_path: Path) -> None:
     """`mockft serve` with no --host: the listening socket is 127.0.0.1 and nothing else."""
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MOCKFT_")}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "mockft", "serve", "--port", str(port), "--memory"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/mockft/health").status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert process.poll() is None and time.monotonic() < deadline, "did not start"
-            time.sleep(0.05)
-        listening = _listening_addresses(port)
+    with ServeProcess("--memory") as served:
+        listening = _listening_addresses(served.port)
         assert listening == {"127.0.0.1"}, listening
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
 
 
 def _listening_addresses(port: int) -> set[str]:

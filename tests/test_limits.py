@@ -22,9 +22,13 @@ from mockft import queueing
 from tests.conftest import (
     FIXTURES,
     START,
-    LiveServer,
+    Server,
+    in_process,
     live_server,
     make_settings,
+    raw_http,
+    serving,
+    wants_live,
 )
 from tests.serving import served
 from tests.training import (
@@ -43,15 +47,14 @@ SMALL_LIMIT = 1024 * 1024
 
 
 @pytest.fixture
-def small(tmp_path: Path) -> Iterator[LiveServer]:
-    with live_server(make_settings(tmp_path, max_json_bytes=SMALL_LIMIT)) as server:
+def small(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Server]:
+    settings = make_settings(tmp_path, max_json_bytes=SMALL_LIMIT)
+    with serving(settings, live=wants_live(request)) as server:
         yield server
 
 
-def http_of(server: LiveServer, key: str = "k") -> httpx.Client:
-    return httpx.Client(
-        base_url=server.root, headers={"Authorization": f"Bearer {key}"}, timeout=30
-    )
+def http_of(server: Server, key: str = "k") -> httpx.Client:
+    return raw_http(server, key, base_url=server.root_url, timeout=30)
 
 
 def exchange(port: int, request: bytes, *, then: bytes = b"") -> bytes:
@@ -74,7 +77,8 @@ def exchange(port: int, request: bytes, *, then: bytes = b"") -> bytes:
 # --- JSON bodies -------------------------------------------------------------------------
 
 
-def test_a_declared_oversized_body_is_refused_before_it_is_read(small: LiveServer) -> None:
+@pytest.mark.live  # a raw socket
+def test_a_declared_oversized_body_is_refused_before_it_is_read(small: Server) -> None:
     declared = 200 * 1024 * 1024
     head = (
         b"POST /v1/fine_tuning/jobs HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer k\r\n"
@@ -93,7 +97,8 @@ def test_a_declared_oversized_body_is_refused_before_it_is_read(small: LiveServe
     }
 
 
-def test_a_streamed_oversized_body_is_cut_off_at_the_limit(small: LiveServer) -> None:
+@pytest.mark.live  # the body arrives chunk by chunk
+def test_a_streamed_oversized_body_is_cut_off_at_the_limit(small: Server) -> None:
     def chunks() -> Iterator[bytes]:
         yield b'{"model": "'
         for _ in range(64):  # 4 MB, four times the limit, with no length announced
@@ -122,7 +127,7 @@ def test_the_default_limit_is_the_real_apis_50_mb(tmp_path: Path) -> None:
         assert b"Maximum content size limit (52428800) exceeded (52428801 bytes read)" in answer
 
 
-def test_a_body_under_the_limit_still_works(small: LiveServer) -> None:
+def test_a_body_under_the_limit_still_works(small: Server) -> None:
     with http_of(small) as http:
         padded = {"filename": "a.jsonl", "purpose": "batch", "bytes": 1, "mime_type": "x" * 1000}
         assert http.post("/v1/uploads", json=padded).status_code == 200
@@ -140,7 +145,7 @@ def test_a_body_under_the_limit_still_works(small: LiveServer) -> None:
     ],
 )
 def test_errors_quote_only_an_excerpt_of_the_input(
-    small: LiveServer, path: str, body: dict[str, Any]
+    small: Server, path: str, body: dict[str, Any]
 ) -> None:
     with http_of(small) as http:
         refused = http.post(path, json=body)
@@ -179,7 +184,7 @@ def test_names_the_client_chose_are_quoted_as_excerpts(small: LiveServer) -> Non
 
 
 def test_a_huge_api_key_is_not_echoed(tmp_path: Path) -> None:
-    with live_server(make_settings(tmp_path, api_keys=("sk-right",))) as server:
+    with in_process(make_settings(tmp_path, api_keys=("sk-right",))) as server:
         with http_of(server, "sk-" + "w" * 30_000) as http:
             refused = http.get("/v1/models")
             assert refused.status_code == 401
@@ -189,7 +194,7 @@ def test_a_huge_api_key_is_not_echoed(tmp_path: Path) -> None:
 # --- filenames ---------------------------------------------------------------------------
 
 
-def test_the_files_api_limits_filenames(small: LiveServer) -> None:
+def test_the_files_api_limits_filenames(small: Server) -> None:
     with http_of(small) as http:
         longest = "a" * 250 + ".jsonl"
         made = http.post(
@@ -219,7 +224,7 @@ def test_the_files_api_limits_filenames(small: LiveServer) -> None:
     assert {p.name for p in (small.settings.data_dir / "blobs" / ".partial").iterdir()} == set()
 
 
-def test_the_uploads_api_limits_filenames(small: LiveServer) -> None:
+def test_the_uploads_api_limits_filenames(small: Server) -> None:
     with http_of(small) as http:
         refused = http.post(
             "/v1/uploads",
@@ -235,7 +240,7 @@ def test_the_uploads_api_limits_filenames(small: LiveServer) -> None:
         assert refused.json()["error"]["code"] == "string_above_max_length"
 
 
-def test_a_download_names_the_file_once_and_briefly(small: LiveServer) -> None:
+def test_a_download_names_the_file_once_and_briefly(small: Server) -> None:
     with http_of(small) as http:
         name = "é" * 256
         made = http.post("/v1/files", files={"file": (name, b"x")}, data={"purpose": "batch"})
@@ -249,7 +254,7 @@ def test_a_download_names_the_file_once_and_briefly(small: LiveServer) -> None:
 # --- metadata filters, URLs ---------------------------------------------------------------
 
 
-def test_too_many_metadata_filters_are_a_400(small: LiveServer) -> None:
+def test_too_many_metadata_filters_are_a_400(small: Server) -> None:
     with http_of(small) as http:
         many = {f"metadata[k{i}]": "v" for i in range(1000)}
         refused = http.get("/v1/fine_tuning/jobs", params=many)
@@ -261,7 +266,7 @@ def test_too_many_metadata_filters_are_a_400(small: LiveServer) -> None:
 
 
 @pytest.mark.parametrize("path", ["/v1/files/", "/v1/files/file-abc/", "/v1/fine_tuning/jobs/"])
-def test_a_trailing_slash_is_an_unknown_url_not_a_redirect(small: LiveServer, path: str) -> None:
+def test_a_trailing_slash_is_an_unknown_url_not_a_redirect(small: Server, path: str) -> None:
     with http_of(small) as http:
         answer = http.get(path, headers={"Host": "evil.example"})
         assert answer.status_code == 404
@@ -333,7 +338,7 @@ def test_with_keys_the_banner_does_not_offer_a_key_that_is_refused(tmp_path: Pat
     ],
 )
 def test_errors_are_worded_as_the_real_api_words_them(
-    small: LiveServer, extra: dict[str, Any], message: str
+    small: Server, extra: dict[str, Any], message: str
 ) -> None:
     with http_of(small) as http:
         body = {"model": "gpt-4o-mini", "training_file": "file-x", **extra}
@@ -344,7 +349,7 @@ def test_errors_are_worded_as_the_real_api_words_them(
             assert leak not in refused.text
 
 
-def test_a_wrong_number_among_numbers_is_a_wrong_value(small: LiveServer) -> None:
+def test_a_wrong_number_among_numbers_is_a_wrong_value(small: Server) -> None:
     with http_of(small) as http:
         refused = http.post("/mockft/chaos", json={"status": 418})
         assert refused.json()["error"]["message"] == (

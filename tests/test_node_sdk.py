@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import FIXTURES, LiveServer
+from tests.conftest import FIXTURES, Server
 
 NODE_DIR = Path(__file__).resolve().parent / "node"
 NODE = shutil.which("node")
@@ -77,10 +77,11 @@ def run_workflow(script: str, **variables: str) -> dict[str, Any]:
 
 
 @pytest.mark.skipif(NODE is None, reason="node is not installed")
-def test_node_sdk_workflow(server: LiveServer) -> None:
+@pytest.mark.live  # node connects to it
+def test_node_sdk_workflow(server: Server) -> None:
     summary = run_workflow(
         "workflow.mjs",
-        MOCKFT_ROOT=server.root,
+        MOCKFT_ROOT=server.root_url,
         MOCKFT_TRAIN=str(FIXTURES / "train_chat.jsonl"),
         MOCKFT_VALID=str(FIXTURES / "valid_chat.jsonl"),
     )

@@ -12,13 +12,13 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import LiveServer, live_server, make_settings
+from tests.conftest import Server, live_server, make_settings
 
 TIMEOUT = 1.0
 
 
 @pytest.fixture(params=["httptools", "h11"])
-def impatient(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[LiveServer]:
+def impatient(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Server]:
     """A server with short timeouts, on each of uvicorn's HTTP protocols (mockft's deadline
     for headers extends either)."""
     settings = make_settings(
@@ -28,7 +28,7 @@ def impatient(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[LiveSe
         yield server
 
 
-def connect(server: LiveServer) -> socket.socket:
+def connect(server: Server) -> socket.socket:
     sock = socket.create_connection(("127.0.0.1", server.settings.port))
     sock.settimeout(10)
     return sock
@@ -47,11 +47,11 @@ def read_all(sock: socket.socket) -> bytes:
         received += chunk
 
 
-def partial_dir(server: LiveServer) -> Path:
+def partial_dir(server: Server) -> Path:
     return server.settings.data_dir / "blobs" / ".partial"
 
 
-def test_a_stalled_upload_times_out_and_leaves_nothing(impatient: LiveServer) -> None:
+def test_a_stalled_upload_times_out_and_leaves_nothing(impatient: Server) -> None:
     sock = connect(impatient)
     boundary = b"xyz"
     sock.sendall(
@@ -79,7 +79,7 @@ def test_a_stalled_upload_times_out_and_leaves_nothing(impatient: LiveServer) ->
         assert http.get("/files").json()["data"] == []
 
 
-def test_a_stalled_chunked_json_body_times_out(impatient: LiveServer) -> None:
+def test_a_stalled_chunked_json_body_times_out(impatient: Server) -> None:
     sock = connect(impatient)
     sock.sendall(
         b"POST /v1/uploads HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer k\r\n"
@@ -93,7 +93,7 @@ def test_a_stalled_chunked_json_body_times_out(impatient: LiveServer) -> None:
     assert answer.startswith(b"HTTP/1.1 408")
 
 
-def test_headers_that_never_finish_lose_the_connection(impatient: LiveServer) -> None:
+def test_headers_that_never_finish_lose_the_connection(impatient: Server) -> None:
     sock = connect(impatient)
     started = time.monotonic()
     sock.sendall(b"GET /v1/models HTTP/1.1\r\nHost: x\r\n")
@@ -120,7 +120,7 @@ def test_headers_that_never_finish_lose_the_connection(impatient: LiveServer) ->
     assert time.monotonic() - started < TIMEOUT + 2
 
 
-def test_a_quiet_connection_between_requests_is_closed(impatient: LiveServer) -> None:
+def test_a_quiet_connection_between_requests_is_closed(impatient: Server) -> None:
     sock = connect(impatient)
     sock.sendall(b"GET /mockft/health HTTP/1.1\r\nHost: x\r\n\r\n")
     started = time.monotonic()
@@ -130,7 +130,7 @@ def test_a_quiet_connection_between_requests_is_closed(impatient: LiveServer) ->
     assert time.monotonic() - started < TIMEOUT + 3
 
 
-def test_a_slow_but_steady_upload_is_not_cut_off(impatient: LiveServer) -> None:
+def test_a_slow_but_steady_upload_is_not_cut_off(impatient: Server) -> None:
     def trickle() -> Iterator[bytes]:
         yield (
             b'--b\r\nContent-Disposition: form-data; name="purpose"\r\n\r\nbatch\r\n'

@@ -10,7 +10,7 @@ import httpx
 import openai
 import pytest
 
-from tests.conftest import LiveServer, live_server, make_settings
+from tests.conftest import Server, in_process, make_settings
 
 PARTS = [
     b"".join(
@@ -94,7 +94,7 @@ def test_no_parts_after_complete_or_cancel(http: httpx.Client, client: openai.Op
 
 
 def test_upload_expires_after_an_hour(
-    client: openai.OpenAI, server: LiveServer, http: httpx.Client
+    client: openai.OpenAI, server: Server, http: httpx.Client
 ) -> None:
     upload_id = create(client)
     server.advance(3600)
@@ -131,12 +131,12 @@ def test_create_validates_body(http: httpx.Client) -> None:
 # --- completion is atomic; abandoned uploads are reclaimed -----------------------------------
 
 
-def blob_names(server: LiveServer) -> set[str]:
+def blob_names(server: Server) -> set[str]:
     return {p.name for p in (server.settings.data_dir / "blobs").iterdir()} - {".partial"}
 
 
 def test_a_retried_completion_answers_with_the_same_file(
-    client: openai.OpenAI, http: httpx.Client, server: LiveServer
+    client: openai.OpenAI, http: httpx.Client, server: Server
 ) -> None:
     upload_id = create(client)
     parts = [client.uploads.parts.create(upload_id, data=p).id for p in PARTS]
@@ -157,7 +157,7 @@ def test_a_retried_completion_answers_with_the_same_file(
 
 
 def test_a_completion_that_fails_midway_leaves_no_file_and_a_pending_upload(
-    client: openai.OpenAI, http: httpx.Client, server: LiveServer, monkeypatch: pytest.MonkeyPatch
+    client: openai.OpenAI, http: httpx.Client, server: Server, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The crash lands after the File is recorded, before the Upload is: the transaction
     takes the File back with it."""
@@ -185,7 +185,7 @@ def test_a_completion_that_fails_midway_leaves_no_file_and_a_pending_upload(
 
 
 def test_abandoned_uploads_give_their_bytes_back_after_an_hour(
-    client: openai.OpenAI, http: httpx.Client, server: LiveServer
+    client: openai.OpenAI, http: httpx.Client, server: Server
 ) -> None:
     abandoned = create(client)
     parts = [client.uploads.parts.create(abandoned, data=p).id for p in PARTS[:2]]
@@ -206,12 +206,12 @@ def test_abandoned_uploads_give_their_bytes_back_after_an_hour(
 
 def test_expired_parts_are_reclaimed_at_start_up(tmp_path: Path) -> None:
     settings = make_settings(tmp_path)
-    with live_server(settings) as server:
-        sdk = openai.OpenAI(base_url=server.base_url, api_key="k", max_retries=0)
+    with in_process(settings) as server:
+        sdk = server.openai(api_key="k", max_retries=0)
         upload_id = create(sdk)
         sdk.uploads.parts.create(upload_id, data=PARTS[0])
         server.advance(7200)  # nobody looks at uploads again before the server stops
         assert len(blob_names(server)) == 1
         sdk.close()
-    with live_server(settings) as server:
+    with in_process(settings) as server:
         assert blob_names(server) == set()

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from mockft import lifecycle, tokens, validation
 from mockft.catalog import load_catalog
 from mockft.validation import ValidationReport, fingerprints, images, messages, reader
-from tests.conftest import FIXTURES, LiveServer
+from tests.conftest import FIXTURES, Server
 from tests.test_images import data_url
 from tests.test_tokens import FIXTURE_COUNTS
 
@@ -735,7 +735,7 @@ class Decision:
     job: Any = None
 
 
-def server_decision(client: openai.OpenAI, server: LiveServer, case: Case) -> Decision:
+def server_decision(client: openai.OpenAI, server: Server, case: Case) -> Decision:
     """Upload the case's file, create the job, run the clock until it ends."""
     try:
         file = client.files.create(
@@ -775,7 +775,7 @@ def server_decision(client: openai.OpenAI, server: LiveServer, case: Case) -> De
 
 @pytest.mark.parametrize("case", CASES, ids=CASE_IDS)
 def test_the_server_decides_as_the_report_says(
-    client: openai.OpenAI, server: LiveServer, case: Case
+    client: openai.OpenAI, server: Server, case: Case
 ) -> None:
     decision = server_decision(client, server, case)
     assert decision.outcome == case.outcome, decision
@@ -808,7 +808,7 @@ def test_the_server_decides_as_the_report_says(
     ]
 
 
-def test_a_bad_validation_file_fails_the_job(client: openai.OpenAI, server: LiveServer) -> None:
+def test_a_bad_validation_file_fails_the_job(client: openai.OpenAI, server: Server) -> None:
     training = client.files.create(
         file=("t.jsonl", (FIXTURES / "train_chat.jsonl").read_bytes()), purpose="fine-tune"
     )

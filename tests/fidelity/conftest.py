@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 
-from tests.conftest import FIXTURES, LiveServer
+from tests.conftest import FIXTURES, Server
 
 CAPTURES = Path(__file__).resolve().parent.parent / "data" / "captures"
 TRAIN = FIXTURES / "train_chat.jsonl"
@@ -60,7 +60,7 @@ def create_job(http: httpx.Client, **body: Any) -> dict[str, Any]:
     return job
 
 
-def finish(server: LiveServer, http: httpx.Client, job_id: str) -> dict[str, Any]:
+def finish(server: Server, http: httpx.Client, job_id: str) -> dict[str, Any]:
     """Move the manual clock until the job ends; the job as the API then shows it."""
     for _ in range(400):
         job: dict[str, Any] = http.get(f"/fine_tuning/jobs/{job_id}").json()

@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 
-from tests.conftest import LiveServer
+from tests.conftest import Server
 from tests.fidelity.conftest import capture, create_job, finish, quote
 
 HELLO = [{"role": "user", "content": "Hello!"}]
@@ -107,7 +107,7 @@ def test_a_body_that_is_not_json(http: httpx.Client) -> None:
     assert response.json()["error"] == real["error"]
 
 
-def test_a_fine_tuned_model_answers_chat(server: LiveServer, http: httpx.Client) -> None:
+def test_a_fine_tuned_model_answers_chat(server: Server, http: httpx.Client) -> None:
     real = capture("openai-cookbook/how_to_finetune_chat_models_events.json")
     request = real["chat_with_fine_tuned_model"]
     job = finish(server, http, create_job(http, suffix="recipe-ner")["id"])

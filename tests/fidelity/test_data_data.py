@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import openai
 
-from tests.conftest import FIXTURES, LiveServer
+from tests.conftest import FIXTURES, Server
 
 CAPTURES = Path(__file__).resolve().parent.parent / "data" / "captures" / "data"
 TRAIN = FIXTURES / "train_chat.jsonl"
@@ -51,9 +51,7 @@ def jsonl(rows: list[Any]) -> bytes:
     )
 
 
-def failed_job(
-    client: openai.OpenAI, server: LiveServer, data: bytes, **create: Any
-) -> dict[str, Any]:
+def failed_job(client: openai.OpenAI, server: Server, data: bytes, **create: Any) -> dict[str, Any]:
     training = client.files.create(file=("train.jsonl", data), purpose="fine-tune")
     job = client.fine_tuning.jobs.create(
         model=create.pop("model", "gpt-4o-mini"), training_file=training.id, **create
@@ -71,7 +69,7 @@ def failed_job(
 # -- issue 12 item 2: too few examples ----------------------------------------------------
 
 
-def test_too_few_examples(client: openai.OpenAI, server: LiveServer) -> None:
+def test_too_few_examples(client: openai.OpenAI, server: Server) -> None:
     # openai-php/client tests/Fixtures/FineTuning.php (since 2023-11-14): 3 examples.
     real = capture("openai-php_fine_tuning_failed_job.json")["error"]
     assert failed_job(client, server, jsonl(examples(3))) == real
@@ -86,7 +84,7 @@ def test_too_few_examples(client: openai.OpenAI, server: LiveServer) -> None:
 # -- issue 12 item 12: the training-file error wording ------------------------------------
 
 
-def test_a_message_without_a_role(client: openai.OpenAI, server: LiveServer) -> None:
+def test_a_message_without_a_role(client: openai.OpenAI, server: Server) -> None:
     # inaimathi/langnostic, an openai 1.12.0 session (job created 2024-02-26): the detail
     # after its (2024) frame, in the newest captures' frame and code.
     real = capture("langnostic_failed_job_missing_role.json")["error"]
@@ -100,7 +98,7 @@ def test_a_message_without_a_role(client: openai.OpenAI, server: LiveServer) -> 
     }
 
 
-def test_a_line_that_is_not_json(client: openai.OpenAI, server: LiveServer) -> None:
+def test_a_line_that_is_not_json(client: openai.OpenAI, server: Server) -> None:
     # openai-php/client tests/Fixtures/File.php (2023-03-08): a file's status_details.
     detail = capture("openai-php_file_error_status.json")["status_details"]
     rows: list[Any] = examples(1300)
@@ -116,7 +114,7 @@ def test_a_line_that_is_not_json(client: openai.OpenAI, server: LiveServer) -> N
     }
 
 
-def test_a_special_token_in_a_message(client: openai.OpenAI, server: LiveServer) -> None:
+def test_a_special_token_in_a_message(client: openai.OpenAI, server: Server) -> None:
     # johny-b/llmcomp#59 (2026-02-12): "... Invalid file format. Example 6174 message contains
     # an invalid token: <|fim_suffix|>."
     rows = examples(6200)
@@ -128,7 +126,7 @@ def test_a_special_token_in_a_message(client: openai.OpenAI, server: LiveServer)
     assert error["message"].startswith(PREFIX) and error["param"] == "training_file"
 
 
-def test_a_key_the_chat_format_lacks(client: openai.OpenAI, server: LiveServer) -> None:
+def test_a_key_the_chat_format_lacks(client: openai.OpenAI, server: Server) -> None:
     # A public fine-tuning log (2025-10-31): 'Invalid file format. Example 1 contains an
     # extra "weight".' for examples carrying a top-level weight.
     rows: list[Any] = examples(12)
@@ -137,7 +135,7 @@ def test_a_key_the_chat_format_lacks(client: openai.OpenAI, server: LiveServer) 
     assert error["message"].endswith('Invalid file format. Example 1 contains an extra "weight".')
 
 
-def test_an_example_without_messages(client: openai.OpenAI, server: LiveServer) -> None:
+def test_an_example_without_messages(client: openai.OpenAI, server: Server) -> None:
     # A public README's troubleshooting (transito fine-tuning, Spanish): "Invalid file format.
     # Example X is missing key 'messages'".
     rows: list[Any] = examples(12)
@@ -146,7 +144,7 @@ def test_an_example_without_messages(client: openai.OpenAI, server: LiveServer) 
     assert "Invalid file format. Example 5 is missing key 'messages'" in error["message"]
 
 
-def test_a_file_of_no_known_format(client: openai.OpenAI, server: LiveServer) -> None:
+def test_a_file_of_no_known_format(client: openai.OpenAI, server: Server) -> None:
     # A ChatGPT conversation export in the public code index: "The job failed due to an
     # invalid training file. Unexpected file format, expected either prompt/completion pairs
     # or chat messages." (the 2024 frame; the newest captures frame it as a file format error)
@@ -160,7 +158,7 @@ def test_a_file_of_no_known_format(client: openai.OpenAI, server: LiveServer) ->
     }
 
 
-def test_a_chat_file_for_a_dpo_job(client: openai.OpenAI, server: LiveServer) -> None:
+def test_a_chat_file_for_a_dpo_job(client: openai.OpenAI, server: Server) -> None:
     # A public script's printed job list (2024-12-29, ftjob-rECaQPZd0I5N2rYDF1mhwIXT), with
     # the trailing space it prints.
     training = client.files.create(file=(TRAIN.name, TRAIN.read_bytes()), purpose="fine-tune")

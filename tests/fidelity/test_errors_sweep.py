@@ -10,22 +10,22 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import LiveServer, live_server, make_settings
+from tests.conftest import Server, in_process, make_settings, raw_http
 from tests.fidelity.conftest import quote, response_of
 
 KEY = "sk-fidelity-0123456789"
 
 
 @pytest.fixture
-def keyed(tmp_path: Path) -> Iterator[LiveServer]:
+def keyed(tmp_path: Path) -> Iterator[Server]:
     """A server that accepts one configured key (in organization `acme`)."""
-    with live_server(make_settings(tmp_path, api_keys=(f"{KEY}=acme",))) as live:
-        yield live
+    with in_process(make_settings(tmp_path, api_keys=(f"{KEY}=acme",))) as app:
+        yield app
 
 
-def test_no_key_is_401_with_the_real_wording(server: LiveServer) -> None:
+def test_no_key_is_401_with_the_real_wording(server: Server) -> None:
     real = quote("auth_missing_key")
-    response = httpx.get(f"{server.base_url}/models")
+    response = raw_http(server).get("/models")
     assert response.status_code == real["status"]
     assert response.json()["error"] == {
         "message": real["message"],
@@ -42,13 +42,13 @@ def masked_key(message: str) -> str:
 @pytest.mark.parametrize(
     "case", ["auth_incorrect_key", "auth_incorrect_project_key", "auth_incorrect_short_key"]
 )
-def test_a_wrong_key_is_echoed_masked(keyed: LiveServer, case: str) -> None:
+def test_a_wrong_key_is_echoed_masked(keyed: Server, case: str) -> None:
     real = quote(case)
     message = real.get("error", {}).get("message") or real["message"]
     shown = masked_key(message)
     # A key of the same length, first eight and last four characters as the one masked.
     key = shown if "*" not in shown else shown[:8] + "x" * shown.count("*") + shown[-4:]
-    response = httpx.get(f"{keyed.base_url}/models", headers={"Authorization": f"Bearer {key}"})
+    response = raw_http(keyed).get("/models", headers={"Authorization": f"Bearer {key}"})
     assert response.status_code == real["status"]
     error = response.json()["error"]
     assert error["message"] == message
@@ -59,25 +59,29 @@ def test_a_wrong_key_is_echoed_masked(keyed: LiveServer, case: str) -> None:
     )
 
 
-def test_an_organization_header_of_another_org_is_401(keyed: LiveServer) -> None:
+def test_an_organization_header_of_another_org_is_401(keyed: Server) -> None:
     real = quote("auth_mismatched_organization")
     headers = {"Authorization": f"Bearer {KEY}", "OpenAI-Organization": "org-someoneelse"}
-    response = httpx.get(f"{keyed.base_url}/models", headers=headers)
+    response = raw_http(keyed).get("/models", headers=headers)
     assert response.status_code == real["status"]
     assert response.json()["error"] == real["error"]
 
 
-def test_the_key_own_organization_header_is_accepted(keyed: LiveServer) -> None:
+def test_the_key_own_organization_header_is_accepted(keyed: Server) -> None:
     auth = {"Authorization": f"Bearer {KEY}"}
-    created = httpx.post(
-        f"{keyed.base_url}/files",
-        headers=auth,
-        files={"file": ("a.pdf", b"%PDF")},
-        data={"purpose": "assistants"},
-    ).json()
+    created = (
+        raw_http(keyed)
+        .post(
+            "/files",
+            headers=auth,
+            files={"file": ("a.pdf", b"%PDF")},
+            data={"purpose": "assistants"},
+        )
+        .json()
+    )
     own = keyed.service.keys.authenticate(f"Bearer {KEY}").id
-    response = httpx.get(
-        f"{keyed.base_url}/files/{created['id']}", headers={**auth, "OpenAI-Organization": own}
+    response = raw_http(keyed).get(
+        f"/files/{created['id']}", headers={**auth, "OpenAI-Organization": own}
     )
     assert response.status_code == 200
 
@@ -108,17 +112,19 @@ def test_answers_carry_the_openai_headers(http: httpx.Client, cassette: str) -> 
     assert response.headers["content-type"] == headers["Content-Type"]
 
 
-def test_the_organization_header_names_the_caller(keyed: LiveServer) -> None:
+def test_the_organization_header_names_the_caller(keyed: Server) -> None:
     # The real header carries the organization's name (a slug such as "user-jxm65…").
     assert response_of("models_delete")["headers"]["Openai-Organization"].startswith("user-")
-    response = httpx.get(f"{keyed.base_url}/models", headers={"Authorization": f"Bearer {KEY}"})
+    response = raw_http(keyed).get("/models", headers={"Authorization": f"Bearer {KEY}"})
     assert response.headers["openai-organization"] == "acme"
 
 
-def test_a_rate_limited_request(server: LiveServer, http: httpx.Client) -> None:
+def test_a_rate_limited_request(server: Server, http: httpx.Client) -> None:
     real = quote("rate_limit_requests")
     rule = {"path": "/v1/models", "status": 429, "times": 1, "retry_after_ms": 20}
-    httpx.post(f"{server.root}/mockft/chaos", json=rule, headers=http.headers).raise_for_status()
+    raw_http(server, base_url=server.root_url).post(
+        "/mockft/chaos", json=rule, headers=http.headers
+    ).raise_for_status()
     response = http.get("/models")
     assert response.status_code == real["status"]
     template = re.escape(real["message"]).replace(re.escape("org-<>"), r"org-[A-Za-z0-9]+")

@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 
-from tests.conftest import LiveServer
+from tests.conftest import Server
 from tests.fidelity.conftest import (
     VALID,
     assert_has_shape,
@@ -40,7 +40,7 @@ def test_events_of_an_unknown_job_are_404(http: httpx.Client) -> None:
 
 
 def test_a_success_ends_with_the_model_then_completion_messages(
-    server: LiveServer, http: httpx.Client
+    server: Server, http: httpx.Client
 ) -> None:
     real = capture("simple-openai/finetunings_getevents.json")["data"]
     job = finish(server, http, create_job(http)["id"])
@@ -56,7 +56,7 @@ def test_a_success_ends_with_the_model_then_completion_messages(
     assert newest[1]["message"] == prefix + job["fine_tuned_model"]
 
 
-def test_events_come_newest_first(server: LiveServer, http: httpx.Client) -> None:
+def test_events_come_newest_first(server: Server, http: httpx.Client) -> None:
     real = capture("simple-openai/finetunings_getevents.json")["data"]
     assert real[0]["created_at"] >= real[1]["created_at"]
     job = finish(server, http, create_job(http)["id"])
@@ -65,7 +65,7 @@ def test_events_come_newest_first(server: LiveServer, http: httpx.Client) -> Non
 
 
 def test_the_default_page_is_twenty_events_with_has_more(
-    server: LiveServer, http: httpx.Client
+    server: Server, http: httpx.Client
 ) -> None:
     real = capture(COOKBOOK)["event_messages_oldest_first"]
     assert len(real) == 20  # one default page, printed oldest first
@@ -76,7 +76,7 @@ def test_the_default_page_is_twenty_events_with_has_more(
     assert (len(page["data"]), page["has_more"]) == (20, True)
 
 
-def test_metrics_events_say_step_and_training_loss(server: LiveServer, http: httpx.Client) -> None:
+def test_metrics_events_say_step_and_training_loss(server: Server, http: httpx.Client) -> None:
     real = capture(COOKBOOK)["event_messages_oldest_first"]
     assert METRICS.fullmatch(real[0])
     recorded = capture("openai-php/fine_tuning_metrics_event.json")["event"]
@@ -92,14 +92,14 @@ def test_metrics_events_say_step_and_training_loss(server: LiveServer, http: htt
         assert event["data"]["step"] == int(match.group(1))
 
 
-def run_with_validation(server: LiveServer, http: httpx.Client) -> list[dict[str, Any]]:
+def run_with_validation(server: Server, http: httpx.Client) -> list[dict[str, Any]]:
     job = create_job(http, validation_file=upload_id(http, VALID))
     finish(server, http, job["id"])
     return [e for e in all_events(http, job["id"]) if e["type"] == "metrics"]
 
 
 def test_metrics_with_a_validation_file_add_validation_loss(
-    server: LiveServer, http: httpx.Client
+    server: Server, http: httpx.Client
 ) -> None:
     real = capture(COOKBOOK)["event_messages_oldest_first"]
     assert any(WITH_VALIDATION.fullmatch(message) for message in real)
@@ -107,9 +107,7 @@ def test_metrics_with_a_validation_file_add_validation_loss(
     assert any(WITH_VALIDATION.fullmatch(event["message"]) for event in metrics)
 
 
-def test_the_last_step_reports_the_full_validation_loss(
-    server: LiveServer, http: httpx.Client
-) -> None:
+def test_the_last_step_reports_the_full_validation_loss(server: Server, http: httpx.Client) -> None:
     real = capture(COOKBOOK)["event_messages_oldest_first"]
     last_real = [m for m in real if METRICS.match(m)][-1]
     match = FULL_VALIDATION.fullmatch(last_real)

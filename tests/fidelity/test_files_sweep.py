@@ -7,7 +7,7 @@ import re
 
 import httpx
 
-from tests.conftest import LiveServer
+from tests.conftest import Server
 from tests.fidelity.conftest import (
     TRAIN,
     assert_has_shape,
@@ -74,7 +74,7 @@ def test_list_has_first_and_last_ids(http: httpx.Client) -> None:
 
 
 def test_results_file_is_step_metrics_csv_listed_by_purpose(
-    server: LiveServer, http: httpx.Client
+    server: Server, http: httpx.Client
 ) -> None:
     real = response_of("files_list", 1)
     assert real["body"]["data"][0]["filename"] == "step_metrics.csv"

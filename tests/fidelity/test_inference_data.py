@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import openai
 
-from tests.conftest import FIXTURES, LiveServer
+from tests.conftest import FIXTURES, Server
 
 CAPTURES = Path(__file__).resolve().parent.parent / "data" / "captures" / "data"
 HELLO = [{"role": "user", "content": "Hello!"}]
@@ -91,9 +91,7 @@ def test_legacy_logprobs_shape(http: httpx.Client) -> None:
     assert choice["logprobs"]["text_offset"][0] == len("PHP")
 
 
-def test_the_cookbook_classifier_reads_top_logprobs(
-    client: openai.OpenAI, server: LiveServer
-) -> None:
+def test_the_cookbook_classifier_reads_top_logprobs(client: openai.OpenAI, server: Server) -> None:
     # openai-cookbook Fine-tuned_classification.ipynb: a fine-tuned babbage model asked with
     # max_tokens=1, logprobs=2; it reads choices[0].logprobs.top_logprobs[0], a dict of the
     # two most likely first tokens.

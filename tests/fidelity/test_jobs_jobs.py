@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from mockft.pytest_plugin import MockFT
-from tests.conftest import LiveServer
+from tests.conftest import Server
 from tests.fidelity.conftest import TRAIN, VALID, capture, create_job, finish, response_of
 
 FIXTURES = TRAIN.parent
@@ -378,7 +378,7 @@ def test_create_answers_validating_files_at_its_own_instant(mockft: MockFT) -> N
 # --- hyperparameters as JSON numbers ---------------------------------------------------------
 
 
-def test_integral_hyperparameters_are_json_integers(server: LiveServer, http: httpx.Client) -> None:
+def test_integral_hyperparameters_are_json_integers(server: Server, http: httpx.Client) -> None:
     """ruby-openai finetunes_list.yml (2023-11-14) and simple-openai finetunings_getlist.json
     (2023-11-21): "learning_rate_multiplier": 2, an integer (moved from pending_jobs.py)."""
     real = response_of("finetunes_list")["body"]["data"][0]["hyperparameters"]

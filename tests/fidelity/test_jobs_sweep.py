@@ -7,7 +7,7 @@ import re
 import httpx
 import pytest
 
-from tests.conftest import LiveServer
+from tests.conftest import Server
 from tests.fidelity.conftest import (
     assert_has_shape,
     capture,
@@ -80,9 +80,7 @@ def test_list_is_object_data_has_more(http: httpx.Client) -> None:
     assert (body["object"], body["has_more"]) == (real["object"], False)
 
 
-def test_succeeded_job_names_its_model_files_and_tokens(
-    server: LiveServer, http: httpx.Client
-) -> None:
+def test_succeeded_job_names_its_model_files_and_tokens(server: Server, http: httpx.Client) -> None:
     real = response_of("finetunes_list")["body"]["data"][0]
     job = finish(server, http, create_job(http)["id"])
     # `error` is null in this 2023 capture, {} in the newer ones (test_jobs_jobs.py)
@@ -96,7 +94,7 @@ def test_succeeded_job_names_its_model_files_and_tokens(
 
 
 def test_fine_tuned_model_without_a_suffix_leaves_its_slot_empty(
-    server: LiveServer, http: httpx.Client
+    server: Server, http: httpx.Client
 ) -> None:
     real = response_of("finetunes_list")["body"]["data"][0]["fine_tuned_model"]
     assert re.fullmatch(r"ft:gpt-3\.5-turbo-0613:personal::[A-Za-z0-9]{8}", real)
@@ -107,7 +105,7 @@ def test_fine_tuned_model_without_a_suffix_leaves_its_slot_empty(
     )
 
 
-def test_fine_tuned_model_with_a_suffix(server: LiveServer, http: httpx.Client) -> None:
+def test_fine_tuned_model_with_a_suffix(server: Server, http: httpx.Client) -> None:
     real = capture("openai-cookbook/how_to_finetune_chat_models_events.json")
     suffix = real["request"]["create"]["suffix"]
     assert re.fullmatch(
@@ -120,7 +118,7 @@ def test_fine_tuned_model_with_a_suffix(server: LiveServer, http: httpx.Client) 
     )
 
 
-def test_a_job_on_an_alias_reports_the_snapshot(server: LiveServer, http: httpx.Client) -> None:
+def test_a_job_on_an_alias_reports_the_snapshot(server: Server, http: httpx.Client) -> None:
     # The 2023 notebook tuned "gpt-3.5-turbo" and got ft:gpt-3.5-turbo-0613:personal:recipe-ner:…;
     # the 2023-11 job list shows model "gpt-3.5-turbo-0613". Which snapshot an alias names
     # changes over time; that the job and its model carry the snapshot does not.

@@ -7,9 +7,7 @@ import json
 import socket
 from pathlib import Path
 
-import httpx
-
-from tests.conftest import LiveServer, live_server, make_settings
+from tests.conftest import Server, live_server, make_settings, raw_http
 from tests.fidelity.conftest import quote
 
 
@@ -37,12 +35,12 @@ def test_a_body_over_the_limit_is_the_real_413(tmp_path: Path) -> None:
     assert json.loads(rest.split(b"\r\n\r\n", 1)[1])["error"] == real["error"]
 
 
-def test_a_trailing_slash_is_an_unknown_url(server: LiveServer) -> None:
+def test_a_trailing_slash_is_an_unknown_url(server: Server) -> None:
     """The real API answers an unknown URL with 404 `Invalid URL (METHOD path)`; a trailing
     slash makes one, and is never redirected."""
     real = quote("invalid_url")
-    answer = httpx.get(
-        f"{server.base_url}/files/",
+    answer = raw_http(server).get(
+        "/files/",
         headers={"Authorization": "Bearer k", "Host": "elsewhere.example"},
     )
     assert answer.status_code == real["status"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from tests.conftest import LiveServer
+from tests.conftest import Server
 from tests.fidelity.conftest import capture, create_job, finish, response_of
 
 
@@ -45,7 +45,7 @@ def test_delete_of_an_unknown_plain_id_names_it(http: httpx.Client) -> None:
     assert response.json()["error"]["message"] == expected["message"]
 
 
-def test_delete_own_fine_tuned_model(server: LiveServer, http: httpx.Client) -> None:
+def test_delete_own_fine_tuned_model(server: Server, http: httpx.Client) -> None:
     real = capture("simple-openai/models_delete.json")
     name = finish(server, http, create_job(http, suffix="suffix")["id"])["fine_tuned_model"]
     response = http.delete(f"/models/{name}")
