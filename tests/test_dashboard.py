@@ -21,7 +21,7 @@ from mockft import cli, lifecycle
 from mockft import validation as validation_rules
 from mockft.app import create_app
 from mockft.config import Settings
-from tests.conftest import FIXTURES, START, LiveServer
+from tests.conftest import FIXTURES, START, Server
 from tests.test_fine_tuning import _Gate
 
 KEY = "sk-dash-a"
@@ -491,14 +491,15 @@ def test_the_playground_offers_only_models_that_chat(web: TestClient) -> None:
     assert "Try it" in rows[chat_model] and "Try it" not in rows[legacy_model]
 
 
+@pytest.mark.live  # requests from several connections at once, on a real socket
 def test_a_job_action_awaits_a_validation_in_progress_without_holding_anyone_up(
-    server: LiveServer, monkeypatch: pytest.MonkeyPatch
+    server: Server, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Like the control API's job routes: the cancel waits for the training file's
     validation (off the event loop) and every other request is answered meanwhile."""
     gate = _Gate(validation_rules.validate_file)
     monkeypatch.setattr(validation_rules, "validate_file", gate)
-    with httpx.Client(base_url=server.root, headers=AUTH, timeout=5) as quick:
+    with httpx.Client(base_url=server.root_url, headers=AUTH, timeout=5) as quick:
         sent = {"file": ("t.jsonl", (FIXTURES / "train_chat.jsonl").read_bytes())}
         training = quick.post("/v1/files", files=sent, data={"purpose": "fine-tune"}).json()
         job = quick.post(
@@ -506,7 +507,7 @@ def test_a_job_action_awaits_a_validation_in_progress_without_holding_anyone_up(
         ).json()
         assert gate.entered.wait(timeout=10)  # the validation is under way, and held
         server.advance(lifecycle.VALIDATION_BASE_SECONDS + 60)  # its outcome is needed now
-        with httpx.Client(base_url=server.root, timeout=30) as browser:
+        with httpx.Client(base_url=server.root_url, timeout=30) as browser:
             token = Page(browser.get("/dashboard/operator").text).all("input", name="csrf")[0]
             form = {"csrf": token.attrs["value"], "action": "cancel"}
             done: dict[str, Any] = {}

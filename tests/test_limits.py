@@ -155,7 +155,7 @@ def test_errors_quote_only_an_excerpt_of_the_input(
         assert len(error["param"] or "") <= 100
 
 
-def test_names_the_client_chose_are_quoted_as_excerpts(small: LiveServer) -> None:
+def test_names_the_client_chose_are_quoted_as_excerpts(small: Server) -> None:
     """An unknown argument's name and the ids of unanswered tool calls: the head of each
     and how long it was, as every other message quotes the client's input."""
     hello = [{"role": "user", "content": "hi"}]

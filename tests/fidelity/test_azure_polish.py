@@ -9,7 +9,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from tests.conftest import live_server, make_settings
@@ -98,7 +97,8 @@ def test_a_deployment_call_is_cut_off_at_the_json_limit(tmp_path: Path, path: st
         yield b'"}'
 
     settings = make_settings(tmp_path, max_json_bytes=SMALL_LIMIT, azure_auto_deploy=True)
-    with live_server(settings) as server, httpx.Client(base_url=server.root, timeout=30) as http:
+    with live_server(settings) as server:
+        http = server.http_client(family="httpx", headers={}, timeout=30)  # no bearer key
         refused = http.post(
             path, content=chunks(), headers={"api-key": "k", "content-type": "application/json"}
         )

@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 
-from tests.conftest import LiveServer
+from tests.conftest import Server
 from tests.fidelity.conftest import capture
 
 HELLO = [{"role": "user", "content": "Hello"}]
@@ -19,12 +19,13 @@ def quoted(key: str) -> dict[str, Any]:
     return entry
 
 
-def add_rule(server: LiveServer, http: httpx.Client, **rule: Any) -> None:
-    httpx.post(f"{server.root}/mockft/chaos", json=rule, headers=http.headers).raise_for_status()
+def add_rule(server: Server, http: httpx.Client, **rule: Any) -> None:
+    with server.http_client(family="httpx", headers=http.headers) as control:
+        control.post("/mockft/chaos", json=rule).raise_for_status()
 
 
 def test_a_rate_limited_model_call_names_the_model_and_its_limits(
-    server: LiveServer, http: httpx.Client
+    server: Server, http: httpx.Client
 ) -> None:
     real = quoted("rate_limit_model_requests")
     real_error = real["body"]["error"]
@@ -64,7 +65,7 @@ def test_a_rate_limited_model_call_names_the_model_and_its_limits(
 
 
 def test_a_rate_limited_legacy_completion_names_its_model(
-    server: LiveServer, http: httpx.Client
+    server: Server, http: httpx.Client
 ) -> None:
     add_rule(server, http, path="/v1/completions", status=429, times=1)
     refused = http.post("/completions", json={"model": "gpt-3.5-turbo-instruct", "prompt": "Hi"})

@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 
-from tests.conftest import LiveServer
+from tests.conftest import Server
 from tests.fidelity.conftest import (
     capture,
     create_job,
@@ -49,7 +49,7 @@ def newest_real_ids() -> dict[str, str]:
     }
 
 
-def our_ids(server: LiveServer, http: httpx.Client) -> dict[str, str]:
+def our_ids(server: Server, http: httpx.Client) -> dict[str, str]:
     """One id of each kind, as mockft makes them in a workflow."""
     uploaded = http.post("/files", files={"file": ("t.jsonl", b"")}, data={"purpose": "batch"})
     job = create_job(http)
@@ -92,7 +92,7 @@ def our_ids(server: LiveServer, http: httpx.Client) -> dict[str, str]:
 
 
 def test_every_id_kind_has_the_length_of_its_newest_capture(
-    server: LiveServer, http: httpx.Client
+    server: Server, http: httpx.Client
 ) -> None:
     real = newest_real_ids()
     ours: dict[str, Any] = our_ids(server, http)
