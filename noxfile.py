@@ -38,6 +38,7 @@ NODE_SDKS = ["4", "5", "6", "7"]  # pinned in tests/node/openai-v{N}/package-loc
 PYTHON_TEST_DEPS = ["pytest>=8", "httpx>=0.27", "jsonschema>=4.21"]
 PYTHON_TESTS = ["tests/test_sdk_workflow.py", "tests/test_pytest_plugin.py"]
 QUICKSTART = "examples/test_quickstart.py"  # a user's suite: only the plugin's fixtures
+ADDOPTS = "--strict-markers -q"  # pyproject's, less `-n auto` (pytest-xdist)
 HEALTH_TIMEOUT = 30.0  # seconds for `mockft serve` to answer /mockft/health
 WORKFLOW_TIMEOUT = 300  # seconds for one Node workflow
 
@@ -53,8 +54,10 @@ def sdk_python(session: nox.Session, openai: str) -> None:
     installed = session.run("python", "-c", "import openai; print(openai.__version__)", silent=True)
     if str(installed).strip() != openai:
         session.error(f"openai {openai} wanted, {str(installed).strip()} installed")
-    # Plugins other packages register are not what is tested here.
-    plugins = ["-p", "no:cacheprovider", "-p", "no:faker"]
+    # Plugins other packages register are not what is tested here; nor are pytest-xdist's
+    # workers (the repository's addopts ask for them): a line runs in one process, beside
+    # the other lines.
+    plugins = ["-p", "no:cacheprovider", "-p", "no:faker", "-o", f"addopts={ADDOPTS}"]
     session.run("python", "-m", "pytest", *plugins, *PYTHON_TESTS, QUICKSTART)
 
 

@@ -5,6 +5,7 @@ its baseURL. Runs wherever node is installed: the dependencies are installed her
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shutil
@@ -31,18 +32,22 @@ def _installed() -> bool:
 
 
 def _ensure_installed() -> None:
-    if _installed():
-        return
-    assert NPM is not None, "node is installed but npm is not"
-    result = subprocess.run(
-        [NPM, "ci", "--no-audit", "--no-fund"],
-        cwd=NODE_DIR,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert result.returncode == 0, f"npm ci failed:\n{result.stdout}\n{result.stderr}"
-    assert _installed()
+    """`npm ci` once: under pytest-xdist, the workers that want it take turns (a lock on
+    the lock file), and those after the first find it done."""
+    with open(NODE_DIR / "package-lock.json", "rb") as lock_file:
+        fcntl.flock(lock_file, fcntl.LOCK_EX)
+        if _installed():
+            return
+        assert NPM is not None, "node is installed but npm is not"
+        result = subprocess.run(
+            [NPM, "ci", "--no-audit", "--no-fund"],
+            cwd=NODE_DIR,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        assert result.returncode == 0, f"npm ci failed:\n{result.stdout}\n{result.stderr}"
+        assert _installed()
 
 
 # SDK settings a shell may carry: the scripts name their endpoints and keys themselves.
