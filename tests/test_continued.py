@@ -11,7 +11,7 @@ from pathlib import Path
 import openai
 import pytest
 
-from tests.conftest import LiveServer, live_server, make_settings
+from tests.conftest import Server, in_process, make_settings
 from tests.training import MODEL, SNAPSHOT, checked_sdk, finish, upload
 
 MORE = b"".join(
@@ -29,18 +29,18 @@ MORE = b"".join(
 
 
 @pytest.fixture
-def server(tmp_path: Path) -> Iterator[LiveServer]:
-    with live_server(make_settings(tmp_path)) as live:
+def server(tmp_path: Path) -> Iterator[Server]:
+    with in_process(make_settings(tmp_path)) as live:
         yield live
 
 
 @pytest.fixture
-def sdk(server: LiveServer) -> Iterator[openai.OpenAI]:
+def sdk(server: Server) -> Iterator[openai.OpenAI]:
     with checked_sdk(server) as client:
         yield client
 
 
-def trained(server: LiveServer, sdk: openai.OpenAI, model: str = MODEL, **options: str) -> str:
+def trained(server: Server, sdk: openai.OpenAI, model: str = MODEL, **options: str) -> str:
     job = sdk.fine_tuning.jobs.create(model=model, training_file=upload(sdk), **options)  # type: ignore[arg-type]
     done = finish(server, sdk, job.id)
     assert done.status == "succeeded" and done.fine_tuned_model is not None
@@ -54,7 +54,7 @@ def reply(sdk: openai.OpenAI, model: str, prompt: str) -> str | None:
     return answer.choices[0].message.content
 
 
-def test_a_model_trained_here_trains_on_end_to_end(server: LiveServer, sdk: openai.OpenAI) -> None:
+def test_a_model_trained_here_trains_on_end_to_end(server: Server, sdk: openai.OpenAI) -> None:
     first = trained(server, sdk)
     more = upload(sdk, Path("more.jsonl"), MORE)
     job = sdk.fine_tuning.jobs.create(model=first, training_file=more, suffix="round-2")
@@ -81,7 +81,7 @@ def test_a_model_trained_here_trains_on_end_to_end(server: LiveServer, sdk: open
     assert reply(sdk, first, "What is the code word number 3?") != "The code word is Osprey-3."
 
 
-def test_a_checkpoint_model_trains_on_too(server: LiveServer, sdk: openai.OpenAI) -> None:
+def test_a_checkpoint_model_trains_on_too(server: Server, sdk: openai.OpenAI) -> None:
     first = trained(server, sdk)
     jobs = sdk.fine_tuning.jobs.list().data
     checkpoints = sdk.fine_tuning.jobs.checkpoints.list(jobs[0].id).data
@@ -99,7 +99,7 @@ def test_a_checkpoint_model_trains_on_too(server: LiveServer, sdk: openai.OpenAI
     assert "ckpt-step" not in done.fine_tuned_model
 
 
-def test_a_deleted_model_cannot_be_continued(server: LiveServer, sdk: openai.OpenAI) -> None:
+def test_a_deleted_model_cannot_be_continued(server: Server, sdk: openai.OpenAI) -> None:
     first = trained(server, sdk)
     assert sdk.models.delete(first).deleted
     with pytest.raises(openai.BadRequestError) as refused:
@@ -115,7 +115,7 @@ def test_a_deleted_model_cannot_be_continued(server: LiveServer, sdk: openai.Ope
 
 def test_another_organizations_model_cannot_be_continued(tmp_path: Path) -> None:
     settings = make_settings(tmp_path, api_keys=("k-a=team-a", "k-b=team-b"))
-    with live_server(settings) as server, ExitStack() as stack:
+    with in_process(settings) as server, ExitStack() as stack:
         team_a = stack.enter_context(checked_sdk(server, "k-a"))
         team_b = stack.enter_context(checked_sdk(server, "k-b"))
         theirs = trained(server, team_a)

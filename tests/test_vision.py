@@ -13,7 +13,7 @@ from typing import Any
 import openai
 import pytest
 
-from tests.conftest import FIXTURES, LiveServer, live_server, make_settings
+from tests.conftest import FIXTURES, Server, in_process, make_settings
 from tests.test_images import data_url
 from tests.training import checked_sdk, finish, upload
 
@@ -44,18 +44,18 @@ def image(url: str = RGB_PNG, detail: str = "high") -> dict[str, Any]:
 
 
 @pytest.fixture
-def server(tmp_path: Path) -> Iterator[LiveServer]:
-    with live_server(make_settings(tmp_path)) as live:
+def server(tmp_path: Path) -> Iterator[Server]:
+    with in_process(make_settings(tmp_path)) as live:
         yield live
 
 
 @pytest.fixture
-def sdk(server: LiveServer) -> Iterator[openai.OpenAI]:
+def sdk(server: Server) -> Iterator[openai.OpenAI]:
     with checked_sdk(server) as client:
         yield client
 
 
-def train(server: LiveServer, sdk: openai.OpenAI, data: bytes, model: str = VISION_MODEL) -> Any:
+def train(server: Server, sdk: openai.OpenAI, data: bytes, model: str = VISION_MODEL) -> Any:
     job = sdk.fine_tuning.jobs.create(
         model=model,
         training_file=upload(sdk, Path("vision.jsonl"), data),
@@ -70,7 +70,7 @@ def warnings_of(sdk: openai.OpenAI, job_id: str) -> list[str]:
 
 
 def test_images_train_the_vision_model_billed_by_size_and_detail(
-    server: LiveServer, sdk: openai.OpenAI
+    server: Server, sdk: openai.OpenAI
 ) -> None:
     text = train(server, sdk, examples())
     high = train(server, sdk, examples(image()))
@@ -91,7 +91,7 @@ def test_images_train_the_vision_model_billed_by_size_and_detail(
 
 
 def test_the_fixture_file_trains_and_skipped_images_are_a_warning(
-    server: LiveServer, sdk: openai.OpenAI
+    server: Server, sdk: openai.OpenAI
 ) -> None:
     vision = train(server, sdk, (FIXTURES / "train_vision.jsonl").read_bytes())
     assert vision.status == "succeeded", vision.error
@@ -106,7 +106,7 @@ def test_the_fixture_file_trains_and_skipped_images_are_a_warning(
 
 
 def test_an_image_in_an_assistant_message_fails_the_job(
-    server: LiveServer, sdk: openai.OpenAI
+    server: Server, sdk: openai.OpenAI
 ) -> None:
     job = train(server, sdk, examples(image(), role="assistant"))
     assert job.status == "failed"
@@ -121,7 +121,7 @@ def test_an_image_in_an_assistant_message_fails_the_job(
 
 
 def test_images_for_a_model_not_fine_tuned_on_them_fail_the_job(
-    server: LiveServer, sdk: openai.OpenAI
+    server: Server, sdk: openai.OpenAI
 ) -> None:
     job = train(server, sdk, examples(image()), model="gpt-4o-mini")
     assert job.status == "failed"
@@ -132,7 +132,7 @@ def test_images_for_a_model_not_fine_tuned_on_them_fail_the_job(
     )
 
 
-def test_a_vision_model_trains_on_with_images(server: LiveServer, sdk: openai.OpenAI) -> None:
+def test_a_vision_model_trains_on_with_images(server: Server, sdk: openai.OpenAI) -> None:
     first = train(server, sdk, examples(image()))
     assert first.status == "succeeded" and first.fine_tuned_model is not None
     # continued fine-tuning judges the data by the base snapshot's rules

@@ -18,7 +18,7 @@ from pydantic import ValidationError
 
 from mockft.config import Settings
 from mockft.errors import WANDB_NOT_REGISTERED_MESSAGE
-from tests.conftest import LiveServer, live_server, make_settings
+from tests.conftest import Server, in_process, make_settings
 from tests.training import MODEL, SNAPSHOT, checked_sdk, finish, upload
 
 WANDB = {"type": "wandb", "wandb": {"project": "custom-wandb-project"}}
@@ -30,14 +30,17 @@ def stack() -> Iterator[ExitStack]:
         yield clients
 
 
-def control(server: LiveServer, key: str = "sk-any") -> httpx.Client:
-    return httpx.Client(base_url=server.root, headers={"Authorization": f"Bearer {key}"})
+def control(server: Server, key: str = "sk-any") -> httpx.Client:
+    client: httpx.Client = server.http_client(
+        family="httpx", headers={"Authorization": f"Bearer {key}"}
+    )
+    return client
 
 
 def test_a_job_enabling_wandb_without_credentials_is_refused(
     tmp_path: Path, stack: ExitStack
 ) -> None:
-    with live_server(make_settings(tmp_path)) as server:
+    with in_process(make_settings(tmp_path)) as server:
         sdk = stack.enter_context(checked_sdk(server))
         file_id = upload(sdk)
         with pytest.raises(openai.BadRequestError) as refused:
@@ -57,7 +60,7 @@ def test_with_credentials_the_job_succeeds_and_echoes_the_integration(
     tmp_path: Path, stack: ExitStack
 ) -> None:
     settings = make_settings(tmp_path, wandb_keys=("mockft=wk-0123456789abcdef",))
-    with live_server(settings) as server:
+    with in_process(settings) as server:
         sdk = stack.enter_context(checked_sdk(server))
         file_id = upload(sdk)
         wandb = {"project": "my-project", "name": "run-name", "tags": ["project:tag", "lineage"]}
@@ -87,7 +90,7 @@ def test_with_credentials_the_job_succeeds_and_echoes_the_integration(
 def test_an_integration_without_tags_or_name_echoes_nulls_but_no_tags(
     tmp_path: Path, stack: ExitStack
 ) -> None:
-    with live_server(make_settings(tmp_path, wandb_keys=("mockft=wk",))) as server:
+    with in_process(make_settings(tmp_path, wandb_keys=("mockft=wk",))) as server:
         sdk = stack.enter_context(checked_sdk(server))
         raw = sdk.fine_tuning.jobs.with_raw_response.create(
             model=MODEL,
@@ -108,7 +111,7 @@ def test_an_integration_without_tags_or_name_echoes_nulls_but_no_tags(
 
 
 def test_credentials_registered_through_the_control_api(tmp_path: Path, stack: ExitStack) -> None:
-    with live_server(make_settings(tmp_path)) as server:
+    with in_process(make_settings(tmp_path)) as server:
         sdk = stack.enter_context(checked_sdk(server))
         http = stack.enter_context(control(server))
         file_id = upload(sdk)
@@ -129,7 +132,7 @@ def test_an_organization_registers_only_its_own_credentials(
     tmp_path: Path, stack: ExitStack
 ) -> None:
     settings = make_settings(tmp_path, api_keys=("k-a=team-a", "k-b=team-b"), control_keys=("ctl",))
-    with live_server(settings) as server:
+    with in_process(settings) as server:
         team_a, team_b = control(server, "k-a"), control(server, "k-b")
         admin = control(server, "ctl")
         for client in (team_a, team_b, admin):
@@ -181,7 +184,7 @@ def test_an_organization_registers_only_its_own_credentials(
 def test_the_settings_follow_the_guide(
     tmp_path: Path, stack: ExitStack, wandb: dict[str, Any], param: str, message: str
 ) -> None:
-    with live_server(make_settings(tmp_path, wandb_keys=("mockft=wk",))) as server:
+    with in_process(make_settings(tmp_path, wandb_keys=("mockft=wk",))) as server:
         sdk = stack.enter_context(checked_sdk(server))
         with pytest.raises(openai.BadRequestError) as refused:
             sdk.fine_tuning.jobs.create(
@@ -241,7 +244,7 @@ def test_the_run_is_written_for_wandb_sync(
 ) -> None:
     runs = tmp_path / "runs"
     settings = make_settings(tmp_path, wandb_keys=("mockft=wk",), wandb_dir=runs)
-    with live_server(settings) as server:
+    with in_process(settings) as server:
         sdk = stack.enter_context(checked_sdk(server))
         file_id = upload(sdk)
         wandb = {"project": "p", "entity": "team", "tags": ["mine"]}
@@ -297,7 +300,7 @@ def test_without_wandb_installed_the_job_succeeds_all_the_same(
     monkeypatch.setitem(sys.modules, "wandb", None)  # `import wandb` raises ImportError
     runs = tmp_path / "runs"
     settings = make_settings(tmp_path, wandb_keys=("mockft=wk",), wandb_dir=runs)
-    with live_server(settings) as server:
+    with in_process(settings) as server:
         sdk = stack.enter_context(checked_sdk(server))
         job = sdk.fine_tuning.jobs.create(
             model=MODEL,

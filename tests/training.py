@@ -11,7 +11,8 @@ from typing import Any
 import openai
 from openai.types.fine_tuning import FineTuningJob
 
-from tests.conftest import API_KEY, FIXTURES, LiveServer, _check_hook
+from tests import conftest
+from tests.conftest import API_KEY, FIXTURES, Server
 
 TRAIN = FIXTURES / "train_chat.jsonl"
 MODEL = "gpt-4o-mini"
@@ -20,11 +21,9 @@ TERMINAL = frozenset({"succeeded", "failed", "cancelled"})
 MAX_MOVES = 2_000
 
 
-def checked_sdk(server: LiveServer, key: str = API_KEY, **options: Any) -> openai.OpenAI:
+def checked_sdk(server: Server, key: str = API_KEY, **options: Any) -> openai.OpenAI:
     """The unchanged SDK (no retries unless asked), every response checked against the spec."""
-    options.setdefault("max_retries", 0)
-    http = openai.DefaultHttpxClient(event_hooks={"response": [_check_hook]})
-    return openai.OpenAI(base_url=server.base_url, api_key=key, http_client=http, **options)
+    return conftest.checked_sdk(server, api_key=key, **options)
 
 
 def upload(sdk: openai.OpenAI, path: Path = TRAIN, data: bytes | None = None) -> str:
@@ -33,7 +32,7 @@ def upload(sdk: openai.OpenAI, path: Path = TRAIN, data: bytes | None = None) ->
 
 
 def move_until(
-    server: LiveServer,
+    server: Server,
     sdk: openai.OpenAI,
     job_id: str,
     done: Callable[[FineTuningJob], bool],
@@ -48,7 +47,7 @@ def move_until(
     raise AssertionError(f"{job_id} never got there")
 
 
-def finish(server: LiveServer, sdk: openai.OpenAI, job_id: str, step: float = 60) -> FineTuningJob:
+def finish(server: Server, sdk: openai.OpenAI, job_id: str, step: float = 60) -> FineTuningJob:
     return move_until(server, sdk, job_id, lambda job: job.status in TERMINAL, step)
 
 
