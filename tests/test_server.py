@@ -37,7 +37,7 @@ def test_the_access_log_is_off_unless_asked_for() -> None:
 def test_health_names_the_stack_that_serves(tmp_path: Path, http: str, loop: str) -> None:
     settings = make_settings(tmp_path, http=http, loop=loop)
     with live_server(settings) as live:
-        health = httpx.get(f"{live.root}/mockft/health").json()
+        health = httpx.get(f"{live.root_url}/mockft/health").json()
     assert health["stack"] == {"server": "uvicorn", "http": http, "loop": loop}
     assert str(server.stack(settings)) == f"uvicorn {server.uvicorn.__version__} ({http}, {loop})"
 
