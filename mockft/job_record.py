@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from mockft import course as courses
+from mockft.course import Course
 from mockft.lifecycle import (
     AUTO,
     Intervention,
@@ -58,6 +60,7 @@ class JobRecord:
     materialized: bool = False  # the result file and models of a success exist
     # Continued fine-tuning: the job whose model (or checkpoint) this job trains from.
     parent_job_id: str | None = None
+    course: Course | None = None  # what a scenario's outcome rule decided for the job
 
     @property
     def method_type(self) -> str:
@@ -110,6 +113,7 @@ class JobRecord:
             "result_files": list(self.result_files),
             "materialized": self.materialized,
             "parent_job_id": self.parent_job_id,
+            **({"course": courses.to_doc(self.course)} if self.course is not None else {}),
         }
 
     @classmethod
@@ -153,6 +157,7 @@ class JobRecord:
             result_files=tuple(doc["result_files"]),
             materialized=doc["materialized"],
             parent_job_id=doc.get("parent_job_id"),
+            course=courses.from_doc(doc["course"]) if doc.get("course") else None,
         )
 
 

@@ -128,6 +128,7 @@ def metrics_for_step(
         plan.learning_rate_multiplier,
         plan.has_validation,
         evaluate=evaluate,
+        targets=plan.targets,
     )
     return synth.with_rewards(metrics) if plan.graded else metrics
 

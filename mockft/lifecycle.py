@@ -200,6 +200,18 @@ class Hyperparameters:
 
 
 @dataclass(frozen=True)
+class Pace:
+    """How fast a job moves where a scenario's rule says so; None keeps the timing model's
+    own value. Ranges are drawn from uniformly, seeded by the job's seed."""
+
+    queue_seconds: tuple[float, float] | None = None
+    step_seconds: tuple[float, float] | None = None
+    """Each training step's duration, drawn once per job (instead of the token model)."""
+    duration_scale: float = 1.0
+    """Multiplies training: the steps, the epoch ends and publishing the model."""
+
+
+@dataclass(frozen=True)
 class JobError:
     code: str
     message: str
@@ -247,6 +259,7 @@ class JobPlan:
     validation_error: JobError | None = None
     warnings: tuple[str, ...] = ()
     graded: bool = False  # a reinforcement job: metrics carry the grader's rewards
+    targets: synth.MetricTargets | None = None  # where a scenario's rule ends the curve
 
     @property
     def hyperparameters(self) -> Hyperparameters:
@@ -388,8 +401,11 @@ def plan_job(
     seed: int,
     validation_error: JobError | None = None,
     graded: bool = False,
+    pace: Pace | None = None,
+    targets: synth.MetricTargets | None = None,
 ) -> JobPlan:
     hp = hyperparameters
+    pace = pace or Pace()
     if stats.n_examples < 1 and validation_error is None:
         raise ValueError("a job without examples must carry a validation_error")
     if hp.n_epochs < 1 or hp.batch_size < 1 or hp.learning_rate_multiplier <= 0:
@@ -404,7 +420,7 @@ def plan_job(
     )
     validated_at = created_at + _whole_seconds(validation_seconds)
     started_at = validated_at + _whole_seconds(
-        synth.seeded_uniform(*QUEUE_SECONDS_RANGE, seed, "queue")
+        synth.seeded_uniform(*(pace.queue_seconds or QUEUE_SECONDS_RANGE), seed, "queue")
     )
 
     steps_per_epoch = math.ceil(stats.n_examples / hp.batch_size)
@@ -414,8 +430,12 @@ def plan_job(
         tokens_per_step = stats.billable_tokens / steps_per_epoch
         jitter = synth.seeded_uniform(1 - STEP_TIME_JITTER, 1 + STEP_TIME_JITTER, seed, "step")
         step_seconds = (STEP_BASE_SECONDS + tokens_per_step / STEP_TOKENS_PER_SECOND) * jitter
+        if pace.step_seconds is not None:
+            step_seconds = synth.seeded_uniform(*pace.step_seconds, seed, "step")
         if has_validation:
             epoch_end_seconds = stats.n_validation_examples * FULL_VALIDATION_SECONDS_PER_EXAMPLE
+        step_seconds *= pace.duration_scale
+        epoch_end_seconds *= pace.duration_scale
     plan = JobPlan(
         created_at=created_at,
         resolved_at=max(outcome_instant(created_at), validated_at - HYPERPARAMETERS_LEAD_SECONDS),
@@ -435,9 +455,12 @@ def plan_job(
         validation_error=validation_error,
         warnings=stats.warnings,
         graded=graded,
+        targets=targets,
     )
     last_step_at = plan.step_time(total_steps) if total_steps else started_at
-    final_seconds = _whole_seconds(synth.seeded_uniform(*FINAL_PHASE_SECONDS_RANGE, seed, "final"))
+    final_seconds = _whole_seconds(
+        synth.seeded_uniform(*FINAL_PHASE_SECONDS_RANGE, seed, "final") * pace.duration_scale
+    )
     return replace(plan, finished_at=last_step_at + final_seconds)
 
 

@@ -97,6 +97,16 @@ class StepMetrics:
     valid_reward_mean: float | None = None
 
 
+@dataclass(frozen=True)
+class MetricTargets:
+    """Where a job's training curve ends, when a scenario says so: the last step reports
+    exactly these values, and the curve before it is drawn towards them (its first steps
+    unchanged, its noise kept)."""
+
+    final_loss: float | None = None
+    final_accuracy: float | None = None
+
+
 # --- hashing primitives ------------------------------------------------------------------
 
 
@@ -298,6 +308,43 @@ def _effective_epochs(
     return scale * n_epochs * fraction * (2.0 - fraction)
 
 
+def _towards(value: float, start: float, end: float, target: float) -> float:
+    """`value` of a curve from `start` to `end`, mapped onto a curve from `start` to
+    `target` (an affine map fixing `start`), or scaled where that cannot keep its shape."""
+    if (start - end) * (start - target) > 0:
+        return start - (start - value) * (start - target) / (start - end)
+    return value * target / end if end else target
+
+
+def _aimed(
+    targets: MetricTargets,
+    initial_loss: float,
+    final_clean_loss: float,
+    loss: float,
+    accuracy_noise: float,
+    *,
+    last: bool,
+) -> tuple[float, float]:
+    """A step's training loss and accuracy on a curve that ends at the targets."""
+    end_loss = final_clean_loss
+    if targets.final_loss is not None:
+        loss = (
+            targets.final_loss
+            if last
+            else _towards(loss, initial_loss, end_loss, targets.final_loss)
+        )
+        end_loss = targets.final_loss
+    accuracy = _accuracy(loss, accuracy_noise)
+    if targets.final_accuracy is not None:
+        if last:
+            accuracy = targets.final_accuracy
+        else:
+            start, end = _accuracy(initial_loss, 0.0), _accuracy(end_loss, 0.0)
+            aimed = _towards(accuracy, start, end, targets.final_accuracy)
+            accuracy = max(0.0, min(1.0, aimed))
+    return max(0.0, loss), accuracy
+
+
 def _accuracy(loss: float, noise: float) -> float:
     value = math.exp(-ACCURACY_LOSS_SCALE * loss) + ACCURACY_NOISE * noise
     return max(0.0, min(1.0, value))
@@ -317,6 +364,7 @@ def step_metrics(
     has_validation: bool,
     *,
     evaluate: bool | None = None,
+    targets: MetricTargets | None = None,
 ) -> StepMetrics:
     """The step's metrics as its metrics event reports them. With a validation file, a
     validation batch is scored every `VALID_EVAL_INTERVAL` steps (or when `evaluate` says
@@ -339,10 +387,24 @@ def step_metrics(
         -curve.train_decay * epochs
     )
     train_loss = train_clean * math.exp(TRAIN_LOSS_NOISE * train_z)
+    train_accuracy = _accuracy(train_loss, train_acc_z)
+    if targets is not None:
+        final = _effective_epochs(total_steps, steps_per_epoch, n_epochs, learning_rate_multiplier)
+        final_clean = curve.train_floor + (curve.initial_train_loss - curve.train_floor) * math.exp(
+            -curve.train_decay * final
+        )
+        train_loss, train_accuracy = _aimed(
+            targets,
+            curve.initial_train_loss,
+            final_clean,
+            train_loss,
+            train_acc_z,
+            last=step == total_steps,
+        )
     metrics = StepMetrics(
         step=step,
         train_loss=_rounded(train_loss),
-        train_mean_token_accuracy=_rounded(_accuracy(train_loss, train_acc_z)),
+        train_mean_token_accuracy=_rounded(train_accuracy),
     )
     if not has_validation:
         return metrics

@@ -22,6 +22,7 @@ from mockft import errors, lifecycle, queueing, synth
 from mockft import validation as validation_rules
 from mockft.auth import Organization
 from mockft.catalog import FineTuningSpec
+from mockft.course import Course, JobFacts
 from mockft.job_record import (
     HYPERPARAMETER_NAMES,
     REINFORCEMENT,
@@ -54,6 +55,9 @@ FINE_TUNE_PURPOSE = "fine-tune"
 # What reacts to jobs ending (webhooks) reads these instead of every job.
 END_TIMER = "job.end"
 CHECK_TIMER = "job.check"
+# A scenario's outcome rules: the course of a new job, or None (it runs as the timing
+# model plans it).
+CourseFor = Callable[[JobFacts], "Course | None"]
 
 
 class Jobs(Part):
@@ -66,6 +70,7 @@ class Jobs(Part):
         *,
         limits: Limits | None = None,
         wandb_keys: WandbKeys | None = None,
+        course_for: CourseFor | None = None,
     ) -> None:
         super().__init__(ctx)
         self.files = files
@@ -75,6 +80,7 @@ class Jobs(Part):
         self.wandb_keys = wandb_keys or WandbKeys(ctx)
         self.listeners: list[Callable[[], None]] = []
         """Called after a job is written (what waits for jobs' ends looks again)."""
+        self.course_for = course_for
 
     # -- the API
 
@@ -115,6 +121,7 @@ class Jobs(Part):
         )
         requested = request.method.hyperparameters() if request.method else request.hyperparameters
         hyper = requested.model_dump() if requested else {}
+        course = self._course(org, request, base, method, training)
         record = JobRecord(
             id=job_id,
             organization_id=org.id,
@@ -137,6 +144,8 @@ class Jobs(Part):
                 base, org.name, request.suffix, synth.model_tag(seed, job_id)
             ),
             parent_job_id=parent_job_id,
+            interventions=course.at_creation(self.now()) if course else (),
+            course=course,
         )
         self._save(record, new=True)
         self._queue_changed(org)
@@ -236,6 +245,29 @@ class Jobs(Part):
         self.work.clear()
 
     # -- creating
+
+    def _course(
+        self,
+        org: Organization,
+        request: CreateFineTuningJob,
+        base: str,
+        method: str,
+        training_file: str,
+    ) -> Course | None:
+        """What the scenario's outcome rules decide for the new job."""
+        if self.course_for is None:
+            return None
+        training = self.store.get(FILE, training_file, org.id, self.now()) or {}
+        facts = JobFacts(
+            organization=org.name,
+            model=request.model,
+            base_snapshot=base,
+            method=method,
+            suffix=request.suffix,
+            metadata=request.metadata,
+            training_filename=str(training.get("filename", "")),
+        )
+        return self.course_for(facts)
 
     def _fine_tunable_base(self, org: Organization, model: str) -> tuple[str, str | None]:
         """The base snapshot a job on `model` trains, and the job whose model it continues:
@@ -354,7 +386,7 @@ class Jobs(Part):
         outcome = self.work.outcome(key, self._validation(record))
         current = self._current(org, record.id)
         if current.outcome is None:
-            current = replace(current, outcome=outcome)
+            current = with_course(replace(current, outcome=outcome))
             self._save(current)
             self._queue_changed(org)  # the job can now join its model's queue
         self.work.forget(key)
@@ -535,8 +567,27 @@ def write_results(
     writer.commit()
 
 
+def plan_of(record: JobRecord) -> lifecycle.JobPlan:
+    """The plan of a job whose validation outcome is recorded (`OutcomeNeeded` if not)."""
+    return _timeline_of(record).require_plan()
+
+
 def _validation_key(job_id: str) -> str:
     return f"validate:{job_id}"
+
+
+def with_course(record: JobRecord) -> JobRecord:
+    """A job whose validation outcome was just recorded, with its course in the plan's
+    terms: a failure in validation as what validation found, the rest as interventions
+    set up at their points of the plan. (Also for jobs a scenario seeds.)"""
+    course, outcome = record.course, record.outcome
+    if course is None or outcome is None:
+        return record
+    error = course.validation_error(outcome.error)
+    if error is not outcome.error:
+        record = replace(record, outcome=replace(outcome, error=error))
+    planned = course.interventions(_timeline_of(record).require_plan())
+    return replace(record, interventions=(*record.interventions, *planned))
 
 
 # -- timelines: a job's plan and its latest snapshot, shared by every reader ----------------
@@ -581,6 +632,7 @@ class _TimelineKey:
     base_snapshot: str
     graded: bool
     interventions: tuple[lifecycle.Intervention, ...]
+    course: Course | None = None
 
 
 class _JobTimeline:
@@ -588,16 +640,17 @@ class _JobTimeline:
         self.key = key
         self.plan: lifecycle.JobPlan | None = None
         if key.outcome is not None:
-            stats = key.outcome.stats
+            stats, course = key.outcome.stats, key.course
+            resolve = course.hyperparameters if course else lifecycle.resolve_hyperparameters
             self.plan = lifecycle.plan_job(
                 created_at=key.context.created_at,
                 stats=stats,
-                hyperparameters=lifecycle.resolve_hyperparameters(
-                    key.requested, stats.n_examples, key.base_snapshot
-                ),
+                hyperparameters=resolve(key.requested, stats.n_examples, key.base_snapshot),
                 seed=key.seed,
                 validation_error=key.outcome.error,
                 graded=key.graded,
+                pace=course.pace if course else None,
+                targets=course.targets if course else None,
             )
         self._latest: tuple[int, lifecycle.JobSnapshot] | None = None
         self._lock = threading.Lock()
@@ -630,6 +683,7 @@ def _timeline_of(record: JobRecord, queue: tuple[lifecycle.Intervention, ...] = 
             record.base_snapshot,
             record.method_type == REINFORCEMENT,
             (*record.interventions, *queue),
+            record.course,
         )
     )
 
