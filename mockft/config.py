@@ -42,7 +42,8 @@ class Settings(BaseModel):
     speed: float = Field(default=DEFAULT_SPEED, gt=0, le=MAX_SPEED)
     seed: int = Field(default=0, ge=0, le=2**63 - 1)
     start_time: int | None = Field(default=None, ge=0, le=MAX_INSTANT)
-    """Where a new manual clock starts (unix seconds); default: the wall clock."""
+    """Where a new clock starts (unix seconds; a system clock runs on from there); default:
+    the wall clock."""
     api_keys: tuple[str, ...] = ()
     """Accepted keys; empty accepts any key. `KEY=org-name` puts a key in its own org."""
     control_keys: tuple[str, ...] = ()
@@ -80,6 +81,9 @@ class Settings(BaseModel):
     preload_vocabularies: bool = True
     """Load the tokenizers' vocabularies at start-up (about a second), so that no request
     pays for them; off, the first request that counts tokens loads them."""
+    scenario: tuple[Path, ...] = ()
+    """Scenario files the server starts with, in order (later files win); the variable
+    separates them with the platform's path separator (":" or ";")."""
 
     @field_validator(
         "api_keys", "control_keys", "wandb_keys", "admin_keys", "webhooks", mode="before"
@@ -92,6 +96,13 @@ class Settings(BaseModel):
             value = value.split(",")
         if isinstance(value, (list, tuple)):
             return tuple(k.strip() for k in value if isinstance(k, str) and k.strip())
+        return value
+
+    @field_validator("scenario", mode="before")
+    @classmethod
+    def _split_paths(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(p for p in value.split(os.pathsep) if p.strip())
         return value
 
     @field_validator("api_keys")

@@ -4,7 +4,7 @@ routes call these parts and serialise what comes back."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from mockft.auth import KeyRing, Organization
 from mockft.catalog import Catalog, load_catalog
@@ -26,6 +26,9 @@ from mockft.service.wandb_keys import WandbKeys
 from mockft.service.webhooks import EndpointSpec, Webhooks
 from mockft.service.work import Pending, deferring
 from mockft.store import Blobs, Store, Stores, open_stores
+
+if TYPE_CHECKING:
+    from mockft.scenario.state import Scenarios
 
 __all__ = [
     "MAX_PART_BYTES",
@@ -63,6 +66,10 @@ class Service:
         self.ctx = Context(
             settings, self.store, self.blobs, clock, catalog or load_catalog(), self.keys
         )
+        from mockft.scenario.state import Scenarios  # scenarios import the service's parts
+
+        self.scenarios: Scenarios = Scenarios(self)
+        rules = self.scenarios.rules
         self.files = Files(self.ctx)
         self.uploads = Uploads(self.ctx, self.files)
         self.permissions = Permissions(self.ctx)
@@ -70,9 +77,14 @@ class Service:
         self.limits = Limits(self.ctx, JOB)
         self.wandb_keys = WandbKeys(self.ctx)
         self.jobs = Jobs(
-            self.ctx, self.files, self.models, limits=self.limits, wandb_keys=self.wandb_keys
+            self.ctx,
+            self.files,
+            self.models,
+            limits=self.limits,
+            wandb_keys=self.wandb_keys,
+            course_for=rules.course_for,
         )
-        self.inference = Inference(self.ctx, self.permissions)
+        self.inference = Inference(self.ctx, self.permissions, answer_for=rules.answer_for)
         self.webhooks = Webhooks(self.ctx, self.jobs)
         self.delivery = Delivery(self.webhooks, clock)
         self.graders = Graders()
@@ -80,14 +92,27 @@ class Service:
 
     @classmethod
     def open(cls, settings: Settings) -> Service:
-        """Lock the data dir (`DataDirLocked` if another process holds it), restore the
-        clock, and clean up what a crash left behind."""
+        """Read the scenarios the settings name (`ScenarioInvalid` lists their problems),
+        lock the data dir (`DataDirLocked` if another process holds it), restore the clock,
+        clean up what a crash left behind, and load the scenarios."""
+        loaded = None
+        if settings.scenario:
+            from mockft.scenario import loader, state
+
+            loaded = loader.read_files(settings.scenario)
+            settings = state.settings_with(settings, loaded)
         stores = open_stores(None if settings.memory else settings.data_dir)
         try:
             service = cls(settings, stores, ClockControl.restore(settings, stores.store))
-            service.sweep()
         except BaseException:
             stores.close()
+            raise
+        try:
+            service.sweep()
+            if loaded is not None:
+                service.scenarios.start(loaded)
+        except BaseException:
+            service.close()
             raise
         return service
 

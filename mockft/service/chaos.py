@@ -120,23 +120,36 @@ class ChaosSpec(Request):
         return "latency"
 
 
+class PatternError(ValueError):
+    """A pattern RE2 refuses; the message is RE2's reason."""
+
+
+def compile_pattern(pattern: str, *, dot_matches_newline: bool = False) -> Any:
+    """`pattern` compiled by RE2 (its `search` is linear in the text's length), or
+    `PatternError`. Shared by chaos rules and scenario rules."""
+    options = re2.Options()
+    options.log_errors = False
+    options.dot_nl = dot_matches_newline
+    options.never_capture = True
+    options.max_mem = PATTERN_MEMORY_BYTES
+    try:
+        return re2.compile(pattern, options)
+    except re2.error as exc:
+        reason = exc.args[0] if exc.args else "invalid pattern"
+        if isinstance(reason, bytes):
+            reason = reason.decode("utf-8", "replace")
+        raise PatternError(str(reason)) from None
+
+
 class PathPattern:
     """A compiled RE2 pattern: `search` is linear in the length of the path."""
 
     def __init__(self, pattern: str, param: str, *, dot_matches_newline: bool = False) -> None:
-        options = re2.Options()
-        options.log_errors = False
-        options.dot_nl = dot_matches_newline
-        options.never_capture = True
-        options.max_mem = PATTERN_MEMORY_BYTES
         try:
-            self._compiled = re2.compile(pattern, options)
-        except re2.error as exc:
-            reason = exc.args[0] if exc.args else "invalid pattern"
-            if isinstance(reason, bytes):
-                reason = reason.decode("utf-8", "replace")
+            self._compiled = compile_pattern(pattern, dot_matches_newline=dot_matches_newline)
+        except PatternError as exc:
             raise errors.invalid(
-                f"Invalid '{param}': {errors.excerpt(str(reason))}.", param, "invalid_value"
+                f"Invalid '{param}': {errors.excerpt(str(exc))}.", param, "invalid_value"
             ) from None
 
     def search(self, path: str) -> bool:

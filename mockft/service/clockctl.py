@@ -104,7 +104,8 @@ class ClockControl:
             start = resume if resume is not None else settings.start_time
             clock = ManualClock(start)
         else:
-            clock = SystemClock(settings.speed, anchor=resume)
+            start = resume if resume is not None else settings.start_time
+            clock = SystemClock(settings.speed, anchor=start)
         control = cls(clock, store)
         control.save()
         for key in (LEGACY_MANUAL_NOW, LEGACY_SYSTEM_ANCHOR):

@@ -121,7 +121,11 @@ class Part:
         self.settings = ctx.settings
         self.store = ctx.store
         self.blobs = ctx.blobs
-        self.catalog = ctx.catalog
+
+    @property
+    def catalog(self) -> Catalog:
+        """The base models (a scenario may change them while the server runs)."""
+        return self.ctx.catalog
 
     def now(self) -> int:
         return self.ctx.now()

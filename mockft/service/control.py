@@ -99,6 +99,10 @@ def webhook_not_found(endpoint_id: str) -> errors.APIError:
     )
 
 
+def invalid_scenario(problems: str) -> errors.APIError:
+    return errors.APIError(400, problems, code="invalid_scenario")
+
+
 def rule_not_found(rule_id: str) -> errors.APIError:
     return errors.APIError(404, f"No such chaos rule: {errors.excerpt(rule_id)}", param="rule_id")
 
@@ -162,6 +166,7 @@ class Control:
             service.clock.restart(restart_clock_at)
         service.webhooks.reset()  # the configured endpoints again, as of the clock's now
         service.delivery.wake()
+        service.scenarios.after_reset(scope)  # the scenario the server started with
 
     # -- jobs -----------------------------------------------------------------------------
 
@@ -278,6 +283,30 @@ class Control:
     ) -> list[dict[str, Any]]:
         """Deliveries (each with its attempts) of the events of the caller's jobs."""
         return self.service.webhooks.deliveries(caller.scope, page, job_id)
+
+    # -- scenarios ------------------------------------------------------------------------
+
+    def load_scenario(
+        self, caller: Caller, text: str, *, fmt: str = "toml", source: str = "scenario.toml"
+    ) -> dict[str, Any]:
+        """Load a scenario (TOML, or JSON) into the running server: everything it says is
+        checked first, and a scenario with a problem changes nothing (400, every problem
+        as `source:line: message`)."""
+        self._require_control(caller, "load a scenario")
+        from mockft.scenario.loader import ScenarioInvalid  # the scenario uses the service
+
+        try:
+            summary = self.service.scenarios.load_text(text, source, fmt)
+        except ScenarioInvalid as exc:
+            raise invalid_scenario(exc.text()) from None
+        return summary.to_dict()
+
+    def export_scenario(self, caller: Caller) -> str:
+        """The server's state as a scenario (TOML) that loads back to the same answers."""
+        self._require_control(caller, "export the server's state")
+        from mockft.scenario.export import export_toml
+
+        return export_toml(self.service)
 
     # -- the request log ------------------------------------------------------------------
 

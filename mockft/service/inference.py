@@ -25,6 +25,7 @@ from __future__ import annotations
 import json
 import random
 from collections import OrderedDict
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -116,11 +117,22 @@ class _Target:
     job_id: str | None  # for a fine-tuned model
 
 
+# A scenario's fixed answers: for the names a model answers as and the prompt, a reply, or
+# None (the model answers as it would anyway).
+AnswerFor = Callable[[Sequence[str], str], "str | None"]
+
+
 class Inference(Part):
-    def __init__(self, ctx: Context, permissions: Permissions | None = None) -> None:
+    def __init__(
+        self,
+        ctx: Context,
+        permissions: Permissions | None = None,
+        answer_for: AnswerFor | None = None,
+    ) -> None:
         super().__init__(ctx)
         self.permissions = permissions
         self._learned: OrderedDict[str, learning.Memory] = OrderedDict()
+        self.answer_for = answer_for
 
     def clear(self) -> None:
         self._learned.clear()
@@ -241,7 +253,11 @@ class Inference(Part):
         text_offset: int = 0,
         form: structured.Form | None = None,
     ) -> Answer:
-        trained = self._memory(target.job_id).recall(prompt) if target.job_id else None
+        fixed = self.answer_for((request.model, target.name), prompt) if self.answer_for else None
+        if fixed is not None:
+            trained: learning.Reply | None = fixed
+        else:
+            trained = self._memory(target.job_id).recall(prompt) if target.job_id else None
         trained_text = trained if isinstance(trained, str) else None
         pieces_of = tokens.get_counter(target.encoding).pieces
         sequence = self.store.next_sequence("ids")

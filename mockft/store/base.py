@@ -105,6 +105,13 @@ class Store(Protocol):
     def pull_timers(self, names: tuple[str, ...], org: str | None, at: int) -> None:
         """Bring every timer of these queues that an organization owns (None: any) forward
         to `at`, where it is later."""
+
+    def sequence(self, name: str) -> int:
+        """The last value `next_sequence` gave (0: none yet)."""
+        ...
+
+    def advance_sequence(self, name: str, value: int) -> None:
+        """Make the sequence's last value at least `value` (never lower it)."""
         ...
 
     def get_meta(self, key: str) -> str | None: ...

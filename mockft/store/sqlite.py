@@ -251,6 +251,17 @@ class SqliteStore:
                 (at, name, at, org, org),
             )
 
+    def sequence(self, name: str) -> int:
+        rows = self._run("SELECT value FROM sequences WHERE name = ?", (name,))
+        return int(rows[0][0]) if rows else 0
+
+    def advance_sequence(self, name: str, value: int) -> None:
+        self._write(
+            "INSERT INTO sequences (name, value) VALUES (?, ?) "
+            "ON CONFLICT (name) DO UPDATE SET value = max(value, excluded.value)",
+            (name, value),
+        )
+
     def get_meta(self, key: str) -> str | None:
         rows = self._run("SELECT value FROM meta WHERE key = ?", (key,))
         return str(rows[0][0]) if rows else None
