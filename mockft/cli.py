@@ -1,10 +1,11 @@
-"""`mockft serve | validate | reset`: every serve flag is also a MOCKFT_* environment
-variable."""
+"""`mockft serve | validate | reset | scenario`: every serve flag is also a MOCKFT_*
+environment variable."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from collections.abc import Iterator, Mapping, Sequence
@@ -41,7 +42,13 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--start-time",
         type=int,
-        help="unix time a new manual clock starts at (MOCKFT_START_TIME, default now)",
+        help="unix time a new clock starts at (MOCKFT_START_TIME, default now)",
+    )
+    serve.add_argument(
+        "--scenario",
+        action="append",
+        help="scenario file to start with, repeatable, later files win (MOCKFT_SCENARIO, "
+        f"paths separated by {os.pathsep!r}); see docs/scenarios.md",
     )
     serve.add_argument(
         "--api-key",
@@ -124,6 +131,7 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--log-level", default="info", help="uvicorn log level (default info)")
 
     _add_validate(commands)
+    _add_scenario(commands)
 
     reset = commands.add_parser("reset", help="delete everything stored in the data dir")
     reset.add_argument("--data-dir", help="the data dir (MOCKFT_DATA_DIR, default ./.mockft)")
@@ -161,9 +169,10 @@ def _settings(args: argparse.Namespace, environ: Mapping[str, str] | None = None
             "admin_keys",
             "webhooks",
             "webhook_secret",
+            "scenario",
         )
     }
-    for keys in ("api_keys", "control_keys", "wandb_keys", "admin_keys", "webhooks"):
+    for keys in ("api_keys", "control_keys", "wandb_keys", "admin_keys", "webhooks", "scenario"):
         given = overrides[keys]
         if given is not None:
             overrides[keys] = tuple(given)
@@ -174,11 +183,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "validate":
         return _validate(args)
+    if args.command == "scenario":
+        from mockft.scenario import command as scenario_command
+
+        return scenario_command.run(args)
     try:
         settings = _settings(args)
     except ValidationError as exc:
         print(f"mockft: invalid configuration:\n{exc}", file=sys.stderr)
         return 2
+    from mockft.scenario.loader import ScenarioInvalid
     from mockft.store import DataDirLocked
 
     try:
@@ -188,6 +202,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except DataDirLocked as exc:
         print(f"mockft: {exc}; stop it first", file=sys.stderr)
         return EXIT_LOCKED
+    except ScenarioInvalid as exc:
+        print(f"mockft: the scenario cannot be loaded:\n{exc.text()}", file=sys.stderr)
+        return EXIT_USAGE
 
 
 def _reset(settings: Settings) -> int:
@@ -208,8 +225,11 @@ def _serve(settings: Settings, log_level: str) -> int:
 
     from mockft import dashboard, server
     from mockft.app import create_app
+    from mockft.service import Service
 
-    app = create_app(settings)
+    service = Service.open(settings)
+    settings = service.settings  # with what the scenario says
+    app = create_app(settings, service)
     print(_banner(settings))
     print(f"Serving on {server.stack(settings)}")
     webhooks = app.state.service.webhooks
@@ -217,6 +237,8 @@ def _serve(settings: Settings, log_level: str) -> int:
         urls = ", ".join(settings.webhooks)
         signed = "--webhook-secret" if settings.webhook_secret else webhooks.secret
         print(f"Webhooks: fine_tuning.job.* to {urls}, signed with {signed}")
+    if settings.scenario:
+        print(f"Scenario: {', '.join(str(p) for p in settings.scenario)}")
     print(f"Dashboard: {settings.base_url.removesuffix('/v1')}{dashboard.PREFIX}/")
     if settings.wandb_dir is not None:
         from mockft.service import wandb_runs
@@ -263,6 +285,38 @@ PROGRESS_INTERVAL_SECONDS: Final = 0.2
 BYTES_PER_MB: Final = 1_000_000
 SHOWN_LINES_SEPARATOR: Final = ", "
 JSON_INDENT: Final = 2
+
+
+def _add_scenario(commands: Any) -> None:
+    scenario = commands.add_parser(
+        "scenario",
+        help="check, describe or export scenario files (docs/scenarios.md)",
+        description="Scenario files: a server's starting state and what happens next.",
+    )
+    actions = scenario.add_subparsers(dest="action", required=True)
+    check = actions.add_parser(
+        "check",
+        help="validate scenario files offline and show what they make",
+        description="Load the files (in order, later files win) into a throwaway in-memory "
+        "server, as `mockft serve --scenario` would, and print what they make. Exit 0 when "
+        "they load, 1 with every problem as file:line: message.",
+    )
+    check.add_argument("files", nargs="+", help="scenario files (TOML)")
+    check.add_argument("--json", action="store_true", help="print what they make as JSON")
+    actions.add_parser("schema", help="print the JSON Schema of a scenario file (for editors)")
+    export = actions.add_parser(
+        "export",
+        help="write a server's state as a scenario",
+        description="Write the state of a data dir (no server may be running on it), or of "
+        "a running server (--url), as a scenario that loads back to the same API answers.",
+    )
+    where = export.add_mutually_exclusive_group()
+    where.add_argument("--data-dir", help="the data dir (MOCKFT_DATA_DIR, default ./.mockft)")
+    where.add_argument("--url", help="a running server's root, e.g. http://127.0.0.1:8000")
+    export.add_argument(
+        "--key", help="with --url: a control key (default MOCKFT_CONTROL_KEY or OPENAI_API_KEY)"
+    )
+    export.add_argument("-o", "--output", help="write to this file (default: standard output)")
 
 
 def _add_validate(commands: Any) -> None:

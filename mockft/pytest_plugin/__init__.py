@@ -23,10 +23,11 @@ from collections.abc import Iterator
 
 import pytest
 
-from mockft.pytest_plugin.controls import DEFAULT_API_KEY, MockFTControls, MockFTError
+from mockft.pytest_plugin.controls import MockFTControls, MockFTError
 from mockft.pytest_plugin.inprocess import MockFT
 from mockft.pytest_plugin.live import LiveServer, MockFTServer, ServeProcess, ServerPool
 from mockft.pytest_plugin.options import (
+    DEFAULT_API_KEY,
     DEFAULT_CLOCK,
     DEFAULT_SEED,
     DEFAULT_START_TIME,
@@ -59,6 +60,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         type=int,
         default=None,
         help=f"unix time the manual clock starts at (default {DEFAULT_START_TIME})",
+    )
+    group.addoption(
+        "--mockft-scenario",
+        action="append",
+        default=None,
+        help="scenario file the mockft fixtures start with, repeatable (docs/scenarios.md)",
     )
 
 

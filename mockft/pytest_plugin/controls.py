@@ -5,9 +5,10 @@ functions the control API calls), with authority over every organization."""
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mockft.pytest_plugin.options import MockFTOptions
+from mockft.pytest_plugin.options import DEFAULT_API_KEY, MockFTOptions
 from mockft.pytest_plugin.webhooks import WebhooksHandle
 
 if TYPE_CHECKING:
@@ -22,7 +23,6 @@ if TYPE_CHECKING:
     from mockft.service.control import Control
     from mockft.service.request_log import LoggedRequest, RequestLog
 
-DEFAULT_API_KEY = "sk-mockft-test"
 # run_until_done: how far the manual clock moves per look while a job validates (the end
 # of validation is not announced in advance), and a bound on the looks.
 VALIDATION_STEP_SECONDS = 1
@@ -196,10 +196,28 @@ class MockFTControls:
     def clear_requests(self) -> int:
         return self.control.clear_requests(self._caller)
 
+    # scenarios
+
+    def load_scenario(self, scenario: str | Path) -> dict[str, Any]:
+        """Load a scenario into the running app (`POST /mockft/scenario`): a `Path` to a
+        file, or TOML text. Returns what it made; a scenario with a problem raises
+        `ScenarioInvalid` (every problem as file:line: message) and changes nothing."""
+        scenarios = self.service.scenarios
+        if isinstance(scenario, Path):
+            return scenarios.load_files([scenario]).to_dict()
+        return scenarios.load_text(scenario, "scenario.toml", "toml").to_dict()
+
+    def export_scenario(self) -> str:
+        """The app's state as a scenario (TOML) that loads back to the same answers."""
+        from mockft.scenario.export import export_toml
+
+        return export_toml(self.service)
+
     def reset(self) -> None:
         """Back to a fresh app: no objects, no chaos rules, an empty request log, and a
         manual clock at its start time (so ids and timestamps repeat exactly: the app keeps
-        nothing on disk that could remember a later instant)."""
+        nothing on disk that could remember a later instant); then the marker's scenario
+        again."""
         restart = self.options.start_time if self.service.clock.mode == "manual" else None
         self.control.reset(self._caller, restart_clock_at=restart)
 

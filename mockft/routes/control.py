@@ -4,8 +4,10 @@ the envelope authenticated."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Awaitable, Callable
 
+import anyio
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -14,7 +16,14 @@ from mockft import __version__, errors
 from mockft.auth import Caller
 from mockft.chaos import serving_stack
 from mockft.job_record import JobView
-from mockft.routes.common import api_json, json_body, parse_body, service_of, settled
+from mockft.routes.common import (
+    api_json,
+    json_body,
+    parse_body,
+    read_body,
+    service_of,
+    settled,
+)
 from mockft.schemas import json_type_name
 from mockft.service import ChaosSpec, Control, FailJob, RegisterWandbKey, SetLimits
 from mockft.wire import jobs as wire
@@ -157,6 +166,44 @@ async def list_requests(request: Request) -> Response:
 async def clear_requests(request: Request) -> Response:
     deleted = control_of(request).clear_requests(caller_of(request))
     return api_json({"object": LIST, "deleted": deleted})
+
+
+# --- scenarios -----------------------------------------------------------------------------
+
+JSON_TYPE = "application/json"
+TOML_TYPE = "application/toml"
+MAX_SOURCE_NAME = 200
+
+
+async def load_scenario(request: Request) -> Response:
+    """A scenario in the body: TOML, or JSON with a JSON content type. `?source=NAME` names
+    it in the problems (default `scenario.toml`)."""
+    limit = service_of(request).settings.max_json_bytes
+    raw = await read_body(request, limit)
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise errors.invalid("A scenario is UTF-8 text.", "body", "invalid_scenario") from None
+    is_json = request.headers.get("content-type", "").split(";")[0].strip() == JSON_TYPE
+    fmt = "json" if is_json else "toml"
+    source = request.query_params.get("source") or f"scenario.{fmt}"
+    control, caller = control_of(request), caller_of(request)
+    load = functools.partial(
+        control.load_scenario, caller, text, fmt=fmt, source=source[:MAX_SOURCE_NAME]
+    )
+    return api_json(await anyio.to_thread.run_sync(load))
+
+
+async def export_scenario(request: Request) -> Response:
+    control, caller = control_of(request), caller_of(request)
+    text = await anyio.to_thread.run_sync(control.export_scenario, caller)
+    return Response(text, media_type=TOML_TYPE)
+
+
+routes += [
+    Route("/scenario", load_scenario, methods=["POST"]),
+    Route("/scenario", export_scenario, methods=["GET"]),
+]
 
 
 routes += [
