@@ -58,6 +58,9 @@ if TYPE_CHECKING:
     from mockft.store import Blobs
 
 SCENARIO_ID_DOMAIN = "scenario"
+# A seeded file without a created_at was uploaded this long before the first seeded job
+# that trains on it (or when the scenario loads, if none does).
+UPLOAD_LEAD_SECONDS = 60
 RESULT_PURPOSE = "fine-tune-results"
 
 
@@ -133,6 +136,7 @@ class Seeding:
         self.chaos: list[tuple[ChaosSpec, str | None, Item[shapes.ChaosRuleSpec]]] = []
         self.outcomes: list[OutcomeMatcher] = []
         self.answers: list[AnswerMatcher] = []
+        self.uploaded: dict[str | None, int] = {}  # default created_at of seeded files
 
     # -- checking ---------------------------------------------------------------------------
 
@@ -476,6 +480,10 @@ class Seeding:
         jobs = {job.record.id: job for job in self.jobs if not job.exists}
         for job in jobs.values():
             job.record = self._placed(job)
+        for job in jobs.values():  # a file was there before the first job on it
+            for file_id in (job.record.training_file, job.record.validation_file):
+                uploaded = job.record.created_at - UPLOAD_LEAD_SECONDS
+                self.uploaded[file_id] = min(self.uploaded.get(file_id, self.now), uploaded)
         for job in jobs.values():
             service.store.insert(JOB, job.record.id, job.org.id, job.record.to_doc())
         for file in self.files:  # in order: a job's result file where it was among them
@@ -529,7 +537,7 @@ class Seeding:
             spec.purpose,
             len(file.content),
             expiry,
-            created_at=spec.created_at or self.now,
+            created_at=spec.created_at or self.uploaded.get(file.id, self.now),
         )
 
     def _delete(self, job: _Job) -> None:
