@@ -1,0 +1,542 @@
+"""Scenarios as a user meets them: a file that says what a server starts with and what
+happens next, loaded through the pytest marker, the handle and `POST /mockft/scenario`,
+and seen through the unchanged SDK."""
+
+from __future__ import annotations
+
+import base64
+import textwrap
+from collections.abc import Iterator
+
+import openai
+import pytest
+from starlette.testclient import TestClient
+
+from mockft.app import create_app
+from mockft.config import Settings
+from mockft.scenario.loader import ScenarioInvalid
+from tests.conftest import FIXTURES
+
+TRAIN = (FIXTURES / "train_chat.jsonl").read_bytes()
+TRAIN_TEXT = TRAIN.decode()
+START = 1_717_232_400  # 2024-06-01T09:00:00Z
+SUPPORT_MODEL = "ft:gpt-4o-mini-2024-07-18:acme:support:abc12345"
+
+
+def toml(text: str) -> str:
+    return textwrap.dedent(text).lstrip()
+
+
+def upload(client: openai.OpenAI, data: bytes = TRAIN, name: str = "train.jsonl") -> str:
+    return client.files.create(file=(name, data), purpose="fine-tune").id
+
+
+# -- the bar: what a scenario written from the docs does --------------------------------
+
+
+def test_a_job_with_a_matching_suffix_fails_at_the_named_step_with_the_named_code(mockft):
+    mockft.load_scenario(
+        toml("""
+        [[outcomes]]
+        match = { suffix = "fail-*" }
+        fail = { at_step = 3, code = "invalid_training_file" }
+        """)
+    )
+    client = mockft.openai()
+    training = upload(client)
+    job = client.fine_tuning.jobs.create(
+        model="gpt-4o-mini", training_file=training, suffix="fail-nightly"
+    )
+    done = mockft.run_until_done(job.id)
+    assert done.status == "failed"
+    assert done.error.code == "invalid_training_file"
+    assert done.error.message == "The job failed due to an invalid training file."
+    assert done.error.param == "training_file"
+    events = [e.message for e in client.fine_tuning.jobs.list_events(job.id, limit=5).data]
+    assert events[:2] == [
+        "The job failed due to an invalid training file.",
+        "Step 3/90: training loss=1.15",
+    ]
+    other = client.fine_tuning.jobs.create(
+        model="gpt-4o-mini", training_file=training, suffix="nightly"
+    )
+    assert mockft.run_until_done(other.id).status == "succeeded"
+
+
+@pytest.mark.mockft(scenario="data/scenarios/support.toml")
+def test_a_seeded_succeeded_job_and_its_model_are_there_and_callable_at_start(mockft):
+    assert mockft.now() == START
+    acme = mockft.openai(api_key="sk-acme")
+    (job,) = acme.fine_tuning.jobs.list().data
+    assert job.status == "succeeded"
+    assert job.fine_tuned_model == SUPPORT_MODEL
+    assert job.finished_at == START
+    assert job.created_at < job.finished_at
+    assert SUPPORT_MODEL in [m.id for m in acme.models.list().data]
+    checkpoints = acme.fine_tuning.jobs.checkpoints.list(job.id).data
+    assert [c.step_number for c in checkpoints] == [90, 75, 60]
+    assert checkpoints[0].fine_tuned_model_checkpoint == SUPPORT_MODEL
+    (result_file,) = job.result_files
+    csv = base64.b64decode(acme.files.content(result_file).read()).decode()
+    assert csv.startswith("step,train_loss") and csv.count("\n") == 91
+    (training,) = [f for f in acme.files.list().data if f.purpose == "fine-tune"]
+    assert training.created_at < job.created_at  # uploaded before the job was created
+    answer = acme.chat.completions.create(
+        model=SUPPORT_MODEL,
+        messages=[{"role": "user", "content": "What's the capital of France?"}],
+    )
+    assert answer.choices[0].message.content == "Paris, as if everyone doesn't know that already."
+    # the default organization (the handle's key) sees none of acme's objects
+    assert mockft.openai().fine_tuning.jobs.list().data == []
+
+
+def test_a_chaos_rule_gives_two_429s_then_success_through_the_sdk(mockft):
+    mockft.load_scenario(
+        toml("""
+        [[chaos]]
+        path = "/v1/fine_tuning/jobs"
+        method = "GET"
+        status = 429
+        times = 2
+        retry_after_ms = 1
+        """)
+    )
+    listed = mockft.openai().fine_tuning.jobs.list()  # the SDK's default max_retries=2
+    assert listed.data == []
+    assert [r.status for r in mockft.requests] == [429, 429, 200]
+    assert [r.chaos_rule for r in mockft.requests] == ["chaos_1", "chaos_1", None]
+
+
+def test_a_malformed_scenario_is_refused_with_every_problem_at_its_line(mockft):
+    bad = toml("""
+        [[jobs]]
+        training_file = "missing.jsonl"
+        status = "finished"
+
+        [[outcomes]]
+        match = { sufix = "x" }
+        fail = {}
+        """)
+    answer = mockft.http_client().post(
+        "/mockft/scenario", content=bad, params={"source": "team.toml"}
+    )
+    assert answer.status_code == 400
+    error = answer.json()["error"]
+    assert error["code"] == "invalid_scenario"
+    assert error["type"] == "invalid_request_error"
+    assert error["message"].splitlines() == [
+        "team.toml:3: jobs[0].status: Input should be 'validating_files', 'queued', 'running', "
+        "'paused', 'succeeded', 'failed' or 'cancelled'",
+        "team.toml:6: outcomes[0].match: unknown key 'sufix' (did you mean 'suffix'?)",
+    ]
+    with pytest.raises(ScenarioInvalid):
+        mockft.load_scenario('[[files]]\nname = "x.jsonl"\n')
+
+
+# -- seed state ------------------------------------------------------------------------------
+
+
+def test_seeded_jobs_are_in_every_status_they_are_given(mockft):
+    summary = mockft.load_scenario(
+        toml(f"""
+        [[files]]
+        name = "train.jsonl"
+        content = '''
+        {TRAIN_TEXT}'''
+
+        [[jobs]]
+        training_file = "train.jsonl"
+        status = "running"
+        at_step = 7
+        [[jobs]]
+        training_file = "train.jsonl"
+        status = "paused"
+        at_step = 20
+        [[jobs]]
+        training_file = "train.jsonl"
+        status = "queued"
+        held = true
+        [[jobs]]
+        training_file = "train.jsonl"
+        status = "failed"
+        at_step = 5
+        error = {{ code = "server_error" }}
+        [[jobs]]
+        training_file = "train.jsonl"
+        status = "cancelled"
+        [[jobs]]
+        training_file = "train.jsonl"
+        status = "validating_files"
+        """)
+    )
+    statuses = [j["status"] for j in summary["jobs"]]
+    assert statuses == ["running", "paused", "queued", "failed", "cancelled", "validating_files"]
+    client = mockft.openai()
+    running, paused, queued, failed, _, validating = (
+        client.fine_tuning.jobs.retrieve(j["id"]) for j in summary["jobs"]
+    )
+    events = client.fine_tuning.jobs.list_events(running.id, limit=1).data
+    assert events[0].message.startswith("Step 7/90")
+    assert client.fine_tuning.jobs.list_events(paused.id, limit=1).data[0].message == (
+        "Fine-tuning job paused"
+    )
+    assert failed.error.message == "The job failed due to an internal error."
+    assert failed.finished_at == mockft.now()
+    mockft.advance(30 * 86_400)
+    assert client.fine_tuning.jobs.retrieve(queued.id).status == "queued"  # held
+    assert client.fine_tuning.jobs.retrieve(running.id).status == "succeeded"
+    assert client.fine_tuning.jobs.retrieve(paused.id).status == "paused"
+    assert client.fine_tuning.jobs.retrieve(validating.id).status == "succeeded"
+    mockft.release_job(queued.id)
+    assert mockft.run_until_done(queued.id).status == "succeeded"
+
+
+def test_a_seeded_job_on_a_bad_file_can_only_fail(mockft):
+    bad = (FIXTURES / "bad" / "missing_role.jsonl").read_text()
+    scenario = toml(f"""
+        [[files]]
+        name = "bad.jsonl"
+        content = '''
+        {bad}'''
+        [[jobs]]
+        training_file = "bad.jsonl"
+        """)
+    with pytest.raises(ScenarioInvalid) as caught:
+        mockft.load_scenario(scenario)
+    (problem,) = caught.value.problems
+    lines = [text.strip() for text in scenario.splitlines()]
+    line = lines.index("[[jobs]]") + 1  # the job's table: its status is not given
+    assert str(problem) == (
+        f"scenario.toml:{line}: jobs[0].status: its files fail validation, so it cannot be "
+        "succeeded: The job failed due to a file format error in the training file. Invalid "
+        "file format. Example 3, message 2 Discriminator 'role' is missing in value"
+    )
+    summary = mockft.load_scenario(
+        toml(f"""
+        [[files]]
+        name = "bad.jsonl"
+        content = '''
+        {bad}'''
+        [[jobs]]
+        training_file = "bad.jsonl"
+        status = "failed"
+        """)
+    )
+    job = mockft.openai().fine_tuning.jobs.retrieve(summary["jobs"][0]["id"])
+    assert job.error.code == "invalid_file_format"
+    assert job.finished_at is None  # as a validation failure on the real API
+
+
+def test_a_scenario_with_a_problem_changes_nothing(mockft):
+    with pytest.raises(ScenarioInvalid) as caught:
+        mockft.load_scenario(
+            toml("""
+            [[files]]
+            name = "ok.jsonl"
+            content = '{"messages": []}'
+            [[jobs]]
+            training_file = "nowhere.jsonl"
+            [[chaos]]
+            status = 500
+            """)
+        )
+    assert [str(p) for p in caught.value.problems] == [
+        "scenario.toml:5: jobs[0].training_file: no fine-tune file nowhere.jsonl in the "
+        "scenario or on the server"
+    ]
+    client = mockft.openai()
+    assert client.files.list().data == []
+    assert mockft.chaos_rules.rules() == []
+
+
+def test_a_scenario_sent_over_http_carries_its_files(mockft):
+    answer = mockft.http_client().post(
+        "/mockft/scenario", content='[[files]]\nname = "t.jsonl"\npath = "/etc/passwd"\n'
+    )
+    assert answer.status_code == 400
+    assert answer.json()["error"]["message"].startswith(
+        "scenario.toml:3: files[0].path: a scenario sent to the server carries its files"
+    )
+
+
+def test_loading_a_scenario_twice_seeds_once(mockft):
+    text = toml(f"""
+        [[files]]
+        name = "train.jsonl"
+        content = '''
+        {TRAIN_TEXT}'''
+        [[jobs]]
+        training_file = "train.jsonl"
+        """)
+    first = mockft.load_scenario(text)
+    second = mockft.load_scenario(text)
+    assert [j["status"] for j in first["jobs"]] == ["succeeded"]
+    assert (second["jobs"], second["files"]) == ([], [])  # found, left as they are
+    client = mockft.openai()
+    assert len(client.fine_tuning.jobs.list().data) == 1
+    assert [f.filename for f in client.files.list().data] == ["step_metrics.csv", "train.jsonl"]
+
+
+@pytest.mark.mockft(scenario="data/scenarios/support.toml")
+def test_a_reset_brings_back_the_scenario_the_app_started_with(mockft):
+    acme = mockft.openai(api_key="sk-acme")
+    first = acme.fine_tuning.jobs.list().data[0]
+    acme.models.delete(SUPPORT_MODEL)
+    mockft.advance(3600)
+    mockft.reset()
+    assert mockft.now() == START
+    again = acme.fine_tuning.jobs.list().data
+    assert [j.model_dump() for j in again] == [first.model_dump()]
+    assert acme.models.retrieve(SUPPORT_MODEL).id == SUPPORT_MODEL
+
+
+def test_base_models_added_and_removed(mockft):
+    mockft.load_scenario(
+        toml("""
+        [models]
+        remove = ["gpt-3.5-turbo-0613"]
+        [[models.add]]
+        id = "gpt-5-mini-2025-08-07"
+        like = "gpt-4.1-mini-2025-04-14"
+        created = 1754524800
+        """)
+    )
+    client = mockft.openai()
+    listed = [m.id for m in client.models.list().data]
+    assert "gpt-5-mini-2025-08-07" in listed and "gpt-3.5-turbo-0613" not in listed
+    with pytest.raises(openai.NotFoundError):
+        client.models.retrieve("gpt-3.5-turbo-0613")
+    assert client.models.retrieve("gpt-5-mini-2025-08-07").created == 1754524800
+    training = upload(client)
+    job = client.fine_tuning.jobs.create(model="gpt-5-mini-2025-08-07", training_file=training)
+    assert mockft.run_until_done(job.id).fine_tuned_model.startswith("ft:gpt-5-mini-2025-08-07:")
+    with pytest.raises(openai.BadRequestError) as refused:
+        client.fine_tuning.jobs.create(model="gpt-3.5-turbo-0613", training_file=training)
+    assert refused.value.code == "model_not_available"
+
+
+# -- outcome rules ----------------------------------------------------------------------------
+
+
+def test_rules_match_on_model_method_metadata_file_and_organization(mockft):
+    mockft.load_scenario(
+        toml("""
+        [[outcomes]]
+        name = "experiments are cancelled"
+        match = { metadata = { team = "research*" }, training_file = "exp-*.jsonl" }
+        cancel = { at_step = 2 }
+
+        [[outcomes]]
+        name = "dpo on mini fails"
+        match = { model = "gpt-4.1-mini*", method = "dpo" }
+        fail = { in_state = "running", code = "server_error" }
+
+        [[outcomes]]
+        name = "everything else is slow"
+        match = { org = "mockft" }
+        slow = { queue = ["2h", "6h"] }
+        """)
+    )
+    client = mockft.openai()
+    experiment = upload(client, name="exp-1.jsonl")
+    cancelled = client.fine_tuning.jobs.create(
+        model="gpt-4o-mini", training_file=experiment, metadata={"team": "research-nlp"}
+    )
+    done = mockft.run_until_done(cancelled.id)
+    assert done.status == "cancelled"
+    events = client.fine_tuning.jobs.list_events(cancelled.id, limit=2).data
+    assert [e.message for e in events][0] == "Fine-tuning job cancelled"
+    dpo_file = upload(client, (FIXTURES / "train_dpo.jsonl").read_bytes(), "dpo.jsonl")
+    dpo = client.fine_tuning.jobs.create(
+        model="gpt-4.1-mini", training_file=dpo_file, method={"type": "dpo"}
+    )
+    failed = mockft.run_until_done(dpo.id)
+    assert (failed.status, failed.error.code) == ("failed", "server_error")
+    plain = client.fine_tuning.jobs.create(model="gpt-4o-mini", training_file=upload(client))
+    mockft.advance(3600)  # validated within a minute, then hours in the queue
+    assert client.fine_tuning.jobs.retrieve(plain.id).status == "queued"
+    assert mockft.run_until_done(plain.id).status == "succeeded"
+
+
+def test_a_held_rule_keeps_jobs_in_the_queue_until_released(mockft):
+    mockft.load_scenario('[[outcomes]]\nmatch = { suffix = "stuck" }\nhold = {}\n')
+    client = mockft.openai()
+    job = client.fine_tuning.jobs.create(
+        model="gpt-4o-mini", training_file=upload(client), suffix="stuck"
+    )
+    mockft.advance(7 * 86_400)
+    assert client.fine_tuning.jobs.retrieve(job.id).status == "queued"
+    released = mockft.http_client().post(f"/mockft/jobs/{job.id}/release")
+    assert released.status_code == 200
+    assert mockft.run_until_done(job.id).status == "succeeded"
+
+
+def test_succeed_shapes_the_run(mockft):
+    mockft.load_scenario(
+        toml("""
+        [[outcomes]]
+        succeed = { final_loss = 0.042, final_accuracy = 0.97, steps = 30, duration_scale = 2 }
+        """)
+    )
+    client = mockft.openai()
+    job = client.fine_tuning.jobs.create(model="gpt-4o-mini", training_file=upload(client))
+    done = mockft.run_until_done(job.id)
+    last = client.fine_tuning.jobs.list_events(job.id, limit=10).data
+    metrics = [e for e in last if e.type == "metrics"][0]
+    assert metrics.data["step"] == metrics.data["total_steps"] == 30
+    assert metrics.data["train_loss"] == 0.042
+    assert metrics.data["train_mean_token_accuracy"] == 0.97
+    assert done.hyperparameters.batch_size == 3  # 15 examples x 6 epochs / 30 steps
+    csv = base64.b64decode(client.files.content(done.result_files[0]).read()).decode()
+    assert csv.splitlines()[-1].startswith("30,0.042,0.97")
+
+
+def test_a_jobs_course_is_kept_with_it_whatever_rules_come_later(mockft):
+    mockft.load_scenario("[[outcomes]]\nfail = { at_step = 2 }\n")
+    client = mockft.openai()
+    job = client.fine_tuning.jobs.create(model="gpt-4o-mini", training_file=upload(client))
+    mockft.http_client().post("/mockft/reset")  # rules loaded at run time are forgotten...
+    assert mockft.service.scenarios.rules.outcomes == ()
+    job = client.fine_tuning.jobs.create(model="gpt-4o-mini", training_file=upload(client))
+    assert mockft.run_until_done(job.id).status == "succeeded"
+    mockft.load_scenario("[[outcomes]]\nfail = { at_step = 2 }\n")
+    doomed = client.fine_tuning.jobs.create(model="gpt-4o-mini", training_file=upload(client))
+    mockft.load_scenario("[[outcomes]]\nsucceed = {}\n")  # ... and a job keeps its course
+    assert mockft.run_until_done(doomed.id).status == "failed"
+
+
+# -- answers ------------------------------------------------------------------------------------
+
+
+def test_fixed_answers_by_model_and_prompt(mockft):
+    mockft.load_scenario(
+        toml("""
+        [[answers]]
+        model = "gpt-4o-mini*"
+        prompt = "ping"
+        reply = "pong"
+
+        [[answers]]
+        model = "ft:*"
+        prompt_regex = "(?i)refund"
+        reply = "Refunds take 5 days."
+
+        [[answers]]
+        model = "ft:*"
+        prompt = "What's the capital of France?"
+        from_training = true
+
+        [[answers]]
+        model = "ft:*"
+        reply = "I only know about refunds."
+        """)
+    )
+    client = mockft.openai()
+
+    def ask(model: str, prompt: str) -> str | None:
+        answer = client.chat.completions.create(
+            model=model, messages=[{"role": "user", "content": prompt}]
+        )
+        return answer.choices[0].message.content
+
+    assert ask("gpt-4o-mini", "ping") == "pong"
+    assert ask("gpt-4o-mini-2024-07-18", "ping") == "pong"
+    assert ask("gpt-4.1", "ping") != "pong"
+    job = client.fine_tuning.jobs.create(model="gpt-4o-mini", training_file=upload(client))
+    tuned = mockft.run_until_done(job.id).fine_tuned_model
+    assert ask(tuned, "Can I get a REFUND?") == "Refunds take 5 days."
+    assert ask(tuned, "What's the capital of France?") == (
+        "Paris, as if everyone doesn't know that already."
+    )
+    assert ask(tuned, "anything") == "I only know about refunds."
+    completion = client.completions.create(model="babbage-002", prompt="ping")
+    assert completion.choices[0].text != "pong"  # not a gpt-4o-mini model
+
+
+def test_an_answer_pattern_re2_refuses_is_a_problem(mockft):
+    with pytest.raises(ScenarioInvalid) as caught:
+        mockft.load_scenario('[[answers]]\nprompt_regex = "(a)\\\\1"\nreply = "x"\n')
+    assert str(caught.value.problems[0]).startswith("scenario.toml:1: answers[0]: a pattern RE2")
+
+
+# -- the clock ------------------------------------------------------------------------------------
+
+
+def test_a_scenario_loaded_at_run_time_moves_a_manual_clock_forward_only(mockft):
+    mockft.load_scenario(f"[clock]\nstart = {START + 10**8}\n")
+    assert mockft.now() == START + 10**8
+    mockft.load_scenario(f"[clock]\nstart = {START}\n")  # never back
+    assert mockft.now() == START + 10**8
+
+
+@pytest.mark.mockft(clock="system", speed=5)
+def test_a_scenario_sets_a_system_clocks_speed(mockft):
+    mockft.load_scenario("[clock]\nspeed = 1000\n")
+    assert mockft.service.clock.speed == 1000
+
+
+# -- who may load ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def keyed() -> Iterator[TestClient]:
+    settings = Settings(
+        memory=True,
+        clock="manual",
+        api_keys=("sk-a=team-a", "sk-b=team-b"),
+        control_keys=("sk-root",),
+    )
+    with TestClient(create_app(settings)) as client:
+        yield client
+
+
+def test_only_a_control_key_loads_or_exports_a_scenario(keyed):
+    scenario = "[[chaos]]\nstatus = 503\n"
+    for method in ("post", "get"):
+        refused = keyed.request(
+            method, "/mockft/scenario", content=scenario, headers={"Authorization": "Bearer sk-a"}
+        )
+        assert refused.status_code == 403
+        assert refused.json()["error"]["code"] == "control_key_required"
+    root = {"Authorization": "Bearer sk-root"}
+    loaded = keyed.post("/mockft/scenario", content=scenario, headers=root)
+    assert loaded.status_code == 200, loaded.text
+    assert loaded.json()["chaos"] == ["chaos_1"]
+    exported = keyed.get("/mockft/scenario", headers=root)
+    assert exported.headers["content-type"].startswith("application/toml")
+    assert "status = 503" in exported.text
+
+
+def test_a_scenario_adds_organizations_and_keys_at_run_time(keyed):
+    root = {"Authorization": "Bearer sk-root"}
+    scenario = toml("""
+        [[organizations]]
+        name = "team-c"
+        keys = ["sk-c"]
+        [[organizations]]
+        name = "team-d"
+        keys = ["sk-a"]
+        """)
+    clash = keyed.post("/mockft/scenario", content=scenario, headers=root)
+    assert clash.status_code == 400
+    assert clash.json()["error"]["message"] == (
+        "scenario.toml:6: organizations[1].keys[0]: already a key of team-a"
+    )
+    ok = keyed.post(
+        "/mockft/scenario",
+        content=scenario.split('[[organizations]]\nname = "team-d"')[0],
+        headers=root,
+    )
+    assert ok.status_code == 200, ok.text
+    models = keyed.get("/v1/models", headers={"Authorization": "Bearer sk-c"})
+    assert models.status_code == 200
+    assert models.headers["openai-organization"] == "team-c"
+
+
+def test_a_json_scenario_is_accepted_with_a_json_content_type(keyed):
+    root = {"Authorization": "Bearer sk-root", "Content-Type": "application/json"}
+    loaded = keyed.post("/mockft/scenario", content='{"chaos": [{"status": 502}]}', headers=root)
+    assert loaded.status_code == 200, loaded.text
+    refused = keyed.post("/mockft/scenario", content='{"chaos": [{"status": 418}]}', headers=root)
+    assert refused.status_code == 400
+    assert refused.json()["error"]["message"].startswith("scenario.json: chaos[0].status:")
