@@ -111,7 +111,8 @@ class _Exporter:
                 "created_at": doc["created_at"],
             }
             job = results.get(doc["id"])
-            if job is not None:
+            if job is not None:  # made again by its job, with the job's purpose
+                del entry["purpose"]
                 entry["result_of"] = job
             else:
                 entry.update(self._content(doc["id"]))

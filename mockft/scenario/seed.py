@@ -213,7 +213,12 @@ class Seeding:
             return  # a problem was recorded
         if len(spec.name) > MAX_FILENAME_LENGTH:
             self.problems.append(origin.problem(f"longer than {MAX_FILENAME_LENGTH}", "name"))
-        if spec.purpose == FINE_TUNE_PURPOSE and not spec.name.endswith(FINE_TUNE_EXTENSION):
+        uploaded = spec.result_of is None  # a job's result file is named by the job
+        if (
+            uploaded
+            and spec.purpose == FINE_TUNE_PURPOSE
+            and not spec.name.endswith(FINE_TUNE_EXTENSION)
+        ):
             self.problems.append(
                 origin.problem("a fine-tune file's name ends with .jsonl (as the API asks)", "name")
             )
