@@ -4,12 +4,13 @@ promise, seen through the unchanged SDK."""
 from __future__ import annotations
 
 import base64
+import re
 from pathlib import Path
 
 import openai
 import pytest
 
-from mockft.scenario.loader import read_files
+from mockft.scenario.loader import read_files, read_text
 from tests.conftest import FIXTURES
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "scenarios"
@@ -196,3 +197,44 @@ def test_release_gate(mockft):
     assert (last.data["train_loss"], last.data["train_mean_token_accuracy"]) == (0.05, 0.98)
     with pytest.raises(openai.BadRequestError):
         client.fine_tuning.jobs.create(model="gpt-3.5-turbo-0613", training_file=training)
+
+
+# -- docs/scenarios.md ----------------------------------------------------------------------
+
+DOCS = Path(__file__).resolve().parent.parent / "docs" / "scenarios.md"
+
+
+def blocks(language: str) -> list[str]:
+    text = DOCS.read_text()
+    return re.findall(rf"^```{language}\n(.*?)^```", text, flags=re.S | re.M)
+
+
+def test_every_toml_block_of_the_guide_is_a_valid_scenario():
+    found = blocks("toml")
+    assert len(found) >= 6
+    for i, block in enumerate(found):
+        read_text(block, f"docs block {i}")  # raises ScenarioInvalid with every problem
+
+
+def test_the_guides_python_example_is_python():
+    (example,) = blocks("python")
+    compile(example, "docs/scenarios.md", "exec")
+    assert "/scenarios/pretrained-model.toml" in example
+
+
+def test_the_guides_first_scenario_does_what_it_says(mockft):
+    mockft.load_scenario(blocks("toml")[0])
+    client = mockft.openai()
+    training = upload(client)
+    job = client.fine_tuning.jobs.create(
+        model="gpt-4o-mini", training_file=training, suffix="fail-smoke"
+    )
+    assert [r.status for r in mockft.requests][-3:] == [429, 429, 200]
+    done = mockft.run_until_done(job.id)
+    assert (done.status, done.error.code) == ("failed", "invalid_training_file")
+    steps = [
+        e.data["step"]
+        for e in client.fine_tuning.jobs.list_events(job.id, limit=100).data
+        if e.type == "metrics"
+    ]
+    assert max(steps) == 3
