@@ -107,6 +107,42 @@ def test_a_chaos_rule_gives_two_429s_then_success_through_the_sdk(mockft):
     assert [r.chaos_rule for r in mockft.requests] == ["chaos_1", "chaos_1", None]
 
 
+def test_after_lets_the_first_requests_through_the_second_upload_gets_a_429(mockft):
+    mockft.load_scenario(
+        toml("""
+        [[chaos]]
+        path = "/v1/files"
+        method = "POST"
+        status = 429
+        after = 1
+        times = 1
+        """)
+    )
+    client = mockft.openai(max_retries=0)
+    upload(client)
+    with pytest.raises(openai.RateLimitError):
+        upload(client)
+    upload(client)
+    assert [r.status for r in mockft.requests] == [200, 429, 200]
+    (rule,) = mockft.chaos_rules.rules()
+    assert (rule.matched, rule.injected, rule.remaining) == (2, 1, 0)  # spent: not asked
+
+
+def test_an_exported_rule_keeps_what_is_left_of_after(mockft):
+    rule = mockft.chaos(path="/v1/models", status=503, after=3, times=2)
+    client = mockft.openai(max_retries=0)
+    client.models.list()
+    exported = mockft.export_scenario()
+    assert "after = 2\n" in exported and "times = 2\n" in exported
+    mockft.clear_chaos()
+    mockft.load_scenario(exported)
+    client.models.list()
+    client.models.list()
+    with pytest.raises(openai.InternalServerError):
+        client.models.list()
+    assert rule.injected == 0
+
+
 def test_a_malformed_scenario_is_refused_with_every_problem_at_its_line(mockft):
     bad = toml("""
         [[jobs]]

@@ -214,6 +214,9 @@ class _Exporter:
             fields = rule.spec.model_dump(exclude_defaults=True)
             if rule.remaining is not None:
                 fields["times"] = rule.remaining
+            fields.pop("after", None)
+            if rule.spec.after > rule.matched:  # still letting requests through
+                fields["after"] = rule.spec.after - rule.matched
             if rule.org is not None:
                 name = self._org(rule.org)
                 if name is None:

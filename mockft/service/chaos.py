@@ -93,6 +93,8 @@ class ChaosSpec(Request):
     path_regex: str | None = Field(default=None, max_length=MAX_PATTERN_LENGTH)
     """Regular expression (RE2 syntax) searched in the request path (instead of `path`)."""
     method: str | None = Field(default=None, max_length=MAX_METHOD_LENGTH)
+    after: int = Field(default=0, ge=0, le=MAX_TIMES)
+    """Let the first N matching requests through untouched (e.g. the second upload fails)."""
     times: int | None = Field(default=None, ge=1, le=MAX_TIMES)
     """Only the next N matching requests (that the probability lets through)."""
     probability: float | None = Field(default=None, gt=0, le=1)
@@ -249,6 +251,8 @@ class ChaosRule:
         if self.remaining == 0:
             return False
         self.matched += 1
+        if self.matched <= self.spec.after:
+            return False
         probability = self.spec.probability
         if probability is not None and self.rng.random() >= probability:
             return False
