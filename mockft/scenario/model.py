@@ -201,17 +201,6 @@ class ErrorSpec(Table):
     param: Annotated[str, Field(max_length=256)] | None = None
 
 
-class FailSpec(ErrorSpec):
-    at_step: Annotated[int, Field(ge=1, le=MAX_STEP)] | None = None
-    in_state: PointState | None = None
-
-    @model_validator(mode="after")
-    def _one_point(self) -> FailSpec:
-        if self.at_step is not None and self.in_state is not None:
-            raise ValueError("give at_step or in_state, not both")
-        return self
-
-
 class PointSpec(Table):
     at_step: Annotated[int, Field(ge=1, le=MAX_STEP)] | None = None
     in_state: PointState | None = None
@@ -221,6 +210,10 @@ class PointSpec(Table):
         if self.at_step is not None and self.in_state is not None:
             raise ValueError("give at_step or in_state, not both")
         return self
+
+
+class FailSpec(ErrorSpec, PointSpec):
+    """An error at a point (`at_step` or `in_state`)."""
 
 
 class SucceedSpec(Table):
