@@ -576,3 +576,45 @@ def test_a_json_scenario_is_accepted_with_a_json_content_type(keyed):
     refused = keyed.post("/mockft/scenario", content='{"chaos": [{"status": 418}]}', headers=root)
     assert refused.status_code == 400
     assert refused.json()["error"]["message"].startswith("scenario.json: chaos[0].status:")
+
+
+# -- limits ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.mockft(scenario="data/scenarios/limits.toml")
+def test_a_scenarios_limits_apply_from_the_start(mockft):
+    client = mockft.openai()
+    training = upload(client)
+    first = client.fine_tuning.jobs.create(model="gpt-4o-mini", training_file=training)
+    second = client.fine_tuning.jobs.create(model="gpt-4o-mini", training_file=training)
+    with pytest.raises(openai.RateLimitError) as refused:
+        client.fine_tuning.jobs.create(model="gpt-4o-mini", training_file=training)
+    assert refused.value.code == "daily_rate_limit_exceeded"
+    while client.fine_tuning.jobs.retrieve(first.id).status != "running":
+        mockft.advance(5)
+    # one at a time: the second starts when the first ends
+    assert client.fine_tuning.jobs.retrieve(second.id).status == "queued"
+    done = mockft.run_until_done(first.id)
+    finished = mockft.run_until_done(second.id)
+    started = [
+        e.created_at
+        for e in client.fine_tuning.jobs.list_events(second.id, limit=100).data
+        if e.message == "Fine-tuning job started"
+    ]
+    assert started == [done.finished_at] and finished.status == "succeeded"
+    assert "max_jobs_per_day = 2\nmax_running_jobs = 1\n" in mockft.export_scenario()
+
+
+def test_limits_loaded_at_run_time_change_them_from_then_on(mockft):
+    client = mockft.openai()
+    training = upload(client)
+    client.fine_tuning.jobs.create(model="gpt-4o-mini", training_file=training)
+    mockft.load_scenario("[limits]\nmax_jobs_per_day = 1\n")
+    with pytest.raises(openai.RateLimitError):
+        client.fine_tuning.jobs.create(model="gpt-4o-mini", training_file=training)
+    answer = mockft.http_client().get("/mockft/limits").json()
+    assert (answer["max_jobs_per_day"], answer["max_running_jobs"]) == (1, None)
+    with pytest.raises(ScenarioInvalid) as caught:
+        mockft.load_scenario("[limits]\nmax_running_jobs = 0\n")
+    assert str(caught.value.problems[0]).startswith("scenario.toml:2: limits.max_running_jobs:")
+

@@ -70,6 +70,11 @@ class _Exporter:
                 for m in service.scenarios.rules.outcomes
             ],
             "chaos": self._chaos(),
+            "limits": {
+                name: value
+                for name, value in service.limits.state().items()
+                if name != "object" and value is not None
+            },
             "answers": [
                 m.rule.model_dump(exclude_none=True, exclude_defaults=True)
                 for m in service.scenarios.rules.answers

@@ -110,6 +110,7 @@ class Loaded:
     outcomes: list[Item[shapes.OutcomeRule]] = field(default_factory=list)
     chaos: list[Item[shapes.ChaosRuleSpec]] = field(default_factory=list)
     answers: list[Item[shapes.AnswerRule]] = field(default_factory=list)
+    limits: shapes.LimitsSpec | None = None
     id_sequence: int | None = None
 
     @property
@@ -292,6 +293,10 @@ def merge(loaded: Loaded, parsed: tuple[Document, shapes.Scenario]) -> Loaded:
         later = scenario.clock.model_dump(exclude_none=True)
         loaded.clock = shapes.ClockSpec.model_validate({**before, **later})
         loaded.clock_origin = at("clock")
+    if scenario.limits is not None:
+        before = loaded.limits.model_dump(exclude_none=True) if loaded.limits else {}
+        later = scenario.limits.model_dump(exclude_none=True)
+        loaded.limits = shapes.LimitsSpec.model_validate({**before, **later})
     loaded.organizations += [
         Item(o, at("organizations", i)) for i, o in enumerate(scenario.organizations)
     ]

@@ -421,6 +421,17 @@ class AnswerRule(Table):
         return self
 
 
+class LimitsSpec(Table):
+    """The limits the real service applies (`--max-jobs-per-day`, `--max-running-jobs`):
+    off unless given; a flag or variable wins at start, a run-time load changes them from
+    then on."""
+
+    max_jobs_per_day: Annotated[int, Field(ge=1)] | None = None
+    """Jobs an organization may create per model in a rolling 24 hours."""
+    max_running_jobs: Annotated[int, Field(ge=1)] | None = None
+    """Jobs of an organization and model running at once; later ones stay queued."""
+
+
 class ChaosRuleSpec(ChaosSpec):
     """A rule of `POST /mockft/chaos`, field for field, and the organization whose
     requests it hits (default: every organization's)."""
@@ -447,6 +458,7 @@ class Scenario(Table):
     outcomes: list[OutcomeRule] = []
     chaos: list[ChaosRuleSpec] = []
     answers: list[AnswerRule] = []
+    limits: LimitsSpec | None = None
     id_sequence: Annotated[int, Field(ge=0)] | None = None
     """How many ids the server had handed out (export writes it, so that new ids do not
     repeat exported ones)."""

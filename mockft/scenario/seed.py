@@ -491,6 +491,8 @@ class Seeding:
                 self.uploaded[file_id] = min(self.uploaded.get(file_id, self.now), uploaded)
         for job in jobs.values():
             service.store.insert(JOB, job.record.id, job.org.id, job.record.to_doc())
+        for org_id in {job.org.id for job in jobs.values()}:
+            service.limits.changed(org_id)  # its queues are computed again
         for file in self.files:  # in order: a job's result file where it was among them
             made = jobs.get(file.item.spec.result_of or "")
             if made is not None:

@@ -35,6 +35,10 @@ def settings_with(settings: Settings, loaded: Loaded) -> Settings:
                 update[name] = value
     if loaded.seed is not None and "seed" not in given:
         update["seed"] = loaded.seed
+    if loaded.limits is not None:
+        for name, value in loaded.limits.model_dump(exclude_none=True).items():
+            if name not in given:
+                update[name] = value
     keys = list(settings.api_keys)
     known = {entry.partition("=")[0] for entry in keys}
     for item in loaded.organizations:
@@ -82,6 +86,8 @@ class Scenarios:
             seeding = Seeding(self.service, loaded, at_start=at_start, only_org=only_org)
             seeding.prepare()
         seeding.set_clock()
+        if loaded.limits is not None and not at_start:  # at start: in the settings
+            self.service.limits.set(**loaded.limits.model_dump(exclude_none=True))
         with ctx.instant():
             return seeding.commit()
 
