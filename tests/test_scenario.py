@@ -618,3 +618,37 @@ def test_limits_loaded_at_run_time_change_them_from_then_on(mockft):
         mockft.load_scenario("[limits]\nmax_running_jobs = 0\n")
     assert str(caught.value.problems[0]).startswith("scenario.toml:2: limits.max_running_jobs:")
 
+
+def test_a_seeded_job_continues_a_seeded_model(mockft):
+    valid = (FIXTURES / "valid_chat.jsonl").read_text()
+    mockft.load_scenario(
+        toml(f"""
+        [[files]]
+        name = "first.jsonl"
+        content = '''
+        {TRAIN_TEXT}'''
+        [[files]]
+        name = "more.jsonl"
+        content = '''
+        {valid}'''
+
+        [[jobs]]
+        training_file = "first.jsonl"
+        suffix = "one"
+        fine_tuned_model = "ft:gpt-4o-mini-2024-07-18:mockft:one:AAAA1111"
+
+        [[jobs]]
+        model = "ft:gpt-4o-mini-2024-07-18:mockft:one:AAAA1111"
+        training_file = "more.jsonl"
+        suffix = "two"
+        fine_tuned_model = "ft:gpt-4o-mini-2024-07-18:mockft:two:BBBB2222"
+        """)
+    )
+    client = mockft.openai()
+    jobs = {j.user_provided_suffix: j for j in client.fine_tuning.jobs.list().data}
+    assert jobs["two"].model == "ft:gpt-4o-mini-2024-07-18:mockft:one:AAAA1111"
+    answer = client.chat.completions.create(
+        model="ft:gpt-4o-mini-2024-07-18:mockft:two:BBBB2222",
+        messages=[{"role": "user", "content": "What's the capital of France?"}],
+    )  # learned by the model it continues
+    assert answer.choices[0].message.content == "Paris, as if everyone doesn't know that already."

@@ -149,7 +149,7 @@ class Seeding:
         self._organizations()
         for file in loaded.files:
             self._file(file)
-        tuned: dict[str, str] = {}  # fine-tuned model -> base snapshot, of the jobs so far
+        tuned: dict[str, tuple[str, str]] = {}  # model -> (base snapshot, job), jobs so far
         for job in loaded.jobs:
             self._job(job, tuned)
         for rule in loaded.chaos:
@@ -263,7 +263,7 @@ class Seeding:
             )
             return None
 
-    def _job(self, item: Item[shapes.JobSpec], tuned: dict[str, str]) -> None:
+    def _job(self, item: Item[shapes.JobSpec], tuned: dict[str, tuple[str, str]]) -> None:
         spec, origin = item.spec, item.origin
         org = self._org(spec.org, origin)
         if org is None or not self._wanted(org):
@@ -280,10 +280,11 @@ class Seeding:
             if spec.validation_file
             else None
         )
-        base = self._base(item, org, spec.model, tuned)
+        based = self._base(item, org, spec.model, tuned)
         method = self._method(item)
-        if training is None or base is None or method is None:
+        if training is None or based is None or method is None:
             return
+        base, parent_job_id = based
         if spec.validation_file is not None and valid is None:
             return
         method_type = str(method["type"])
@@ -306,7 +307,7 @@ class Seeding:
                 origin.problem(f"{name} is another job's model", "fine_tuned_model")
             )
             return
-        tuned[name] = base
+        tuned[name] = (base, job_id)
         requested = (spec.hyperparameters or shapes.Hyperparameters()).model_dump()
         if method_type != "supervised" or isinstance(spec.method, dict):
             inner = method.get(method_type) or {}
@@ -328,6 +329,7 @@ class Seeding:
                 **{n: requested.get(n, lifecycle.AUTO) for n in HYPERPARAMETER_NAMES}
             ),
             fine_tuned_model=name,
+            parent_job_id=parent_job_id,
             outcome=self._outcome_of(item, training, valid, base, method_type),
             interventions=tuple(
                 Intervention(i.at, i.kind, _error(i.error), i.planned)
@@ -393,18 +395,24 @@ class Seeding:
         return None
 
     def _base(
-        self, item: Item[shapes.JobSpec], org: Organization, model: str, tuned: dict[str, str]
-    ) -> str | None:
+        self,
+        item: Item[shapes.JobSpec],
+        org: Organization,
+        model: str,
+        tuned: dict[str, tuple[str, str]],
+    ) -> tuple[str, str | None] | None:
+        """The base snapshot a job on `model` trains, and the job whose model it continues
+        (a job of the scenario, or a model this organization has)."""
         if model.startswith(FT_PREFIX):
             if model in tuned:
                 return tuned[model]
-            doc = self.service.store.get(MODEL, model, org.id, self.now)
-            if doc is not None:
-                return str(doc["base_snapshot"])
+            found = self.service.models.tuned(org, model)
+            if found is not None:
+                return found.base_snapshot, found.job_id
         else:
             entry = self.catalog.resolve(model)
             if entry is not None and self.catalog.fine_tuning(model) is not None:
-                return entry.id
+                return entry.id, None
         self.problems.append(
             item.origin.problem(f"{model} is not a model this server can fine-tune", "model")
         )
