@@ -583,7 +583,7 @@ def test_a_json_scenario_is_accepted_with_a_json_content_type(keyed):
 
 @pytest.mark.mockft(scenario="data/scenarios/limits.toml")
 def test_a_scenarios_limits_apply_from_the_start(mockft):
-    client = mockft.openai()
+    client = mockft.openai(max_retries=0)
     training = upload(client)
     first = client.fine_tuning.jobs.create(model="gpt-4o-mini", training_file=training)
     second = client.fine_tuning.jobs.create(model="gpt-4o-mini", training_file=training)
@@ -606,7 +606,7 @@ def test_a_scenarios_limits_apply_from_the_start(mockft):
 
 
 def test_limits_loaded_at_run_time_change_them_from_then_on(mockft):
-    client = mockft.openai()
+    client = mockft.openai(max_retries=0)
     training = upload(client)
     client.fine_tuning.jobs.create(model="gpt-4o-mini", training_file=training)
     mockft.load_scenario("[limits]\nmax_jobs_per_day = 1\n")

@@ -92,11 +92,8 @@ def test_flaky_api(mockft):
             outcomes.append(error.status_code)
     assert 3 <= outcomes.count(502) <= 20  # 10 % of them, seeded
     assert all(r.chaos_rule == "chaos_3" for r in mockft.requests if r.status == 502)
-    models = [r for r in mockft.requests if r.path == "/v1/models"]
-    assert models == []
-    client.models.list()
-    (listed,) = [r for r in mockft.requests if r.path == "/v1/models"]
-    assert listed.chaos_rule == "chaos_4"
+    slow = mockft.chaos_rules.rules()[3]  # not called: its 1.5 s would be real
+    assert (slow.spec.latency_ms, slow.matches("GET", "/v1/models", None)) == (1500, True)
 
 
 def test_flaky_api_fails_the_same_requests_every_run(tmp_path):
