@@ -237,3 +237,12 @@ def test_the_guides_first_scenario_does_what_it_says(mockft):
         if e.type == "metrics"
     ]
     assert max(steps) == 3
+
+
+def test_the_guides_links_lead_somewhere():
+    readme = EXAMPLES / "README.md"
+    for page in (DOCS, readme):
+        targets = re.findall(r"\]\(([^)#:]+)(?:#[a-z-]+)?\)", page.read_text())
+        assert targets, page
+        for target in targets:
+            assert (page.parent / target).exists(), f"{page.name} links to missing {target}"
