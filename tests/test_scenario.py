@@ -652,3 +652,47 @@ def test_a_seeded_job_continues_a_seeded_model(mockft):
         messages=[{"role": "user", "content": "What's the capital of France?"}],
     )  # learned by the model it continues
     assert answer.choices[0].message.content == "Paris, as if everyone doesn't know that already."
+
+
+# -- Weights & Biases ------------------------------------------------------------------------
+
+WANDB = [{"type": "wandb", "wandb": {"project": "support"}}]
+
+
+def test_an_organizations_wandb_key_lets_its_jobs_enable_the_integration(mockft):
+    mockft.load_scenario(
+        toml("""
+        [[organizations]]
+        name = "acme"
+        keys = ["sk-acme"]
+        wandb_key = "wk-acme-0123456789"
+
+        [[organizations]]
+        name = "beta"
+        keys = ["sk-beta"]
+        """)
+    )
+    acme = mockft.openai(api_key="sk-acme")
+    job = acme.fine_tuning.jobs.create(
+        model="gpt-4o-mini", training_file=upload(acme), integrations=WANDB
+    )
+    assert job.integrations[0].wandb.run_id == job.id
+    beta = mockft.openai(api_key="sk-beta", max_retries=0)
+    with pytest.raises(openai.BadRequestError) as refused:
+        beta.fine_tuning.jobs.create(
+            model="gpt-4o-mini", training_file=upload(beta), integrations=WANDB
+        )
+    assert refused.value.param == "integrations"
+    exported = mockft.export_scenario()
+    assert 'name = "acme"\nkeys = ["sk-acme"]\nwandb_key = "wk-acme-0123456789"\n' in exported
+
+
+def test_a_wandb_key_of_a_starting_scenario_is_configured(tmp_path):
+    scenario = tmp_path / "team.toml"
+    scenario.write_text(
+        '[[organizations]]\nname = "acme"\nkeys = ["sk-acme"]\nwandb_key = "wk-1"\n'
+    )
+    with TestClient(create_app(Settings(memory=True, scenario=(scenario,)))) as client:
+        listed = client.get("/mockft/wandb", headers={"Authorization": "Bearer sk-acme"})
+        (key,) = listed.json()["data"]
+        assert (key["organization"], key["source"]) == ("acme", "configured")

@@ -91,7 +91,15 @@ class _Exporter:
         for entry in (*self.service.settings.api_keys, *self.service.scenarios.keys):
             key, _, name = entry.partition("=")
             keys.setdefault(name or default, []).append(key)
-        return [{"name": name, "keys": given} for name, given in keys.items()]
+        wandb = {k.organization.name: k.key for k in self.service.wandb_keys.listed(None)}
+        return [
+            {
+                "name": name,
+                "keys": keys.get(name, []),
+                **({"wandb_key": wandb[name]} if name in wandb else {}),
+            }
+            for name in dict.fromkeys([*keys, *wandb])
+        ]
 
     # -- files ---------------------------------------------------------------------------
 

@@ -128,6 +128,9 @@ class OrganizationSpec(Table):
     name: Annotated[str, Field(min_length=1, max_length=256)]
     keys: list[Annotated[str, Field(min_length=1, max_length=256)]] = []
     """API keys of this organization: a request with one acts for it."""
+    wandb_key: Annotated[str, Field(min_length=1, max_length=256)] | None = None
+    """Its Weights & Biases credentials (as `--wandb-key ORG=KEY`): its jobs may enable
+    the W&B integration."""
 
     @field_validator("keys")
     @classmethod

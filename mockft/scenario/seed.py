@@ -483,6 +483,9 @@ class Seeding:
             }
         if not self.at_start and self.new_keys:
             service.scenarios.add_keys(self.new_keys)
+        for item in self.loaded.organizations:  # at start: in the settings
+            if not self.at_start and item.spec.wandb_key is not None:
+                service.wandb_keys.register(self.orgs[item.spec.name], item.spec.wandb_key)
         summary.organizations = sorted(
             {
                 i.spec.name

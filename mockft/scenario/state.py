@@ -48,6 +48,13 @@ def settings_with(settings: Settings, loaded: Loaded) -> Settings:
                 known.add(key)
     if len(keys) != len(settings.api_keys):
         update["api_keys"] = tuple(keys)
+    wandb = list(settings.wandb_keys)
+    named = {entry.partition("=")[0].strip() for entry in wandb}
+    for item in loaded.organizations:
+        if item.spec.wandb_key is not None and item.spec.name not in named:
+            wandb.append(f"{item.spec.name}={item.spec.wandb_key}")
+    if len(wandb) != len(settings.wandb_keys):
+        update["wandb_keys"] = tuple(wandb)
     if not update:
         return settings
     return Settings.model_validate({**settings.model_dump(), **update})
