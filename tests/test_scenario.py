@@ -696,3 +696,36 @@ def test_a_wandb_key_of_a_starting_scenario_is_configured(tmp_path):
         listed = client.get("/mockft/wandb", headers={"Authorization": "Bearer sk-acme"})
         (key,) = listed.json()["data"]
         assert (key["organization"], key["source"]) == ("acme", "configured")
+
+
+# -- webhooks ---------------------------------------------------------------------------------
+
+
+def test_a_seeded_job_announces_an_end_still_to_come_and_not_one_before_the_load(mockft):
+    hook = mockft.webhooks  # listening from here on
+    mockft.advance(10)
+    summary = mockft.load_scenario(
+        toml(f"""
+        [[files]]
+        name = "train.jsonl"
+        content = '''
+        {TRAIN_TEXT}'''
+
+        [[jobs]]
+        training_file = "train.jsonl"
+        suffix = "done"
+
+        [[jobs]]
+        training_file = "train.jsonl"
+        suffix = "running"
+        status = "running"
+        at_step = 7
+        """)
+    )
+    done, running = (job["id"] for job in summary["jobs"])
+    mockft.advance(1)
+    assert hook.received == []  # the job that ended as the scenario loaded says nothing
+    mockft.advance(86_400)  # nobody reads the job: its timer says when it ends
+    (event,) = [r.event for r in hook.received]
+    assert (event["type"], event["data"]["id"]) == ("fine_tuning.job.succeeded", running)
+    assert done != running

@@ -500,10 +500,11 @@ class Seeding:
             for file_id in (job.record.training_file, job.record.validation_file):
                 uploaded = job.record.created_at - UPLOAD_LEAD_SECONDS
                 self.uploaded[file_id] = min(self.uploaded.get(file_id, self.now), uploaded)
+        by_org: dict[str, tuple[Organization, list[JobRecord]]] = {}
         for job in jobs.values():
-            service.store.insert(JOB, job.record.id, job.org.id, job.record.to_doc())
-        for org_id in {job.org.id for job in jobs.values()}:
-            service.limits.changed(org_id)  # its queues are computed again
+            by_org.setdefault(job.org.id, (job.org, []))[1].append(job.record)
+        for owner, records in by_org.values():
+            service.jobs.seed(owner, records)
         for file in self.files:  # in order: a job's result file where it was among them
             made = jobs.get(file.item.spec.result_of or "")
             if made is not None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import functools
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -447,6 +447,21 @@ class Jobs(Part):
             else:
                 self.store.update(JOB, record.id, record.to_doc())
             self.schedule(record, end)
+        for listener in self.listeners:
+            listener()
+
+    def seed(self, org: Organization, records: Sequence[JobRecord]) -> None:
+        """Store jobs a scenario made, as if they had been created and run: each with the
+        timer of its end where that is still to come (a job that ended before the scenario
+        loaded announces nothing), and the organization's queues recomputed."""
+        now = self.now()
+        with self.store.transaction():
+            for record in records:
+                self.store.insert(JOB, record.id, record.organization_id, record.to_doc())
+                end = self.ending(record)
+                if end is None or end.at > now:
+                    self.schedule(record, end)
+        self._queue_changed(org)
         for listener in self.listeners:
             listener()
 
