@@ -32,6 +32,7 @@ import anyio
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mockft import errors
+from mockft.auth import KeyRing
 from mockft.chaos import LOG_ENTRY_KEY, drop_connection, hold, requested_model
 from mockft.routes.common import error_response
 from mockft.service import Lasting, Service
@@ -160,7 +161,6 @@ class Front:
     def __init__(self, app: ASGIApp, service: Service) -> None:
         self.app = app
         self.service = service
-        self.keys = service.keys
         self.requests = service.control.requests
         self.chaos = service.control.chaos
         self.clock = service.ctx
@@ -170,6 +170,11 @@ class Front:
         self.max_body_bytes = service.settings.max_json_bytes
         self.answers = Answers()
         self._org_names: dict[str, bytes] = {}
+
+    @property
+    def keys(self) -> KeyRing:
+        """The service's key ring as it is now (a scenario loaded at run time adds keys)."""
+        return self.service.keys
 
     def _org_header(self, name: str) -> bytes:
         encoded = self._org_names.get(name)
