@@ -10,7 +10,6 @@ import json
 import os
 import re
 import subprocess
-import time
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,8 +19,7 @@ from typing import Any
 from tests.test_docker import (
     COMPOSE,
     DOCKERFILE,
-    POLL_SECONDS,
-    START_TIMEOUT,
+    Container,
     free_port,
     image_command,
     image_env,
@@ -39,36 +37,12 @@ def environment(scenario: Path, data_dir: Path, port: int) -> dict[str, str]:
 
 
 @contextmanager
-def serve(scenario: Path, data_dir: Path) -> Iterator[str]:
-    port = free_port()
-    command = image_command(instructions(DOCKERFILE.read_text()))
-    process = subprocess.Popen(
-        command,
-        env=environment(scenario, data_dir, port),
-        cwd=data_dir.parent,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    root = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + START_TIMEOUT
-        while True:
-            assert process.poll() is None, process.communicate()[0]
-            try:
-                urllib.request.urlopen(root + "/mockft/health", timeout=5).close()
-                break
-            except OSError:
-                assert time.monotonic() < deadline, "the image's command did not serve"
-                time.sleep(POLL_SECONDS)
-        yield root
-    finally:
-        process.terminate()
-        try:
-            process.communicate(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.communicate()
+def serve(scenario: Path, workdir: Path) -> Iterator[str]:
+    """The image's command with MOCKFT_SCENARIO, its state in `workdir`/data."""
+    container = Container(instructions(DOCKERFILE.read_text()), workdir)
+    container.env["MOCKFT_SCENARIO"] = str(scenario)
+    with container:
+        yield f"http://127.0.0.1:{container.port}"
 
 
 def call(root: str, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -83,15 +57,14 @@ def call(root: str, path: str, body: dict[str, Any] | None = None) -> dict[str, 
 
 
 def test_a_mounted_scenario_is_there_at_start_and_seeded_once(tmp_path: Path):
-    data_dir = tmp_path / "data"
     scenario = EXAMPLES / "pretrained-model.toml"
-    with serve(scenario, data_dir) as root:
+    with serve(scenario, tmp_path) as root:
         (job,) = call(root, "/v1/fine_tuning/jobs")["data"]
         assert (job["status"], job["fine_tuned_model"]) == ("succeeded", MODEL)
         chat = {"model": MODEL, "messages": [{"role": "user", "content": "refund?"}]}
         answer = call(root, "/v1/chat/completions", chat)
         assert answer["choices"][0]["message"]["content"].startswith("Refunds reach")
-    with serve(scenario, data_dir) as root:  # a restart on the same volume
+    with serve(scenario, tmp_path) as root:  # a restart on the same volume
         assert call(root, "/v1/fine_tuning/jobs")["data"] == [job]
 
 
