@@ -4,7 +4,6 @@ fine-tuned models, or one of their checkpoints, trains on from it."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -28,82 +27,70 @@ MORE = b"".join(
 )
 
 
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[Server]:
-    with in_process(make_settings(tmp_path)) as live:
-        yield live
-
-
-@pytest.fixture
-def sdk(server: Server) -> Iterator[openai.OpenAI]:
-    with checked_sdk(server) as client:
-        yield client
-
-
-def trained(server: Server, sdk: openai.OpenAI, model: str = MODEL, **options: str) -> str:
-    job = sdk.fine_tuning.jobs.create(model=model, training_file=upload(sdk), **options)  # type: ignore[arg-type]
-    done = finish(server, sdk, job.id)
+def trained(server: Server, client: openai.OpenAI, model: str = MODEL, **options: str) -> str:
+    job = client.fine_tuning.jobs.create(model=model, training_file=upload(client), **options)  # type: ignore[arg-type]
+    done = finish(server, client, job.id)
     assert done.status == "succeeded" and done.fine_tuned_model is not None
     return done.fine_tuned_model
 
 
-def reply(sdk: openai.OpenAI, model: str, prompt: str) -> str | None:
-    answer = sdk.chat.completions.create(
+def reply(client: openai.OpenAI, model: str, prompt: str) -> str | None:
+    answer = client.chat.completions.create(
         model=model, messages=[{"role": "user", "content": prompt}]
     )
     return answer.choices[0].message.content
 
 
-def test_a_model_trained_here_trains_on_end_to_end(server: Server, sdk: openai.OpenAI) -> None:
-    first = trained(server, sdk)
-    more = upload(sdk, Path("more.jsonl"), MORE)
-    job = sdk.fine_tuning.jobs.create(model=first, training_file=more, suffix="round-2")
+def test_a_model_trained_here_trains_on_end_to_end(server: Server, client: openai.OpenAI) -> None:
+    first = trained(server, client)
+    more = upload(client, Path("more.jsonl"), MORE)
+    job = client.fine_tuning.jobs.create(model=first, training_file=more, suffix="round-2")
     # the job shows the model it trains from; the new model is named after the base snapshot
     # (ft:gpt-3.5-turbo-0613:personal::8LcRd7Sc continued into ...::8LiXilx9, a public capture)
     assert job.model == first
-    done = finish(server, sdk, job.id)
+    done = finish(server, client, job.id)
     assert done.status == "succeeded"
     assert done.model == first
     assert done.fine_tuned_model is not None
     assert done.fine_tuned_model.startswith(f"ft:{SNAPSHOT}:mockft:round-2:")
     assert done.fine_tuned_model.count(":") == 4 and done.fine_tuned_model != first
-    listed = {m.id for m in sdk.models.list()}
+    listed = {m.id for m in client.models.list()}
     assert {first, done.fine_tuned_model} <= listed
     # the new model knows what its parent learned, and what it learned itself
     parent = "What's the capital of France?"
-    assert reply(sdk, done.fine_tuned_model, parent) == reply(sdk, first, parent)
-    assert reply(sdk, done.fine_tuned_model, parent) == (
+    assert reply(client, done.fine_tuned_model, parent) == reply(client, first, parent)
+    assert reply(client, done.fine_tuned_model, parent) == (
         "Paris, as if everyone doesn't know that already."
     )
-    assert reply(sdk, done.fine_tuned_model, "What is the code word number 3?") == (
+    assert reply(client, done.fine_tuned_model, "What is the code word number 3?") == (
         "The code word is Osprey-3."
     )
-    assert reply(sdk, first, "What is the code word number 3?") != "The code word is Osprey-3."
+    assert reply(client, first, "What is the code word number 3?") != "The code word is Osprey-3."
 
 
-def test_a_checkpoint_model_trains_on_too(server: Server, sdk: openai.OpenAI) -> None:
-    first = trained(server, sdk)
-    jobs = sdk.fine_tuning.jobs.list().data
-    checkpoints = sdk.fine_tuning.jobs.checkpoints.list(jobs[0].id).data
+def test_a_checkpoint_model_trains_on_too(server: Server, client: openai.OpenAI) -> None:
+    first = trained(server, client)
+    jobs = client.fine_tuning.jobs.list().data
+    checkpoints = client.fine_tuning.jobs.checkpoints.list(jobs[0].id).data
     earlier = next(
         c.fine_tuned_model_checkpoint
         for c in checkpoints
         if "ckpt-step" in c.fine_tuned_model_checkpoint
     )
     assert earlier.startswith(first.rsplit(":", 1)[0])
-    job = sdk.fine_tuning.jobs.create(model=earlier, training_file=upload(sdk))
+    job = client.fine_tuning.jobs.create(model=earlier, training_file=upload(client))
     assert job.model == earlier
-    done = finish(server, sdk, job.id)
+    done = finish(server, client, job.id)
     assert done.fine_tuned_model is not None
     assert done.fine_tuned_model.startswith(f"ft:{SNAPSHOT}:mockft::")
     assert "ckpt-step" not in done.fine_tuned_model
 
 
-def test_a_deleted_model_cannot_be_continued(server: Server, sdk: openai.OpenAI) -> None:
-    first = trained(server, sdk)
-    assert sdk.models.delete(first).deleted
+def test_a_deleted_model_cannot_be_continued(server: Server, client: openai.OpenAI) -> None:
+    first = trained(server, client)
+    assert client.models.delete(first).deleted
     with pytest.raises(openai.BadRequestError) as refused:
-        sdk.fine_tuning.jobs.create(model=first, training_file=upload(sdk))
+        client.fine_tuning.jobs.create(model=first, training_file=upload(client))
     # the real answer for a fine-tuned model one may not tune (openai-cookbook#657)
     assert refused.value.body == {
         "message": f"Model {first} is not available for fine-tuning or does not exist.",

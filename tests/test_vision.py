@@ -6,16 +6,14 @@ images for a model that is not fine-tuned on them, fail the job as a file format
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import openai
-import pytest
 
-from tests.conftest import FIXTURES, Server, in_process, make_settings
+from tests.conftest import FIXTURES, Server
 from tests.test_images import data_url
-from tests.training import checked_sdk, finish, upload
+from tests.training import finish, upload
 
 VISION_MODEL = "gpt-4o-2024-08-06"
 RGB_PNG = data_url("rgb.png")  # 40 x 30: one tile at high detail, 255 tokens
@@ -43,47 +41,35 @@ def image(url: str = RGB_PNG, detail: str = "high") -> dict[str, Any]:
     return {"type": "image_url", "image_url": {"url": url, "detail": detail}}
 
 
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[Server]:
-    with in_process(make_settings(tmp_path)) as live:
-        yield live
-
-
-@pytest.fixture
-def sdk(server: Server) -> Iterator[openai.OpenAI]:
-    with checked_sdk(server) as client:
-        yield client
-
-
-def train(server: Server, sdk: openai.OpenAI, data: bytes, model: str = VISION_MODEL) -> Any:
-    job = sdk.fine_tuning.jobs.create(
+def train(server: Server, client: openai.OpenAI, data: bytes, model: str = VISION_MODEL) -> Any:
+    job = client.fine_tuning.jobs.create(
         model=model,
-        training_file=upload(sdk, Path("vision.jsonl"), data),
+        training_file=upload(client, Path("vision.jsonl"), data),
         method={"type": "supervised", "supervised": {"hyperparameters": {"n_epochs": EPOCHS}}},
     )
-    return finish(server, sdk, job.id)
+    return finish(server, client, job.id)
 
 
-def warnings_of(sdk: openai.OpenAI, job_id: str) -> list[str]:
-    events = sdk.fine_tuning.jobs.list_events(job_id, limit=100)
+def warnings_of(client: openai.OpenAI, job_id: str) -> list[str]:
+    events = client.fine_tuning.jobs.list_events(job_id, limit=100)
     return [event.message for event in events if event.level == "warn"]
 
 
 def test_images_train_the_vision_model_billed_by_size_and_detail(
-    server: Server, sdk: openai.OpenAI
+    server: Server, client: openai.OpenAI
 ) -> None:
-    text = train(server, sdk, examples())
-    high = train(server, sdk, examples(image()))
-    mixed = train(server, sdk, examples(image(detail="low"), image("https://example.com/a.png")))
+    text = train(server, client, examples())
+    high = train(server, client, examples(image()))
+    mixed = train(server, client, examples(image(detail="low"), image("https://example.com/a.png")))
     assert text.status == high.status == mixed.status == "succeeded"
     assert text.trained_tokens is not None
     # the image parts' own tokens, per example and epoch: 255 for the 40 x 30 PNG at high
     # detail, 85 at low; a web image, never fetched, costs a 1024 x 1024 one: 765 at high
     assert high.trained_tokens == text.trained_tokens + EPOCHS * 10 * 255
     assert mixed.trained_tokens == text.trained_tokens + EPOCHS * 10 * (85 + 765)
-    assert warnings_of(sdk, high.id) == []
+    assert warnings_of(client, high.id) == []
     # the model answers a question with an image, as gpt-4o does
-    answer = sdk.chat.completions.create(
+    answer = client.chat.completions.create(
         model=high.fine_tuned_model,
         messages=[{"role": "user", "content": [{"type": "text", "text": "And this?"}, image()]}],
     )
@@ -91,13 +77,13 @@ def test_images_train_the_vision_model_billed_by_size_and_detail(
 
 
 def test_the_fixture_file_trains_and_skipped_images_are_a_warning(
-    server: Server, sdk: openai.OpenAI
+    server: Server, client: openai.OpenAI
 ) -> None:
-    vision = train(server, sdk, (FIXTURES / "train_vision.jsonl").read_bytes())
+    vision = train(server, client, (FIXTURES / "train_vision.jsonl").read_bytes())
     assert vision.status == "succeeded", vision.error
-    skipped = train(server, sdk, (FIXTURES / "warn" / "skipped_image.jsonl").read_bytes())
+    skipped = train(server, client, (FIXTURES / "warn" / "skipped_image.jsonl").read_bytes())
     assert skipped.status == "succeeded", skipped.error
-    (warning,) = warnings_of(sdk, skipped.id)
+    (warning,) = warnings_of(client, skipped.id)
     # line 3's image is a GIF
     assert warning == (
         f"Training file {skipped.training_file}: images of 1 example(s) were skipped and not "
@@ -106,9 +92,9 @@ def test_the_fixture_file_trains_and_skipped_images_are_a_warning(
 
 
 def test_an_image_in_an_assistant_message_fails_the_job(
-    server: Server, sdk: openai.OpenAI
+    server: Server, client: openai.OpenAI
 ) -> None:
-    job = train(server, sdk, examples(image(), role="assistant"))
+    job = train(server, client, examples(image(), role="assistant"))
     assert job.status == "failed"
     assert job.error.code == "invalid_file_format"
     assert job.error.param == "training_file"
@@ -121,9 +107,9 @@ def test_an_image_in_an_assistant_message_fails_the_job(
 
 
 def test_images_for_a_model_not_fine_tuned_on_them_fail_the_job(
-    server: Server, sdk: openai.OpenAI
+    server: Server, client: openai.OpenAI
 ) -> None:
-    job = train(server, sdk, examples(image()), model="gpt-4o-mini")
+    job = train(server, client, examples(image()), model="gpt-4o-mini")
     assert job.status == "failed"
     assert job.error.code == "invalid_file_format"
     assert job.error.message.endswith(
@@ -132,11 +118,11 @@ def test_images_for_a_model_not_fine_tuned_on_them_fail_the_job(
     )
 
 
-def test_a_vision_model_trains_on_with_images(server: Server, sdk: openai.OpenAI) -> None:
-    first = train(server, sdk, examples(image()))
+def test_a_vision_model_trains_on_with_images(server: Server, client: openai.OpenAI) -> None:
+    first = train(server, client, examples(image()))
     assert first.status == "succeeded" and first.fine_tuned_model is not None
     # continued fine-tuning judges the data by the base snapshot's rules
-    again = train(server, sdk, examples(image(detail="low")), model=first.fine_tuned_model)
+    again = train(server, client, examples(image(detail="low")), model=first.fine_tuned_model)
     assert again.status == "succeeded", again.error
     assert again.model == first.fine_tuned_model
     assert again.fine_tuned_model is not None
