@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -160,3 +160,10 @@ def client(server: Server) -> Iterator[openai.OpenAI]:
     """The unchanged official SDK, but for base_url; its responses are spec-checked too."""
     with checked_sdk(server) as sdk:
         yield sdk
+
+
+@pytest.fixture
+def stack() -> Iterator[ExitStack]:
+    """Clients (or anything else) to close when the test ends."""
+    with ExitStack() as clients:
+        yield clients

@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 import openai
 import pytest
+from openai.types.fine_tuning import FineTuningJob
 
 from mockft import queueing
 from tests.conftest import (
@@ -364,15 +365,23 @@ def test_a_wrong_number_among_numbers_is_a_wrong_value(small: Server) -> None:
 DAY = 86_400
 
 
-@pytest.fixture
-def stack() -> Iterator[ExitStack]:
-    """Clients to close when the test ends."""
-    with ExitStack() as clients:
-        yield clients
-
-
 def job_limits(tmp_path: Path, **limits: int) -> Any:
     return live_server(make_settings(tmp_path, **limits))
+
+
+def jobs_on(
+    server: Server, stack: ExitStack, count: int = 2
+) -> tuple[openai.OpenAI, list[FineTuningJob]]:
+    """The SDK on `server` (closed with `stack`), and `count` jobs of MODEL on one uploaded
+    file, created in that order."""
+    sdk = stack.enter_context(checked_sdk(server))
+    file_id = upload(sdk)
+    jobs = [sdk.fine_tuning.jobs.create(model=MODEL, training_file=file_id) for _ in range(count)]
+    return sdk, jobs
+
+
+def until_status(server: Server, sdk: openai.OpenAI, job_id: str, status: str) -> FineTuningJob:
+    return move_until(server, sdk, job_id, lambda job: job.status == status)
 
 
 def timeline_of(sdk: openai.OpenAI, job_id: str) -> list[tuple[int, str]]:
@@ -383,10 +392,7 @@ def test_a_second_job_stays_queued_until_the_first_ends_and_starts_then(
     tmp_path: Path, stack: ExitStack
 ) -> None:
     with job_limits(tmp_path / "one", max_running_jobs=1) as server:
-        sdk = stack.enter_context(checked_sdk(server))
-        file_id = upload(sdk)
-        first = sdk.fine_tuning.jobs.create(model=MODEL, training_file=file_id)
-        second = sdk.fine_tuning.jobs.create(model=MODEL, training_file=file_id)
+        sdk, (first, second) = jobs_on(server, stack)
         seen = set()
         while (job := sdk.fine_tuning.jobs.retrieve(first.id)).status not in TERMINAL:
             other = sdk.fine_tuning.jobs.retrieve(second.id)
@@ -401,10 +407,7 @@ def test_a_second_job_stays_queued_until_the_first_ends_and_starts_then(
         assert done.status == "succeeded"
         limited = timeline_of(sdk, second.id)
     with job_limits(tmp_path / "free") as free:  # the same jobs without a limit
-        sdk = stack.enter_context(checked_sdk(free))
-        file_id = upload(sdk)
-        sdk.fine_tuning.jobs.create(model=MODEL, training_file=file_id)
-        alone = sdk.fine_tuning.jobs.create(model=MODEL, training_file=file_id)
+        sdk, (_, alone) = jobs_on(free, stack)
         finish(free, sdk, alone.id)
         unlimited = timeline_of(sdk, alone.id)
         own_start = started_at(sdk, alone.id)
@@ -418,11 +421,8 @@ def test_cancelling_the_running_job_starts_the_next_at_that_instant(
     tmp_path: Path, stack: ExitStack
 ) -> None:
     with job_limits(tmp_path, max_running_jobs=1) as server:
-        sdk = stack.enter_context(checked_sdk(server))
-        file_id = upload(sdk)
-        first = sdk.fine_tuning.jobs.create(model=MODEL, training_file=file_id)
-        second = sdk.fine_tuning.jobs.create(model=MODEL, training_file=file_id)
-        move_until(server, sdk, first.id, lambda job: job.status == "running")
+        sdk, (first, second) = jobs_on(server, stack)
+        until_status(server, sdk, first.id, "running")
         server.advance(30)
         assert sdk.fine_tuning.jobs.retrieve(second.id).status == "queued"
         cancelled = sdk.fine_tuning.jobs.cancel(first.id)
@@ -434,11 +434,8 @@ def test_cancelling_the_running_job_starts_the_next_at_that_instant(
 
 def test_a_paused_job_keeps_its_slot_until_it_ends(tmp_path: Path, stack: ExitStack) -> None:
     with job_limits(tmp_path, max_running_jobs=1) as server:
-        sdk = stack.enter_context(checked_sdk(server))
-        file_id = upload(sdk)
-        first = sdk.fine_tuning.jobs.create(model=MODEL, training_file=file_id)
-        second = sdk.fine_tuning.jobs.create(model=MODEL, training_file=file_id)
-        move_until(server, sdk, first.id, lambda job: job.status == "running")
+        sdk, (first, second) = jobs_on(server, stack)
+        until_status(server, sdk, first.id, "running")
         sdk.fine_tuning.jobs.pause(first.id)
         server.advance(3_600)
         assert sdk.fine_tuning.jobs.retrieve(second.id).status == "queued"
@@ -449,9 +446,7 @@ def test_a_paused_job_keeps_its_slot_until_it_ends(tmp_path: Path, stack: ExitSt
 
 def test_jobs_wait_in_the_order_they_were_created(tmp_path: Path, stack: ExitStack) -> None:
     with job_limits(tmp_path, max_running_jobs=1) as server:
-        sdk = stack.enter_context(checked_sdk(server))
-        file_id = upload(sdk)
-        jobs = [sdk.fine_tuning.jobs.create(model=MODEL, training_file=file_id) for _ in range(3)]
+        sdk, jobs = jobs_on(server, stack, 3)
         last = finish(server, sdk, jobs[2].id)
         ends = [sdk.fine_tuning.jobs.retrieve(j.id).finished_at for j in jobs]
         starts = [started_at(sdk, j.id) for j in jobs]
@@ -465,8 +460,8 @@ def test_only_jobs_of_the_same_model_share_the_slots(tmp_path: Path, stack: Exit
         file_id = upload(sdk)
         first = sdk.fine_tuning.jobs.create(model=MODEL, training_file=file_id)
         other = sdk.fine_tuning.jobs.create(model="gpt-3.5-turbo", training_file=file_id)
-        move_until(server, sdk, first.id, lambda job: job.status == "running")
-        move_until(server, sdk, other.id, lambda job: job.status == "running")
+        until_status(server, sdk, first.id, "running")
+        until_status(server, sdk, other.id, "running")
         assert sdk.fine_tuning.jobs.retrieve(first.id).status == "running"
 
 
@@ -476,11 +471,7 @@ def test_the_queue_is_the_same_however_often_its_jobs_are_read(
     runs = []
     for name, step in (("often", 7), ("rarely", 3_000)):
         with job_limits(tmp_path / name, max_running_jobs=1) as server:
-            sdk = stack.enter_context(checked_sdk(server))
-            file_id = upload(sdk)
-            jobs = [
-                sdk.fine_tuning.jobs.create(model=MODEL, training_file=file_id) for _ in range(3)
-            ]
+            sdk, jobs = jobs_on(server, stack, 3)
             finish(server, sdk, jobs[2].id, step=step)
             runs.append([timeline_of(sdk, j.id) for j in jobs])
     assert runs[0] == runs[1]
@@ -498,11 +489,8 @@ def test_reading_a_job_does_not_recompute_the_queue(
 
     monkeypatch.setattr(queueing, "schedule", counted)
     with job_limits(tmp_path, max_running_jobs=1) as server:
-        sdk = stack.enter_context(checked_sdk(server))
-        file_id = upload(sdk)
-        first = sdk.fine_tuning.jobs.create(model=MODEL, training_file=file_id)
-        second = sdk.fine_tuning.jobs.create(model=MODEL, training_file=file_id)
-        move_until(server, sdk, second.id, lambda job: job.status == "queued")
+        sdk, (first, second) = jobs_on(server, stack)
+        until_status(server, sdk, second.id, "queued")
         before = len(computed)
         for _ in range(50):  # polls, events pages and lists: nothing changed
             server.advance(1)
@@ -524,7 +512,7 @@ def test_a_limit_set_at_run_time_applies_from_then_on(tmp_path: Path, stack: Exi
         file_id = upload(sdk)
         both = [sdk.fine_tuning.jobs.create(model=MODEL, training_file=file_id) for _ in range(2)]
         for job in both:
-            move_until(server, sdk, job.id, lambda job: job.status == "running")
+            until_status(server, sdk, job.id, "running")
         assert control.get("/mockft/limits").json() == {
             "object": "mockft.limits",
             "max_jobs_per_day": None,
@@ -544,11 +532,8 @@ def test_lifting_a_limit_starts_a_waiting_job_at_that_instant(
     tmp_path: Path, stack: ExitStack
 ) -> None:
     with job_limits(tmp_path, max_running_jobs=1) as server:
-        sdk = stack.enter_context(checked_sdk(server))
+        sdk, (first, second) = jobs_on(server, stack)
         control = stack.enter_context(http_of(server))
-        file_id = upload(sdk)
-        first = sdk.fine_tuning.jobs.create(model=MODEL, training_file=file_id)
-        second = sdk.fine_tuning.jobs.create(model=MODEL, training_file=file_id)
         # validation (at most 60 s) and the queue (at most 120 s) are over for both, and the
         # first job still runs: the second waits for its slot
         server.advance(181)

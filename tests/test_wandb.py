@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import sys
 import types
-from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
@@ -22,12 +21,6 @@ from tests.conftest import Server, in_process, make_settings
 from tests.training import MODEL, SNAPSHOT, checked_sdk, finish, upload
 
 WANDB = {"type": "wandb", "wandb": {"project": "custom-wandb-project"}}
-
-
-@pytest.fixture
-def stack() -> Iterator[ExitStack]:
-    with ExitStack() as clients:
-        yield clients
 
 
 def control(server: Server, key: str = "sk-any") -> httpx.Client:
