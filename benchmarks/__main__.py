@@ -29,12 +29,14 @@ import httpx
 import uvicorn
 
 from benchmarks import soak
+from benchmarks.loadgen import requests_per_second
 from mockft.pytest_plugin.live import ServeProcess, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results.md"
 TRAIN = ROOT / "fixtures" / "train_chat.jsonl"
 AUTH = {"Authorization": "Bearer sk-bench"}
+CONNECTIONS = 32  # of the load generator
 MB = 1024 * 1024
 HISTORY = "## Optimisation history"  # kept across runs: the table above it is regenerated
 
@@ -107,18 +109,6 @@ def peak_rss_mb(pid: int) -> float:
     return float("nan")
 
 
-def loadgen(port: int, path: str, seconds: float, headers: dict[str, str]) -> float:
-    command = [sys.executable, "-m", "benchmarks.loadgen", "127.0.0.1", str(port), path]
-    command += ["--seconds", str(seconds), "--connections", "32"]
-    for key, value in headers.items():
-        command += ["--header", f"{key}: {value}"]
-    out = subprocess.run(command, cwd=ROOT, capture_output=True, check=True, text=True)
-    result = json.loads(out.stdout)
-    if result["errors"]:
-        raise RuntimeError(f"{result['errors']} non-200 answers from {path}")
-    return float(result["rps"])
-
-
 def seed_job(base: str) -> str:
     """A succeeded job with its events, via the public API and the manual clock."""
     with httpx.Client(base_url=base, headers=AUTH, timeout=60) as http:
@@ -156,8 +146,8 @@ def bench_throughput(quick: bool) -> list[Figure]:
         for name, path in paths.items():
             samples = []
             for _ in range(rounds):
-                ours = loadgen(port, path, seconds, AUTH)
-                limit = loadgen(bare_port, path, seconds, {})
+                ours = requests_per_second(port, path, seconds, AUTH, CONNECTIONS)
+                limit = requests_per_second(bare_port, path, seconds, {}, CONNECTIONS)
                 samples.append((ours / limit, ours, limit))
             ratio, ours, limit = sorted(samples)[len(samples) // 2]
             note = f"{ours:,.0f} vs bare {limit:,.0f} req/s (median of {rounds} rounds)"

@@ -13,8 +13,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import subprocess
+import sys
 import time
+from pathlib import Path
 from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 async def _worker(host: str, port: int, request: bytes, deadline: float, counts: list[int]) -> None:
@@ -65,6 +70,22 @@ async def run(
         "seconds": elapsed,
         "rps": counts[0] / elapsed,
     }
+
+
+def requests_per_second(
+    port: int, path: str, seconds: float, headers: dict[str, str], connections: int
+) -> float:
+    """Requests a second that this generator, run as its own process, gets from the server on
+    127.0.0.1:`port` for `path`; a non-200 answer is an error, not a rate."""
+    command = [sys.executable, "-m", "benchmarks.loadgen", "127.0.0.1", str(port), path]
+    command += ["--seconds", str(seconds), "--connections", str(connections)]
+    for key, value in headers.items():
+        command += ["--header", f"{key}: {value}"]
+    out = subprocess.run(command, cwd=ROOT, capture_output=True, check=True, text=True)
+    result = json.loads(out.stdout)
+    if result["errors"]:
+        raise RuntimeError(f"{result['errors']} non-200 answers from {path}")
+    return float(result["rps"])
 
 
 def main() -> None:

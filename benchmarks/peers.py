@@ -36,6 +36,8 @@ from typing import Any
 
 import httpx
 
+from benchmarks.loadgen import requests_per_second
+
 ROOT = Path(__file__).resolve().parent.parent
 PEERS = ROOT / "benchmarks" / ".peers"
 NODE_MODULES = PEERS / "node_modules"
@@ -211,17 +213,6 @@ def start_fakeai() -> Running:
     return Running("fakeai", "Python", port, _answering(base, _seed_by_api(base)), process)
 
 
-def loadgen(port: int, path: str, seconds: float) -> float:
-    command = [sys.executable, "-m", "benchmarks.loadgen", "127.0.0.1", str(port), path]
-    command += ["--seconds", str(seconds), "--connections", str(CONNECTIONS)]
-    command += ["--header", f"Authorization: Bearer {KEY}"]
-    out = subprocess.run(command, cwd=ROOT, capture_output=True, check=True, text=True)
-    result = json.loads(out.stdout)
-    if result["errors"]:
-        raise RuntimeError(f"{result['errors']} non-200 answers from {path}")
-    return float(result["rps"])
-
-
 @dataclass
 class SideBySide:
     servers: list[Running]
@@ -311,7 +302,7 @@ def measure(seconds: float, rounds: int, only: set[str] | None = None) -> SideBy
                 for server in running:
                     path = server.paths.get(route)
                     if path is not None:
-                        rate = loadgen(server.port, path, seconds)
+                        rate = requests_per_second(server.port, path, seconds, AUTH, CONNECTIONS)
                         server.rps.setdefault(route, []).append(rate)
         return SideBySide(running, notes, rounds)
 
