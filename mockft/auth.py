@@ -73,13 +73,6 @@ class Caller:
         return None if self.control else self.org.id
 
 
-@dataclass(frozen=True)
-class _Key:
-    org: Organization
-    project: str | None = None
-    admin: bool = False
-
-
 def parse_key(entry: str) -> tuple[str, str | None, str | None]:
     """`KEY`, `KEY=org-name` or `KEY=org-name/PROJECT_ID` -> (key, org name, project)."""
     key, _, owner = entry.partition("=")
@@ -102,19 +95,19 @@ class KeyRing:
         admin_keys: tuple[str, ...] = (),
     ) -> None:
         self.default = Organization.named(default_org)
-        self._keys: dict[str, _Key] = {}
+        self._keys: dict[str, Identity] = {}  # each key acts as one identity
         self._projects: dict[str, set[str]] = {}
         for entry in keys:
             key, org_name, project = parse_key(entry)
             org = Organization.named(org_name) if org_name else self.default
-            self._keys[key] = _Key(org, project)
+            self._keys[key] = Identity(org, project)
             if project is not None:
                 self._projects.setdefault(org.id, set()).add(project)
-        self._admin: dict[str, _Key] = {}
+        self._admin: dict[str, Identity] = {}
         for entry in admin_keys:
             key, org_name, _ = parse_key(entry)
             org = Organization.named(org_name) if org_name else self.default
-            self._admin[key] = _Key(org, admin=True)
+            self._admin[key] = Identity(org, admin=True)
         self._control_keys = frozenset(control_keys)
         everyone = [self.default, *(k.org for k in (*self._keys.values(), *self._admin.values()))]
         self._by_id = {o.id: o for o in everyone}
@@ -165,7 +158,7 @@ class KeyRing:
         admin = self._admin.get(key)
         if admin is not None:
             _check_organization(organization, admin.org)
-            return Identity(admin.org, admin=True)
+            return admin
         if not self._keys:
             if key in self._control_keys:
                 raise errors.incorrect_api_key(key)
@@ -177,7 +170,7 @@ class KeyRing:
         if found.project is not None:
             if named_project is not None and named_project != found.project:
                 raise errors.mismatched_project()
-            return Identity(found.org, found.project)
+            return found
         if named_project is not None and named_project not in self.projects(found.org.id):
             raise errors.mismatched_project()
         return Identity(found.org, named_project)
