@@ -14,10 +14,10 @@ from mockft.auth import KeyRing
 from mockft.catalog import Catalog
 from mockft.clock import Clock
 from mockft.config import Settings
+from mockft.lifecycle import NEVER
 from mockft.store import Blobs, Store
 
 P = ParamSpec("P")
-FOREVER = 2**63  # lifecycle.NEVER: an instant no clock reaches
 R = TypeVar("R")
 
 # The instant after which what the current request read may change (see `Lasting`).
@@ -102,7 +102,7 @@ def lasting() -> None:
     (an answer the front may keep: a polled job, its events, a file)."""
     current = _LASTING.get()
     if current is not None and current.until is None:
-        current.until = FOREVER
+        current.until = NEVER  # until something read says otherwise
 
 
 def lasts_until(instant: int | None) -> None:
