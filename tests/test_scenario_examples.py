@@ -198,6 +198,45 @@ def test_release_gate(mockft):
         client.fine_tuning.jobs.create(model="gpt-3.5-turbo-0613", training_file=training)
 
 
+@pytest.mark.mockft(scenario="../examples/scenarios/shared-checkpoint.toml")
+def test_shared_checkpoint(mockft):
+    model = "ft:gpt-4o-mini-2024-07-18:acme:support:Rs5Kq1Zt"
+    research = mockft.openai(api_key="sk-research")
+    (job,) = research.fine_tuning.jobs.list().data
+    assert (job.status, job.fine_tuned_model) == ("succeeded", model)
+    steps = {
+        c.step_number: c.fine_tuned_model_checkpoint
+        for c in research.fine_tuning.jobs.checkpoints.list(job.id).data
+    }
+    shared = steps[75]
+    assert shared != model and shared.endswith(":ckpt-step-75")
+    admin = mockft.openai(api_key="sk-acme-admin")
+    (grant,) = admin.fine_tuning.checkpoints.permissions.list(shared).data
+    assert (grant.project_id, grant.object) == ("proj_prod", "checkpoint.permission")
+    assert grant.created_at == mockft.now()
+
+    prod = mockft.openai(api_key="sk-prod")
+    assert shared in [m.id for m in prod.models.list().data]
+    assert model not in [m.id for m in prod.models.list().data]
+    assert ask(prod, shared, "ping")  # answered, from the model's training data
+    staging = mockft.openai(api_key="sk-staging")
+    for client, name in ((staging, shared), (prod, model)):
+        with pytest.raises(openai.NotFoundError):
+            ask(client, name, "ping")
+        with pytest.raises(openai.NotFoundError):
+            client.models.retrieve(name)
+    with pytest.raises(openai.NotFoundError):  # acme's job is not acme-prod's
+        prod.fine_tuning.jobs.retrieve(job.id)
+    with pytest.raises(openai.AuthenticationError):  # only an admin key manages grants
+        research.fine_tuning.checkpoints.permissions.list(shared)
+
+    admin.fine_tuning.checkpoints.permissions.create(shared, project_ids=["proj_staging"])
+    assert ask(staging, shared, "ping")
+    admin.fine_tuning.checkpoints.permissions.delete(grant.id, fine_tuned_model_checkpoint=shared)
+    with pytest.raises(openai.NotFoundError):
+        ask(prod, shared, "ping")
+
+
 # -- docs/scenarios.md ----------------------------------------------------------------------
 
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "scenarios.md"

@@ -62,6 +62,8 @@ def describe(summary: Summary) -> str:
     for job in summary.jobs:
         model = job["fine_tuned_model"] or ""
         lines.append(f"  job {job['id']}  {job['status']:<16} {model}".rstrip())
+    for grant in summary.permissions:
+        lines.append(f"  permission {grant['model']} -> {grant['project_id']}")
     added, removed = summary.models.get("added"), summary.models.get("removed")
     if added:
         lines.append(f"  base models added: {', '.join(added)}")

@@ -110,6 +110,7 @@ class Loaded:
     outcomes: list[Item[shapes.OutcomeRule]] = field(default_factory=list)
     chaos: list[Item[shapes.ChaosRuleSpec]] = field(default_factory=list)
     answers: list[Item[shapes.AnswerRule]] = field(default_factory=list)
+    permissions: list[Item[shapes.PermissionSpec]] = field(default_factory=list)
     limits: shapes.LimitsSpec | None = None
     id_sequence: int | None = None
 
@@ -320,4 +321,7 @@ def merge(loaded: Loaded, parsed: tuple[Document, shapes.Scenario]) -> Loaded:
     loaded.answers = [
         Item(a, at("answers", i)) for i, a in enumerate(scenario.answers)
     ] + loaded.answers
+    loaded.permissions += [
+        Item(p, at("permissions", i)) for i, p in enumerate(scenario.permissions)
+    ]
     return loaded

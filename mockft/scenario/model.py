@@ -124,21 +124,44 @@ class ClockSpec(Table):
     )
 
 
+Key = Annotated[str, Field(min_length=1, max_length=256)]
+# A project id as keys and checkpoint permissions name it (`proj_...` on the real API):
+# what `--api-key KEY=org/PROJECT_ID` accepts after the slash.
+ProjectId = Annotated[str, Field(pattern=r"^[^\s/=,]{1,256}$")]
+
+
+def _plain_keys(keys: list[str]) -> list[str]:
+    for key in keys:
+        if key != key.strip() or "=" in key or "," in key:
+            raise ValueError(f"a key has no spaces, '=' or ',' around or in it: {key!r}")
+    return keys
+
+
+class ProjectSpec(Table):
+    """A project of the organization and its project keys (as `--api-key KEY=org/ID`)."""
+
+    id: ProjectId
+    keys: list[Key] = []
+    """Project keys: a request with one acts in this project."""
+
+    _keys = field_validator("keys")(_plain_keys)
+
+
 class OrganizationSpec(Table):
     name: Annotated[str, Field(min_length=1, max_length=256)]
-    keys: list[Annotated[str, Field(min_length=1, max_length=256)]] = []
-    """API keys of this organization: a request with one acts for it."""
+    keys: list[Key] = []
+    """API keys of this organization (user keys): a request with one acts for it, in the
+    project an `OpenAI-Project` header names (one of its `projects`) or its default one."""
+    projects: list[ProjectSpec] = []
+    """Its projects, each with its project keys."""
+    admin_keys: list[Key] = []
+    """Its admin keys (as `--admin-key KEY=org`): the only keys the checkpoint-permission
+    endpoints accept."""
     wandb_key: Annotated[str, Field(min_length=1, max_length=256)] | None = None
     """Its Weights & Biases credentials (as `--wandb-key ORG=KEY`): its jobs may enable
     the W&B integration."""
 
-    @field_validator("keys")
-    @classmethod
-    def _plain_keys(cls, keys: list[str]) -> list[str]:
-        for key in keys:
-            if key != key.strip() or "=" in key or "," in key:
-                raise ValueError(f"a key has no spaces, '=' or ',' around or in it: {key!r}")
-        return keys
+    _keys = field_validator("keys", "admin_keys")(_plain_keys)
 
 
 class ModelSpec(Table):
@@ -424,6 +447,33 @@ class AnswerRule(Table):
         return self
 
 
+class PermissionSpec(Table):
+    """A checkpoint permission: the organization that owns a fine-tuned model (or one of
+    its checkpoints) grants projects, of any organization, its use."""
+
+    org: str | None = None
+    """The granting organization (default: the default organization)."""
+    model: Annotated[str, Field(pattern=r"^ft:[^:]+:[^:]*:[^:]*:[^:]+(:ckpt-step-\d+)?$")]
+    """A fine-tuned model of a job of the scenario (or of the server), or a checkpoint's
+    model as the API names it."""
+    step: Annotated[int, Field(ge=1, le=MAX_STEP)] | None = None
+    """The checkpoint at this step of the job that made `model` (default: the model)."""
+    projects: Annotated[list[ProjectId], Field(min_length=1)]
+    """The projects granted it."""
+    id: Annotated[str, Field(pattern=r"^cp_[A-Za-z0-9]{1,64}$")] | None = None
+    """The permission's id, with one project (export writes it; default: made)."""
+    created_at: Instant | None = None
+    """With `id`: when it was granted (default: when the scenario loads)."""
+
+    @model_validator(mode="after")
+    def _exact(self) -> PermissionSpec:
+        if (self.id is not None or self.created_at is not None) and len(self.projects) != 1:
+            raise ValueError("a permission given with its id or created_at has one project")
+        if self.step is not None and ":ckpt-step-" in self.model:
+            raise ValueError("give a fine-tuned model with step, or a checkpoint's model alone")
+        return self
+
+
 class LimitsSpec(Table):
     """The limits the real service applies (`--max-jobs-per-day`, `--max-running-jobs`):
     off unless given; a flag or variable wins at start, a run-time load changes them from
@@ -461,6 +511,7 @@ class Scenario(Table):
     outcomes: list[OutcomeRule] = []
     chaos: list[ChaosRuleSpec] = []
     answers: list[AnswerRule] = []
+    permissions: list[PermissionSpec] = []
     limits: LimitsSpec | None = None
     id_sequence: Annotated[int, Field(ge=0)] | None = None
     """How many ids the server had handed out (export writes it, so that new ids do not

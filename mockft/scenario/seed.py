@@ -17,13 +17,13 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 from mockft import errors, lifecycle, synth, validation
-from mockft.auth import Organization
+from mockft.auth import Organization, parse_key
 from mockft.course import Course
 from mockft.job_record import HYPERPARAMETER_NAMES, JobRecord, Outcome
 from mockft.lifecycle import CANCEL, FAIL, HOLD, PAUSE, Intervention, JobError
@@ -51,6 +51,7 @@ from mockft.service.jobs import (
     with_course,
 )
 from mockft.service.models import MODEL
+from mockft.wire.permissions import Permission
 
 if TYPE_CHECKING:
     from mockft.catalog import Catalog
@@ -82,6 +83,13 @@ class _Job:
 
 
 @dataclass
+class _Grant:
+    item: Item[shapes.PermissionSpec]
+    org: Organization
+    model: str  # the fine-tuned or checkpoint model granted
+
+
+@dataclass
 class Summary:
     """What a load did, as the control API answers it."""
 
@@ -91,6 +99,7 @@ class Summary:
     jobs: list[dict[str, Any]] = field(default_factory=list)
     models: dict[str, list[str]] = field(default_factory=dict)
     chaos: list[str] = field(default_factory=list)
+    permissions: list[dict[str, Any]] = field(default_factory=list)
     outcomes: int = 0
     answers: int = 0
 
@@ -103,6 +112,7 @@ class Summary:
             "jobs": self.jobs,
             "models": self.models,
             "chaos": self.chaos,
+            "permissions": self.permissions,
             "outcomes": self.outcomes,
             "answers": self.answers,
         }
@@ -131,6 +141,8 @@ class Seeding:
         self.catalog: Catalog = service.ctx.catalog
         self.orgs: dict[str, Organization] = {}
         self.new_keys: list[str] = []
+        self.new_admin_keys: list[str] = []
+        self.permissions: list[_Grant] = []
         self.files: list[_File] = []
         self.jobs: list[_Job] = []
         self.chaos: list[tuple[ChaosSpec, str | None, Item[shapes.ChaosRuleSpec]]] = []
@@ -154,6 +166,8 @@ class Seeding:
             self._job(job, tuned)
         for rule in loaded.chaos:
             self._chaos(rule)
+        for permission in loaded.permissions:
+            self._permission(permission)
         if self.only_org is None:
             for index, outcome in enumerate(loaded.outcomes):
                 self._outcome(outcome, index)
@@ -167,25 +181,24 @@ class Seeding:
         service = self.service
         default = service.keys.default
         self.orgs[default.name] = default
-        for entry in service.settings.api_keys:
-            _, _, name = entry.partition("=")
+        for entry in (*service.settings.api_keys, *service.settings.admin_keys):
+            _, name, _ = parse_key(entry)
             if name:
                 self.orgs[name] = Organization.named(name)
         configured = _configured_keys(service)
         for item in self.loaded.organizations:
             spec = item.spec
             self.orgs[spec.name] = Organization.named(spec.name)
-            for index, key in enumerate(spec.keys):
-                owner = configured.get(key)
+            for entry, admin, path in declared_keys(spec):
+                key, owner = entry.partition("=")[0], _owner(entry, admin, spec.name)
+                known = configured.get(key)
                 if key in service.settings.control_keys:
-                    self.problems.append(item.origin.problem("a control key", "keys", index))
-                elif owner is not None and owner != spec.name:
-                    self.problems.append(
-                        item.origin.problem(f"already a key of {owner}", "keys", index)
-                    )
-                elif owner is None:
-                    configured[key] = spec.name
-                    self.new_keys.append(f"{key}={spec.name}")
+                    self.problems.append(item.origin.problem("a control key", *path))
+                elif known is not None and known != owner:
+                    self.problems.append(item.origin.problem(f"already a key of {known}", *path))
+                elif known is None:
+                    configured[key] = owner
+                    (self.new_admin_keys if admin else self.new_keys).append(entry)
 
     def _org(self, name: str | None, origin: Any) -> Organization | None:
         org = self.orgs.get(name or self.service.keys.default.name)
@@ -444,6 +457,73 @@ class Seeding:
             return
         self.chaos.append((spec, org.id if org else None, item))
 
+    def _permission(self, item: Item[shapes.PermissionSpec]) -> None:
+        """A grant of a model of a job of the scenario (made before it is granted) or of a
+        model the granting organization has."""
+        spec, origin = item.spec, item.origin
+        seeded = self._seeded_models()
+        found = seeded.get(spec.model)
+        org = self._org(spec.org, origin) if spec.org or found is None else found[0].org
+        if org is None or not self._wanted(org):
+            return
+        if found is not None and found[0].org == org:
+            job, steps = found
+            status = job.item.spec.status
+            if status != "succeeded":
+                self.problems.append(
+                    origin.problem(
+                        f"its job is {status}: only a succeeded job's models can be granted",
+                        "model",
+                    )
+                )
+            elif spec.step is not None and spec.step not in steps:
+                self.problems.append(origin.problem(_no_checkpoint(spec.step, steps), "step"))
+            else:
+                model = spec.model
+                if spec.step is not None:
+                    model = job.record.context.checkpoint_model(
+                        spec.step, final=spec.step == steps[-1]
+                    )
+                self.permissions.append(_Grant(item, org, model))
+            return
+        tuned = self.service.models.tuned(org, spec.model)
+        if tuned is None:
+            self.problems.append(
+                origin.problem(
+                    f"{spec.model} is not a model of {org.name} (a succeeded job's model or "
+                    "checkpoint, of the scenario or the server)",
+                    "model",
+                )
+            )
+            return
+        model = spec.model
+        if spec.step is not None:
+            view = self.service.jobs.get(org, tuned.job_id)
+            checkpoints = {
+                c.step_number: c.fine_tuned_model_checkpoint for c in view.snapshot.checkpoints
+            }
+            if spec.step not in checkpoints:
+                self.problems.append(
+                    origin.problem(_no_checkpoint(spec.step, sorted(checkpoints)), "step")
+                )
+                return
+            model = checkpoints[spec.step]
+        self.permissions.append(_Grant(item, org, model))
+
+    def _seeded_models(self) -> dict[str, tuple[_Job, tuple[int, ...]]]:
+        """The models the scenario's new jobs make (if they succeed), with each job and its
+        checkpoints' steps: its fine-tuned model, and each earlier checkpoint's model."""
+        models: dict[str, tuple[_Job, tuple[int, ...]]] = {}
+        for job in self.jobs:
+            record = job.record
+            if job.exists:
+                continue
+            steps = plan_of(record).checkpoint_steps if record.outcome is not None else ()
+            models[record.fine_tuned_model] = (job, steps)
+            for step in steps[:-1]:
+                models[record.context.checkpoint_model(step, final=False)] = (job, steps)
+        return models
+
     def _outcome(self, item: Item[shapes.OutcomeRule], index: int) -> None:
         label = f"{item.origin.document.source}:{_line(item)}"
         try:
@@ -481,8 +561,8 @@ class Seeding:
                 "added": [i.spec.id for i in self.loaded.models_added],
                 "removed": [i.spec for i in self.loaded.models_removed],
             }
-        if not self.at_start and self.new_keys:
-            service.scenarios.add_keys(self.new_keys)
+        if not self.at_start and (self.new_keys or self.new_admin_keys):
+            service.scenarios.add_keys(self.new_keys, self.new_admin_keys)
         for item in self.loaded.organizations:  # at start: in the settings
             if not self.at_start and item.spec.wandb_key is not None:
                 service.wandb_keys.register(self.orgs[item.spec.name], item.spec.wandb_key)
@@ -527,6 +607,8 @@ class Seeding:
             for f in self.files
             if f.content is not None
         ]
+        for grant in self.permissions:  # the jobs' models are made: they were observed
+            summary.permissions += self._grant(grant)
         for spec, org, _ in self.chaos:
             summary.chaos.append(service.control.chaos.add(spec, org).id)
         service.scenarios.rules.add(self.outcomes, self.answers)
@@ -558,6 +640,26 @@ class Seeding:
             expiry,
             created_at=spec.created_at or self.uploaded.get(file.id, self.now),
         )
+
+    def _grant(self, grant: _Grant) -> list[dict[str, Any]]:
+        spec, permissions = grant.item.spec, self.service.permissions
+        if spec.id is None:
+            made = permissions.create(grant.org, grant.model, list(spec.projects))
+        else:  # as exported: one project, its id and time
+            (project,) = spec.projects
+            at = spec.created_at if spec.created_at is not None else self.now
+            made = permissions.create(
+                grant.org, grant.model, [project], made=Permission(spec.id, at, project)
+            )
+        return [
+            {
+                "id": p.id,
+                "model": grant.model,
+                "project_id": p.project_id,
+                "organization": grant.org.name,
+            }
+            for p in made
+        ]
 
     def _delete(self, job: _Job) -> None:
         """What was deleted of a job's results since (an exported scenario says so)."""
@@ -691,13 +793,46 @@ def _placeholder(job_id: str, org: Organization) -> JobRecord:
 
 
 def _configured_keys(service: Service) -> dict[str, str]:
-    """Key -> organization name, of the keys the server accepts."""
+    """Key -> its owner as `_owner` writes it, of the keys the server accepts."""
     default = service.keys.default.name
+    settings, scenarios = service.settings, service.scenarios
     keys: dict[str, str] = {}
-    for entry in (*service.settings.api_keys, *service.scenarios.keys):
-        key, _, name = entry.partition("=")
-        keys[key] = name or default
+    for admin, entries in (
+        (False, (*settings.api_keys, *scenarios.keys)),
+        (True, (*settings.admin_keys, *scenarios.admin_keys)),
+    ):
+        for entry in entries:
+            keys[entry.partition("=")[0]] = _owner(entry, admin, default)
     return keys
+
+
+def _owner(entry: str, admin: bool, default: str) -> str:
+    """Whose a key is, in messages: `acme`, `acme/proj_a` (a project key) or `acme (an
+    admin key)`."""
+    _, org, project = parse_key(entry)
+    owner = org or default
+    if admin:
+        return f"{owner} (an admin key)"
+    return f"{owner}/{project}" if project else owner
+
+
+def declared_keys(
+    spec: shapes.OrganizationSpec,
+) -> Iterator[tuple[str, bool, tuple[str | int, ...]]]:
+    """An organization's keys as configured entries, each with whether it is an admin key
+    and where it is in the organization's table."""
+    for index, key in enumerate(spec.keys):
+        yield f"{key}={spec.name}", False, ("keys", index)
+    for p, project in enumerate(spec.projects):
+        for index, key in enumerate(project.keys):
+            yield f"{key}={spec.name}/{project.id}", False, ("projects", p, "keys", index)
+    for index, key in enumerate(spec.admin_keys):
+        yield f"{key}={spec.name}", True, ("admin_keys", index)
+
+
+def _no_checkpoint(step: int, steps: Sequence[int]) -> str:
+    listed = ", ".join(map(str, steps)) or "none"
+    return f"no checkpoint at step {step} (its checkpoints' steps: {listed})"
 
 
 def _line(item: Item[Any]) -> str:

@@ -12,7 +12,7 @@ from mockft.auth import KeyRing
 from mockft.config import Settings
 from mockft.scenario.loader import Loaded, read_files, read_text
 from mockft.scenario.rules import Rules
-from mockft.scenario.seed import Seeding, Summary
+from mockft.scenario.seed import Seeding, Summary, declared_keys
 
 if TYPE_CHECKING:
     from mockft.service import Service
@@ -39,15 +39,17 @@ def settings_with(settings: Settings, loaded: Loaded) -> Settings:
         for name, value in loaded.limits.model_dump(exclude_none=True).items():
             if name not in given:
                 update[name] = value
-    keys = list(settings.api_keys)
-    known = {entry.partition("=")[0] for entry in keys}
-    for item in loaded.organizations:
-        for key in item.spec.keys:
-            if key not in known:
-                keys.append(f"{key}={item.spec.name}")
-                known.add(key)
-    if len(keys) != len(settings.api_keys):
-        update["api_keys"] = tuple(keys)
+    known = {entry.partition("=")[0] for entry in (*settings.api_keys, *settings.admin_keys)}
+    for name in ("api_keys", "admin_keys"):
+        keys = list(getattr(settings, name))
+        for item in loaded.organizations:
+            for entry, admin, _ in declared_keys(item.spec):
+                key = entry.partition("=")[0]
+                if admin == (name == "admin_keys") and key not in known:
+                    keys.append(entry)
+                    known.add(key)
+        if len(keys) != len(getattr(settings, name)):
+            update[name] = tuple(keys)
     wandb = list(settings.wandb_keys)
     named = {entry.partition("=")[0].strip() for entry in wandb}
     for item in loaded.organizations:
@@ -65,7 +67,9 @@ class Scenarios:
         self.service = service
         self.rules = Rules()
         self.keys: list[str] = []
-        """Keys scenarios loaded at run time added (`KEY=organization`)."""
+        """API keys scenarios loaded at run time added (`KEY=org`, `KEY=org/PROJECT_ID`)."""
+        self.admin_keys: list[str] = []
+        """Admin keys scenarios loaded at run time added (`KEY=org`)."""
         self.startup: Loaded | None = None
         self.started: Summary | None = None
         """What loading the scenario the server started with did."""
@@ -98,12 +102,19 @@ class Scenarios:
         with ctx.instant():
             return seeding.commit()
 
-    def add_keys(self, entries: Sequence[str]) -> None:
-        """Accept these keys (`KEY=organization`) from now on, beside the configured ones."""
+    def add_keys(self, entries: Sequence[str], admin_entries: Sequence[str] = ()) -> None:
+        """Accept these API keys (`KEY=org`, `KEY=org/PROJECT_ID`) and admin keys (`KEY=org`)
+        from now on, beside the configured ones."""
         service = self.service
         self.keys.extend(entries)
+        self.admin_keys.extend(admin_entries)
         settings = service.settings
-        ring = KeyRing((*settings.api_keys, *self.keys), settings.org_name, settings.control_keys)
+        ring = KeyRing(
+            (*settings.api_keys, *self.keys),
+            settings.org_name,
+            settings.control_keys,
+            (*settings.admin_keys, *self.admin_keys),
+        )
         service.keys = service.ctx.keys = ring
 
     def after_reset(self, scope: str | None) -> None:

@@ -26,10 +26,16 @@ GRANT_SEPARATOR = "\n"  # neither a model name nor a project id has a line break
 class Permissions(Part):
     @one_instant
     def create(
-        self, org: Organization, checkpoint: str, project_ids: list[str]
+        self,
+        org: Organization,
+        checkpoint: str,
+        project_ids: list[str],
+        *,
+        made: Permission | None = None,
     ) -> list[Permission]:
         """One permission per project, in the order given; a project that already holds
-        one for this checkpoint gets it back rather than a second."""
+        one for this checkpoint gets it back rather than a second. `made`: the permission
+        of the one project as it was, id and time (a scenario's export)."""
         self._owned(org, checkpoint)
         created: list[Permission] = []
         with self.store.transaction():
@@ -40,19 +46,28 @@ class Permissions(Part):
                     if doc is not None:
                         created.append(_permission(doc))
                         continue
-                perm = Permission(self.new_id(PERMISSION_PREFIX), self.now(), project)
-                body = {
-                    "id": perm.id,
-                    "created_at": perm.created_at,
-                    "project_id": project,
-                    "checkpoint": checkpoint,
-                }
-                self.store.insert(PERMISSION, perm.id, org.id, body, tag=checkpoint)
-                grant_body = {"permission_id": perm.id, "model": checkpoint, "project": project}
-                key = _grant_key(project, checkpoint)
-                self.store.put(GRANT, key, org.id, grant_body, tag=project)
+                perm = made or Permission(self.new_id(PERMISSION_PREFIX), self.now(), project)
+                self._insert(org, checkpoint, perm)
                 created.append(perm)
         return created
+
+    def _insert(self, org: Organization, checkpoint: str, perm: Permission) -> None:
+        body = {
+            "id": perm.id,
+            "created_at": perm.created_at,
+            "project_id": perm.project_id,
+            "checkpoint": checkpoint,
+        }
+        self.store.insert(PERMISSION, perm.id, org.id, body, tag=checkpoint)
+        grant_body = {"permission_id": perm.id, "model": checkpoint, "project": perm.project_id}
+        key = _grant_key(perm.project_id, checkpoint)
+        self.store.put(GRANT, key, org.id, grant_body, tag=perm.project_id)
+
+    def listed(self, org_id: str) -> list[tuple[str, Permission]]:
+        """Every permission an organization granted, as (model, permission), in the order
+        they were made (what a scenario's export writes)."""
+        docs = self.store.scan(PERMISSION, org_id, self.now())
+        return [(d["checkpoint"], _permission(d)) for d in docs]
 
     @one_instant
     def page(
