@@ -729,3 +729,156 @@ def test_a_seeded_job_announces_an_end_still_to_come_and_not_one_before_the_load
     (event,) = [r.event for r in hook.received]
     assert (event["type"], event["data"]["id"]) == ("fine_tuning.job.succeeded", running)
     assert done != running
+
+
+# -- projects, admin keys and checkpoint permissions --------------------------------------
+
+TEAM = toml(f"""
+    [[organizations]]
+    name = "lab"
+    keys = ["sk-lab-user"]
+    admin_keys = ["sk-lab-admin"]
+
+    [[organizations.projects]]
+    id = "proj_lab"
+    keys = ["sk-lab"]
+
+    [[organizations]]
+    name = "shop"
+
+    [[organizations.projects]]
+    id = "proj_shop"
+    keys = ["sk-shop"]
+
+    [[files]]
+    org = "lab"
+    name = "train.jsonl"
+    content = '''{TRAIN_TEXT}'''
+
+    [[jobs]]
+    org = "lab"
+    training_file = "train.jsonl"
+    suffix = "lab"
+    fine_tuned_model = "ft:gpt-4o-mini-2024-07-18:lab:lab:x1"
+
+    [[permissions]]
+    model = "ft:gpt-4o-mini-2024-07-18:lab:lab:x1"
+    projects = ["proj_shop", "proj_elsewhere"]
+    """)
+
+
+def test_project_keys_admin_keys_and_grants_load_at_run_time(keyed):
+    root = {"Authorization": "Bearer sk-root"}
+    loaded = keyed.post("/mockft/scenario", content=TEAM, headers=root)
+    assert loaded.status_code == 200, loaded.text
+    model = "ft:gpt-4o-mini-2024-07-18:lab:lab:x1"
+    granted = loaded.json()["permissions"]
+    assert [(g["model"], g["project_id"]) for g in granted] == [
+        (model, "proj_shop"),
+        (model, "proj_elsewhere"),
+    ]
+
+    def call(key: str, **headers: str) -> int:
+        body = {"model": model, "messages": [{"role": "user", "content": "hi"}]}
+        auth = {"Authorization": f"Bearer {key}", **headers}
+        return keyed.post("/v1/chat/completions", json=body, headers=auth).status_code
+
+    assert call("sk-shop") == 200  # another organization's project, granted
+    assert call("sk-b") == 404  # team-b: no grant
+    assert call("sk-lab") == call("sk-lab-user") == 200  # lab's own model
+    assert call("sk-lab", **{"OpenAI-Project": "proj_other"}) == 401  # a project key's own
+    assert call("sk-lab-user", **{"OpenAI-Project": "proj_lab"}) == 200  # a project of lab
+    admin = {"Authorization": "Bearer sk-lab-admin"}
+    listed = keyed.get(f"/v1/fine_tuning/checkpoints/{model}/permissions", headers=admin)
+    assert [p["project_id"] for p in listed.json()["data"]] == ["proj_elsewhere", "proj_shop"]
+    assert call("sk-lab-admin") == 401  # an admin key calls no model
+    again = keyed.post("/mockft/scenario", content=TEAM, headers=root)  # seeds once
+    assert again.status_code == 200
+    relisted = keyed.get(f"/v1/fine_tuning/checkpoints/{model}/permissions", headers=admin)
+    assert relisted.json()["data"] == listed.json()["data"]
+
+
+def test_a_starting_scenario_configures_its_project_and_admin_keys():
+    from mockft.scenario import loader, state
+
+    settings = Settings(memory=True, clock="manual", api_keys=("sk-a=team-a",))
+    started = state.settings_with(settings, loader.read_text(TEAM, "team.toml"))
+    assert started.api_keys == (
+        "sk-a=team-a",
+        "sk-lab-user=lab",
+        "sk-lab=lab/proj_lab",
+        "sk-shop=shop/proj_shop",
+    )
+    assert started.admin_keys == ("sk-lab-admin=lab",)
+
+
+def test_bad_projects_keys_and_permissions_are_problems_at_their_lines(keyed):
+    bad = toml("""
+        [[organizations]]
+        name = "lab"
+        admin_keys = ["sk-a"]
+
+        [[organizations.projects]]
+        id = "proj lab"
+        keys = ["sk-x"]
+
+        [[organizations.projects]]
+        id = "proj_lab"
+        keys = ["sk-b"]
+
+        [[permissions]]
+        model = "ft:gpt-4o-mini-2024-07-18:lab:lab:x1"
+        projects = []
+
+        [[permissions]]
+        model = "ft:gpt-4o-mini-2024-07-18:lab:lab:x1"
+        projects = ["proj_shop"]
+        """)
+    answer = keyed.post(
+        "/mockft/scenario", content=bad, headers={"Authorization": "Bearer sk-root"}
+    )
+    assert answer.status_code == 400
+    assert answer.json()["error"]["message"].splitlines() == [
+        "scenario.toml:6: organizations[0].projects[0].id: String should match pattern "
+        "'^[^\\s/=,]{1,256}$'",
+        "scenario.toml:15: permissions[0].projects: List should have at least 1 item after "
+        "validation, not 0",
+    ]
+    answer = keyed.post(
+        "/mockft/scenario",
+        content=bad.replace('"proj lab"', '"proj_x"').replace("projects = []", 'projects = ["p"]'),
+        headers={"Authorization": "Bearer sk-root"},
+    )
+    assert answer.json()["error"]["message"].splitlines() == [
+        "scenario.toml:11: organizations[0].projects[1].keys[0]: already a key of team-b",
+        "scenario.toml:3: organizations[0].admin_keys[0]: already a key of team-a",
+        "scenario.toml:14: permissions[0].model: ft:gpt-4o-mini-2024-07-18:lab:lab:x1 is not a "
+        "model of mockft (a succeeded job's model or checkpoint, of the scenario or the server)",
+        "scenario.toml:18: permissions[1].model: ft:gpt-4o-mini-2024-07-18:lab:lab:x1 is not a "
+        "model of mockft (a succeeded job's model or checkpoint, of the scenario or the server)",
+    ]
+
+
+def test_a_grant_names_a_succeeded_jobs_checkpoint_by_its_step(mockft):
+    team = TEAM.replace('projects = ["proj_shop", "proj_elsewhere"]', "step = 7\nprojects = ['p']")
+    with pytest.raises(ScenarioInvalid) as caught:
+        mockft.load_scenario(team)
+    (problem,) = caught.value.problems
+    assert problem.line == team.count("\n", 0, team.index("step = 7")) + 1
+    assert problem.message == (
+        "permissions[0].step: no checkpoint at step 7 (its checkpoints' steps: 60, 75, 90)"
+    )
+    running = TEAM.replace('suffix = "lab"', 'suffix = "lab"\nstatus = "running"')
+    with pytest.raises(ScenarioInvalid) as caught:
+        mockft.load_scenario(running)
+    assert [str(p).split(": ", 1)[1] for p in caught.value.problems] == [
+        "permissions[0].model: its job is running: only a succeeded job's models can be granted"
+    ]
+    at_step = "step = 75\nprojects = ['proj_shop']"
+    loaded = mockft.load_scenario(
+        TEAM.replace('projects = ["proj_shop", "proj_elsewhere"]', at_step)
+    )
+    (grant,) = loaded["permissions"]
+    assert grant["model"].endswith(":ckpt-step-75") and grant["project_id"] == "proj_shop"
+    shop = mockft.openai(api_key="sk-shop")
+    assert grant["model"] in [m.id for m in shop.models.list().data]

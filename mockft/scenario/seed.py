@@ -463,7 +463,10 @@ class Seeding:
         spec, origin = item.spec, item.origin
         seeded = self._seeded_models()
         found = seeded.get(spec.model)
-        org = self._org(spec.org, origin) if spec.org or found is None else found[0].org
+        if spec.org is not None or found is None:
+            org = self._org(spec.org or self._owner_of(spec.model), origin)
+        else:
+            org = found[0].org
         if org is None or not self._wanted(org):
             return
         if found is not None and found[0].org == org:
@@ -509,6 +512,13 @@ class Seeding:
                 return
             model = checkpoints[spec.step]
         self.permissions.append(_Grant(item, org, model))
+
+    def _owner_of(self, model: str) -> str | None:
+        """The organization of the scenario's jobs (loaded before) that has the model."""
+        for job in self.jobs:
+            if self.service.models.tuned(job.org, model) is not None:
+                return job.org.name
+        return None
 
     def _seeded_models(self) -> dict[str, tuple[_Job, tuple[int, ...]]]:
         """The models the scenario's new jobs make (if they succeed), with each job and its
