@@ -14,7 +14,7 @@ from __future__ import annotations
 import base64
 from typing import TYPE_CHECKING, Any
 
-from mockft.auth import Organization
+from mockft.auth import Organization, parse_key
 from mockft.catalog import Catalog, load_catalog
 from mockft.course import SUCCEED, Course
 from mockft.job_record import JobRecord
@@ -70,6 +70,7 @@ class _Exporter:
                 for m in service.scenarios.rules.outcomes
             ],
             "chaos": self._chaos(),
+            "permissions": self._permissions(),
             "limits": {
                 name: value
                 for name, value in service.limits.state().items()
@@ -86,20 +87,36 @@ class _Exporter:
         return self.names.get(org_id)
 
     def _organizations(self) -> list[dict[str, Any]]:
+        """Every organization with its keys: user keys, projects with their project keys,
+        admin keys, and its W&B key."""
+        service = self.service
+        default = service.keys.default.name
         keys: dict[str, list[str]] = {}
-        default = self.service.keys.default.name
-        for entry in (*self.service.settings.api_keys, *self.service.scenarios.keys):
-            key, _, name = entry.partition("=")
-            keys.setdefault(name or default, []).append(key)
-        wandb = {k.organization.name: k.key for k in self.service.wandb_keys.listed(None)}
-        return [
-            {
-                "name": name,
-                "keys": keys.get(name, []),
-                **({"wandb_key": wandb[name]} if name in wandb else {}),
-            }
-            for name in dict.fromkeys([*keys, *wandb])
-        ]
+        projects: dict[str, dict[str, list[str]]] = {}
+        admin: dict[str, list[str]] = {}
+        for entry in (*service.settings.api_keys, *service.scenarios.keys):
+            key, name, project = parse_key(entry)
+            name = name or default
+            keys.setdefault(name, [])
+            if project is None:
+                keys[name].append(key)
+            else:
+                projects.setdefault(name, {}).setdefault(project, []).append(key)
+        for entry in (*service.settings.admin_keys, *service.scenarios.admin_keys):
+            key, name, _ = parse_key(entry)
+            admin.setdefault(name or default, []).append(key)
+        wandb = {k.organization.name: k.key for k in service.wandb_keys.listed(None)}
+        out = []
+        for name in dict.fromkeys([*keys, *admin, *wandb]):
+            org: dict[str, Any] = {"name": name, "keys": keys.get(name, [])}
+            if name in projects:
+                org["projects"] = [{"id": p, "keys": k} for p, k in projects[name].items()]
+            if name in admin:
+                org["admin_keys"] = admin[name]
+            if name in wandb:
+                org["wandb_key"] = wandb[name]
+            out.append(org)
+        return out
 
     # -- files ---------------------------------------------------------------------------
 
@@ -217,6 +234,27 @@ class _Exporter:
         gone += [name for name in dict.fromkeys(names) if name not in alive]
         return gone
 
+    # -- checkpoint permissions ------------------------------------------------------------
+
+    def _permissions(self) -> list[dict[str, Any]]:
+        """Every grant, exactly (its id and time), of a model that is still there."""
+        store, permissions = self.service.store, self.service.permissions
+        out = []
+        for org_id, name in self.names.items():
+            for model, perm in permissions.listed(org_id):
+                if store.get(MODEL, model, org_id, self.now) is None:
+                    continue  # deleted since: the grant reaches nothing
+                out.append(
+                    {
+                        "org": name,
+                        "model": model,
+                        "projects": [perm.project_id],
+                        "id": perm.id,
+                        "created_at": perm.created_at,
+                    }
+                )
+        return out
+
     # -- rules -----------------------------------------------------------------------------
 
     def _chaos(self) -> list[dict[str, Any]]:
@@ -277,8 +315,14 @@ def _organization_names(service: Service) -> dict[str, str]:
     """Organization id -> name, of every organization the server knows by name."""
     default = service.keys.default
     names = {default.id: default.name}
-    for entry in (*service.settings.api_keys, *service.scenarios.keys):
-        _, _, name = entry.partition("=")
+    scenarios = service.scenarios
+    for entry in (
+        *service.settings.api_keys,
+        *scenarios.keys,
+        *service.settings.admin_keys,
+        *scenarios.admin_keys,
+    ):
+        _, name, _ = parse_key(entry)
         if name:
             names[Organization.named(name).id] = name
     return names
