@@ -188,3 +188,78 @@ def test_the_cli_checks_and_publishes_the_schema(
     schema = json.loads(capsys.readouterr().out)
     assert schema["title"] == "mockft scenario"
     assert {"jobs", "outcomes", "chaos", "answers", "clock"} <= schema["properties"].keys()
+
+
+# -- projects, admin keys and checkpoint permissions ----------------------------------------
+
+SHARED = Path(__file__).parent.parent / "examples" / "scenarios" / "shared-checkpoint.toml"
+ROOT = {"Authorization": "Bearer sk-root"}
+
+
+@contextmanager
+def team(scenario: Path) -> Iterator[TestClient]:
+    """A server of several organizations (its state exported with a control key)."""
+    settings = Settings(memory=True, control_keys=("sk-root",), scenario=(scenario,))
+    with TestClient(create_app(settings)) as client:
+        client.headers.update(ROOT)  # the control API's key; /v1 calls name their own
+        yield client
+
+
+def as_key(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
+
+
+def team_answers(client: TestClient) -> dict[str, str]:
+    """Each key's models, each checkpoint's grants, and each key's call of each model."""
+    seen: dict[str, str] = {}
+    research, admin = as_key("sk-research"), as_key("sk-acme-admin")
+    (job,) = client.get("/v1/fine_tuning/jobs", headers=research).json()["data"]
+    checkpoints = client.get(f"/v1/fine_tuning/jobs/{job['id']}/checkpoints", headers=research)
+    models = [c["fine_tuned_model_checkpoint"] for c in checkpoints.json()["data"]]
+    for model in models:
+        path = f"/v1/fine_tuning/checkpoints/{model}/permissions"
+        seen[path] = client.get(path, headers=admin).text
+    for key in ("sk-research", "sk-prod", "sk-staging"):
+        seen[f"{key} models"] = client.get("/v1/models", headers=as_key(key)).text
+        for model in models:
+            body = {"model": model, "messages": [{"role": "user", "content": "ping"}], "seed": 1}
+            answer = client.post("/v1/chat/completions", json=body, headers=as_key(key))
+            seen[f"{key} calls {model}"] = answer.text
+    return seen
+
+
+def test_projects_admin_keys_and_grants_export_and_load_back(tmp_path: Path):
+    """Grants made by hand (one added, one deleted) and those of the scenario export with
+    the keys they need, and load back to the same answers for every key."""
+    with team(SHARED) as first:
+        admin = as_key("sk-acme-admin")
+        research = as_key("sk-research")
+        (job,) = first.get("/v1/fine_tuning/jobs", headers=research).json()["data"]
+        checkpoints = first.get(f"/v1/fine_tuning/jobs/{job['id']}/checkpoints", headers=research)
+        final, step75, step60 = [
+            c["fine_tuned_model_checkpoint"] for c in checkpoints.json()["data"]
+        ]
+        advance(first, 60)
+        path = f"/v1/fine_tuning/checkpoints/{final}/permissions"
+        made = first.post(path, json={"project_ids": ["proj_staging", "proj_x"]}, headers=admin)
+        assert made.status_code == 200, made.text
+        gone = made.json()["data"][1]["id"]
+        assert first.delete(f"{path}/{gone}", headers=admin).status_code == 200
+        exported = first.get("/mockft/scenario", headers=ROOT)
+        assert exported.status_code == 200
+        before = team_answers(first)
+    assert json.loads(before[path])["data"][0]["project_id"] == "proj_staging"
+    assert f"sk-staging calls {step60}" in before
+    statuses = {k: json.loads(v).get("error", {}).get("code") for k, v in before.items()}
+    assert statuses[f"sk-prod calls {step75}"] is None
+    assert statuses[f"sk-prod calls {final}"] == "model_not_found"
+    assert statuses[f"sk-staging calls {final}"] is None
+    saved = tmp_path / "team.toml"
+    saved.write_text(exported.text)
+    with team(saved) as second:
+        again = second.get("/mockft/scenario", headers=ROOT).text
+        after = team_answers(second)
+    assert after.keys() == before.keys()
+    for key in before:
+        assert after[key] == before[key], key
+    assert again == exported.text  # export → load → export is a fixed point

@@ -199,4 +199,18 @@ def test_the_schema_is_json_schema_of_the_file():
     }
     assert list(validator.iter_errors(document)) == []
     assert list(validator.iter_errors({"jobs": [{"stauts": 1}]}))
+    team = {
+        "organizations": [
+            {
+                "name": "acme",
+                "admin_keys": ["sk-admin"],
+                "projects": [{"id": "proj_a", "keys": ["sk-a"]}],
+            }
+        ],
+        "permissions": [{"model": "ft:gpt-4o-mini:acme:x:abc", "step": 2, "projects": ["p"]}],
+    }
+    assert list(validator.iter_errors(team)) == []
+    team["organizations"][0]["projects"] = [{"id": "proj a"}]
+    team["permissions"] = [{"model": "gpt-4o-mini", "projects": []}]
+    assert len(list(validator.iter_errors(team))) == 3
     assert json.dumps(schema)  # serialisable for `mockft scenario schema`
