@@ -3,6 +3,7 @@ part written straight into a blob as it arrives, so memory never holds the file.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
@@ -143,9 +144,18 @@ async def read_multipart(
     try:
         async for chunk in stream:
             parser.write(chunk)
+            if form.file is not None:
+                # The file's previous batch is still being written: await it here rather
+                # than let the next write wait for it on the event loop.
+                writing = form.file.writer.in_flight
+                if writing is not None and not writing.done():
+                    await asyncio.wrap_future(writing)
         parser.finalize()
         if not state.get("ended"):
             raise errors.invalid("Invalid multipart/form-data: the body ended early.")
+        if form.file is not None:
+            # The fsync of a large file takes long enough to stall every other request.
+            await asyncio.to_thread(form.file.writer.flush)
     except BaseException as exc:
         if form.file is not None:
             form.file.writer.abort()

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
+import os
 from pathlib import Path
 
 import httpx
@@ -215,3 +217,26 @@ def test_expired_parts_are_reclaimed_at_start_up(tmp_path: Path) -> None:
         sdk.close()
     with in_process(settings) as server:
         assert blob_names(server) == set()
+
+
+def test_uploaded_bytes_are_made_durable_off_the_event_loop(
+    client: openai.OpenAI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The fsync of a large file can take seconds: on the event loop it would stall every
+    other request, so a File's and a Part's bytes reach the disk from a worker thread."""
+    on_a_loop: list[bool] = []
+    real_fsync = os.fsync
+
+    def recording_fsync(fd: int) -> None:
+        try:
+            asyncio.get_running_loop()
+            on_a_loop.append(True)
+        except RuntimeError:
+            on_a_loop.append(False)
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", recording_fsync)
+    client.files.create(file=("t.jsonl", PARTS[0]), purpose="fine-tune")
+    upload_id = create(client)
+    client.uploads.parts.create(upload_id, data=PARTS[1])
+    assert on_a_loop == [False, False]  # one fsync each, neither on a loop

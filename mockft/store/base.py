@@ -4,6 +4,7 @@ organization, listed in insertion order."""
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import Future
 from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
@@ -142,6 +143,17 @@ class BlobWriter(Protocol):
 
     def write(self, chunk: bytes) -> None:
         """The bytes may reach the disk after this returns; `commit` waits for them."""
+        ...
+
+    @property
+    def in_flight(self) -> Future[None] | None:
+        """The write still on its way to the disk, if any: an async caller awaits it
+        before writing more, so that `write` never blocks its event loop."""
+        ...
+
+    def flush(self) -> None:
+        """Make the bytes written so far durable (blocking: call it off the event loop);
+        a `commit` that follows with nothing written since only publishes them."""
         ...
 
     def commit(self) -> None:

@@ -52,10 +52,15 @@ class DiskBlobWriter:
         self._batch: list[bytes] = []
         self._batch_size = 0
         self._in_flight: Future[None] | None = None
+        self._durable = False  # everything written so far is on the disk (`flush`)
 
     @property
     def size(self) -> int:
         return self._size
+
+    @property
+    def in_flight(self) -> Future[None] | None:
+        return self._in_flight
 
     def _settle(self) -> None:
         """Wait for the batch in flight; its error (a full disk) is raised here."""
@@ -70,17 +75,23 @@ class DiskBlobWriter:
             self._in_flight = _WRITES.submit(_write_all, self._file.fileno(), batch)
 
     def write(self, chunk: bytes) -> None:
+        self._durable = False
         self._batch.append(chunk)
         self._batch_size += len(chunk)
         self._size += len(chunk)
         if self._batch_size >= BATCH_BYTES or len(self._batch) >= BATCH_BUFFERS:
             self._hand_over()
 
+    def flush(self) -> None:
+        self._hand_over()
+        self._settle()
+        os.fsync(self._file.fileno())
+        self._durable = True
+
     def commit(self) -> None:
         try:
-            self._hand_over()
-            self._settle()
-            os.fsync(self._file.fileno())
+            if not self._durable:
+                self.flush()
         except BaseException:  # a full disk, say: nothing half-written stays behind
             self.abort()
             raise
@@ -202,9 +213,16 @@ class MemoryBlobWriter:
     def size(self) -> int:
         return self._size
 
+    @property
+    def in_flight(self) -> Future[None] | None:
+        return None  # nothing goes to a disk
+
     def write(self, chunk: bytes) -> None:
         self._parts.append(chunk)
         self._size += len(chunk)
+
+    def flush(self) -> None:
+        pass  # memory is as durable as it gets
 
     def commit(self) -> None:
         self._blobs[self._key] = b"".join(self._parts)
