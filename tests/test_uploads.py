@@ -7,6 +7,7 @@ import hashlib
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 import httpx
 import openai
@@ -240,3 +241,28 @@ def test_uploaded_bytes_are_made_durable_off_the_event_loop(
     upload_id = create(client)
     client.uploads.parts.create(upload_id, data=PARTS[1])
     assert on_a_loop == [False, False]  # one fsync each, neither on a loop
+
+
+def test_a_completions_checksum_is_computed_off_the_event_loop(
+    client: openai.OpenAI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Reading a GB of parts back for their md5 takes seconds: not on the event loop."""
+    from mockft.service import uploads
+
+    on_a_loop: list[bool] = []
+    real_md5 = uploads._md5
+
+    def recording_md5(blobs: Any) -> str:
+        try:
+            asyncio.get_running_loop()
+            on_a_loop.append(True)
+        except RuntimeError:
+            on_a_loop.append(False)
+        return real_md5(blobs)
+
+    monkeypatch.setattr(uploads, "_md5", recording_md5)
+    upload_id = create(client)
+    part_ids = [client.uploads.parts.create(upload_id, data=p).id for p in PARTS]
+    done = client.uploads.complete(upload_id, part_ids=part_ids, md5=hashlib.md5(WHOLE).hexdigest())
+    assert done.status == "completed"
+    assert on_a_loop == [False]

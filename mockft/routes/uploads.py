@@ -9,7 +9,7 @@ from starlette.routing import Route
 
 from mockft import errors
 from mockft.multipart import read_multipart
-from mockft.routes.common import api_json, org_of, parse_body, service_of
+from mockft.routes.common import api_json, org_of, parse_body, service_of, settled
 from mockft.schemas import CompleteUpload, CreateUpload
 from mockft.service import MAX_PART_BYTES
 from mockft.wire.files import part_object, upload_object
@@ -47,9 +47,12 @@ async def add_part(request: Request) -> Response:
 
 async def complete_upload(request: Request) -> Response:
     body = await parse_body(request, CompleteUpload)
-    upload = service_of(request).uploads.complete(
-        org_of(request), request.path_params["upload_id"], body
+    uploads, org, upload_id = (
+        service_of(request).uploads,
+        org_of(request),
+        request.path_params["upload_id"],
     )
+    upload = await settled(request, lambda: uploads.complete(org, upload_id, body))
     return api_json(upload_object(upload))
 
 

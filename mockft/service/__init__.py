@@ -136,6 +136,7 @@ class Service:
     def close(self) -> None:
         try:
             self.jobs.close()
+            self.uploads.work.close()
             self.clock.save()
         finally:
             self._stores.close()

@@ -24,6 +24,7 @@ from mockft.service.files import (
     committing,
     purge_gone,
 )
+from mockft.service.work import Work
 from mockft.store import BlobWriter
 from mockft.wire.files import (
     CANCELLED,
@@ -50,6 +51,8 @@ class Uploads(Part):
     def __init__(self, ctx: Context, files: Files) -> None:
         super().__init__(ctx)
         self.files = files
+        # Checksums of completed uploads (a GB of parts to read) run off the event loop.
+        self.work = Work(workers=1)
 
     def create(self, org: Organization, request: CreateUpload) -> UploadRecord:
         if request.bytes > MAX_UPLOAD_BYTES:
@@ -136,7 +139,10 @@ class Uploads(Part):
             )
         md5: str | None = None
         if request.md5 is not None:  # read the parts only when there is a checksum to compare
-            md5 = _md5(self.blobs.read(part_id) for part_id in request.part_ids)
+            part_ids = list(request.part_ids)
+            key = "md5:" + upload_id + ":" + ",".join(part_ids)
+            md5 = self.work.outcome(key, lambda: _md5(self.blobs.read(p) for p in part_ids))
+            self.work.forget(key)
             if md5 != request.md5.lower():
                 raise _md5_mismatch()
         file_id = self.files.new_file_id()
