@@ -220,6 +220,15 @@ def test_expired_parts_are_reclaimed_at_start_up(tmp_path: Path) -> None:
         assert blob_names(server) == set()
 
 
+def running_a_loop() -> bool:
+    """Whether the calling thread is running an event loop."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
+
+
 def test_uploaded_bytes_are_made_durable_off_the_event_loop(
     client: openai.OpenAI, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -229,11 +238,7 @@ def test_uploaded_bytes_are_made_durable_off_the_event_loop(
     real_fsync = os.fsync
 
     def recording_fsync(fd: int) -> None:
-        try:
-            asyncio.get_running_loop()
-            on_a_loop.append(True)
-        except RuntimeError:
-            on_a_loop.append(False)
+        on_a_loop.append(running_a_loop())
         real_fsync(fd)
 
     monkeypatch.setattr(os, "fsync", recording_fsync)
@@ -253,11 +258,7 @@ def test_a_completions_checksum_is_computed_off_the_event_loop(
     real_md5 = uploads._md5
 
     def recording_md5(blobs: Any) -> str:
-        try:
-            asyncio.get_running_loop()
-            on_a_loop.append(True)
-        except RuntimeError:
-            on_a_loop.append(False)
+        on_a_loop.append(running_a_loop())
         return real_md5(blobs)
 
     monkeypatch.setattr(uploads, "_md5", recording_md5)
