@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import openai
@@ -239,3 +241,32 @@ def test_upload_check_reads_only_the_head() -> None:
 
     assert first_non_dict_line(chunks()) is None
     assert len(read) == 10
+
+
+def test_a_deleted_files_bytes_are_freed_off_the_event_loop(
+    server: Server, client: openai.OpenAI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An unlink waits for the file's pages (seconds while the disk is busy): the bytes are
+    freed on a writer thread, and the DELETE answers once they are, leaving nothing."""
+    from mockft.store import blobs
+
+    on_a_loop: list[bool] = []
+    real_remove = blobs._remove
+
+    def recording_remove(path: Path) -> None:
+        try:
+            asyncio.get_running_loop()
+            on_a_loop.append(True)
+        except RuntimeError:
+            on_a_loop.append(False)
+        real_remove(path)
+
+    monkeypatch.setattr(blobs, "_remove", recording_remove)
+    content = b'{"prompt": "a", "completion": "b"}\n'
+    file = client.files.create(file=("t.jsonl", content), purpose="user_data")
+    root = server.settings.data_dir / "blobs"
+    assert (root / file.id).exists()
+    assert client.files.delete(file.id).deleted
+    assert on_a_loop == [False]  # done, and not on the loop, when the answer came
+    assert not (root / file.id).exists()
+    assert list((root / ".partial").iterdir()) == []

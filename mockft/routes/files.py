@@ -3,6 +3,7 @@ service's), call one service function, serialise what comes back."""
 
 from __future__ import annotations
 
+import asyncio
 from urllib.parse import quote
 
 from starlette.requests import Request
@@ -94,7 +95,11 @@ async def retrieve_file(request: Request) -> Response:
 
 
 async def delete_file(request: Request) -> Response:
-    result = service_of(request).files.delete(org_of(request), request.path_params["file_id"])
+    result, removal = service_of(request).files.delete(
+        org_of(request), request.path_params["file_id"]
+    )
+    if removal is not None:  # the bytes are freed on a writer thread: await, never block
+        await asyncio.wrap_future(removal)
     return api_json(result)
 
 

@@ -6,6 +6,7 @@ import itertools
 import json
 import logging
 from collections.abc import Iterator
+from concurrent.futures import Future
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -154,8 +155,11 @@ class Files(Part):
         docs = self.store.page(FILE, org.id, page, self.now(), tag=purpose)
         return [FileRecord.from_doc(d) for d in docs]
 
-    def delete(self, org: Organization, file_id: str) -> dict[str, Any]:
-        """Works on a full disk: when the store cannot record the deletion for want of
+    def delete(self, org: Organization, file_id: str) -> tuple[dict[str, Any], Future[None] | None]:
+        """The deletion's answer, and the removal of the bytes still under way (await it
+        before answering: the space is free when the client hears "deleted").
+
+        Works on a full disk: when the store cannot record the deletion for want of
         space, the file's bytes go first (which frees the space) and the record follows.
         A crash in between leaves a File without bytes, which start-up deletes
         (`Service.sweep`): a deletion, once begun, is finished."""
@@ -165,8 +169,8 @@ class Files(Part):
         except Exception:
             self.blobs.delete(file_id)
             self.store.delete(FILE, file_id)
-        self.blobs.delete(file_id)
-        return {"object": FILE_OBJECT, "id": file_id, "deleted": True}
+        removal = self.blobs.discard(file_id)
+        return {"object": FILE_OBJECT, "id": file_id, "deleted": True}, removal
 
     def content(self, org: Organization, file_id: str) -> FileContent:
         file = self.get(org, file_id)

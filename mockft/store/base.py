@@ -177,6 +177,13 @@ class Blobs(Protocol):
 
     def delete(self, key: str) -> None: ...
 
+    def discard(self, key: str) -> Future[None] | None:
+        """Delete `key` at once and free its bytes on a writer thread (an unlink waits for
+        the file's pages, seconds while the disk is busy): await the returned removal off
+        the event loop. Until it is done the bytes sit in `.partial/`, which start-up
+        empties, so a crash in between frees them too."""
+        ...
+
     def keys(self) -> set[str]:
         """Keys of committed blobs."""
         ...

@@ -4,6 +4,7 @@ user-supplied names, so nothing a client sends becomes a path."""
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import re
 import shutil
@@ -41,6 +42,16 @@ def _write_all(fd: int, buffers: list[bytes]) -> None:
         while view:
             view = view[os.write(fd, view) :]
         written = 0
+
+
+_DISCARDS = itertools.count()
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
 
 
 class DiskBlobWriter:
@@ -188,11 +199,16 @@ class DiskBlobs:
             return None
 
     def delete(self, key: str) -> None:
+        _remove(self._root / _checked(key))
+
+    def discard(self, key: str) -> Future[None] | None:
         path = self._root / _checked(key)
-        if path.is_dir():
-            shutil.rmtree(path, ignore_errors=True)
-        else:
-            path.unlink(missing_ok=True)
+        doomed = self._partial / f"{key}.deleted.{os.getpid()}.{next(_DISCARDS)}"
+        try:
+            os.rename(path, doomed)  # the name goes at once: a metadata change, no wait
+        except FileNotFoundError:
+            return None
+        return _WRITES.submit(_remove, doomed)
 
     def keys(self) -> set[str]:
         return {entry.name for entry in self._root.iterdir() if entry != self._partial}
@@ -253,6 +269,10 @@ class MemoryBlobs:
 
     def delete(self, key: str) -> None:
         self._blobs.pop(key, None)
+
+    def discard(self, key: str) -> Future[None] | None:
+        self.delete(key)
+        return None
 
     def keys(self) -> set[str]:
         return set(self._blobs)
