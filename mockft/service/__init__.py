@@ -24,7 +24,7 @@ from mockft.service.permissions import Permissions
 from mockft.service.uploads import MAX_PART_BYTES, PART, Uploads
 from mockft.service.wandb_keys import WandbKeys
 from mockft.service.webhooks import EndpointSpec, Webhooks
-from mockft.service.work import Pending, deferring
+from mockft.service.work import Pending, Work, deferring
 from mockft.store import Blobs, Store, Stores, open_stores
 
 if TYPE_CHECKING:
@@ -71,7 +71,8 @@ class Service:
         self.scenarios: Scenarios = Scenarios(self)
         rules = self.scenarios.rules
         self.files = Files(self.ctx)
-        self.uploads = Uploads(self.ctx, self.files)
+        work = Work()  # heavy work off the event loop: validations, checksums, result files
+        self.uploads = Uploads(self.ctx, self.files, work)
         self.permissions = Permissions(self.ctx)
         self.models = Models(self.ctx, self.permissions)
         self.limits = Limits(self.ctx, JOB)
@@ -80,6 +81,7 @@ class Service:
             self.ctx,
             self.files,
             self.models,
+            work=work,
             limits=self.limits,
             wandb_keys=self.wandb_keys,
             course_for=rules.course_for,
@@ -136,7 +138,6 @@ class Service:
     def close(self) -> None:
         try:
             self.jobs.close()
-            self.uploads.work.close()
             self.clock.save()
         finally:
             self._stores.close()

@@ -48,11 +48,10 @@ MAX_PART_BYTES = 64 * 1024**2
 
 
 class Uploads(Part):
-    def __init__(self, ctx: Context, files: Files) -> None:
+    def __init__(self, ctx: Context, files: Files, work: Work) -> None:
         super().__init__(ctx)
         self.files = files
-        # Checksums of completed uploads (a GB of parts to read) run off the event loop.
-        self.work = Work(workers=1)
+        self.work = work  # a completion's checksum (a GB of parts to read) runs there
 
     def create(self, org: Organization, request: CreateUpload) -> UploadRecord:
         if request.bytes > MAX_UPLOAD_BYTES:
