@@ -15,6 +15,7 @@ thread (`mockft.pytest_plugin.MockFTServer`). Both handles have the same members
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
@@ -167,3 +168,12 @@ def stack() -> Iterator[ExitStack]:
     """Clients (or anything else) to close when the test ends."""
     with ExitStack() as clients:
         yield clients
+
+
+def running_a_loop() -> bool:
+    """Whether the calling thread is running an event loop."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import io
 import json
 from collections.abc import Iterator
@@ -12,7 +11,7 @@ import httpx
 import openai
 import pytest
 
-from tests.conftest import Server
+from tests.conftest import Server, running_a_loop
 
 SAMPLE = b"".join(
     json.dumps(
@@ -254,11 +253,7 @@ def test_a_deleted_files_bytes_are_freed_off_the_event_loop(
     real_remove = blobs._remove
 
     def recording_remove(path: Path) -> None:
-        try:
-            asyncio.get_running_loop()
-            on_a_loop.append(True)
-        except RuntimeError:
-            on_a_loop.append(False)
+        on_a_loop.append(running_a_loop())
         real_remove(path)
 
     monkeypatch.setattr(blobs, "_remove", recording_remove)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 import os
@@ -13,7 +12,7 @@ import httpx
 import openai
 import pytest
 
-from tests.conftest import Server, in_process, make_settings
+from tests.conftest import Server, in_process, make_settings, running_a_loop
 
 PARTS = [
     b"".join(
@@ -218,15 +217,6 @@ def test_expired_parts_are_reclaimed_at_start_up(tmp_path: Path) -> None:
         sdk.close()
     with in_process(settings) as server:
         assert blob_names(server) == set()
-
-
-def running_a_loop() -> bool:
-    """Whether the calling thread is running an event loop."""
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return False
-    return True
 
 
 def test_uploaded_bytes_are_made_durable_off_the_event_loop(
