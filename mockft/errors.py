@@ -506,6 +506,12 @@ def model_not_accessible(model: str) -> APIError:
     )
 
 
+def owning_project(project_id: str) -> APIError:
+    """A checkpoint permission naming the project the model was trained in (the
+    terraform-provider-openai capture: 400, this message; param and code not shown)."""
+    return invalid(f"Cannot modify checkpoint permissions for the owning project: {project_id}")
+
+
 def permission_not_found(permission_id: str) -> APIError:
     return APIError(
         404,

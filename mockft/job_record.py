@@ -61,6 +61,9 @@ class JobRecord:
     # Continued fine-tuning: the job whose model (or checkpoint) this job trains from.
     parent_job_id: str | None = None
     course: Course | None = None  # what a scenario's outcome rule decided for the job
+    # The project the job was made in (None: its organization's default project): its
+    # models' owning project, which checkpoint permissions may not name.
+    project_id: str | None = None
 
     @property
     def method_type(self) -> str:
@@ -114,6 +117,7 @@ class JobRecord:
             "materialized": self.materialized,
             "parent_job_id": self.parent_job_id,
             **({"course": courses.to_doc(self.course)} if self.course is not None else {}),
+            **({"project_id": self.project_id} if self.project_id is not None else {}),
         }
 
     @classmethod
@@ -158,6 +162,7 @@ class JobRecord:
             materialized=doc["materialized"],
             parent_job_id=doc.get("parent_job_id"),
             course=courses.from_doc(doc["course"]) if doc.get("course") else None,
+            project_id=doc.get("project_id"),
         )
 
 

@@ -33,6 +33,7 @@ from tests.conftest import (
     live_server,
     make_settings,
 )
+from tests.fidelity.conftest import capture
 from tests.openapi_contract import load_spec, response_violations
 
 ALPHA = "sk-alpha-proj-a-0123456789"  # organization alpha, project proj_a
@@ -232,6 +233,46 @@ def test_only_the_owning_organizations_admin_may_grant(
         sdk(server, ADMIN).fine_tuning.checkpoints.permissions.create(
             "gpt-4o-mini-2024-07-18", project_ids=["proj_b"]
         )
+
+
+def test_the_owning_project_cannot_be_granted_its_own_model(
+    server: LiveServer, checkpoints: list[str]
+) -> None:
+    """The job ran in alpha's project proj_a (a project key made it): its models belong to
+    proj_a, and a grant naming proj_a is refused with the real 400 (the terraform provider's
+    capture), the fine-tuned model and an earlier epoch's checkpoint alike, with nothing
+    granted to the other projects of the same call."""
+    real = capture("issues/platform.json")["quotes"]["owning_project"]
+    admin = sdk(server, ADMIN).fine_tuning.checkpoints.permissions
+    for checkpoint in (checkpoints[0], checkpoints[-1]):
+        with pytest.raises(openai.BadRequestError) as refused:
+            admin.create(checkpoint, project_ids=["proj_c", "proj_a"])
+        assert refused.value.status_code == real["status"]
+        expected = real["message"].replace("proj_xyz123", "proj_a")
+        assert refused.value.body == {  # type: ignore[comparison-overlap]
+            "message": expected,
+            "type": "invalid_request_error",
+            "param": None,
+            "code": None,
+        }
+        assert [p.project_id for p in one_page(admin, checkpoint).data] == []
+
+
+def test_a_model_made_without_a_project_may_be_granted_to_any_project(
+    server: LiveServer,
+) -> None:
+    """A user key acts in its organization's default project, which has no id of its own
+    here: every named project may be granted its models."""
+    user = sdk(server, ALPHA_USER)
+    file = user.files.create(file=("t.jsonl", TRAIN.read_bytes()), purpose="fine-tune")
+    job = user.fine_tuning.jobs.create(model="gpt-4o-mini", training_file=file.id)
+    while (done := user.fine_tuning.jobs.retrieve(job.id)).status != "succeeded":
+        server.advance(600)
+    model = str(done.fine_tuned_model)
+    admin = sdk(server, ADMIN).fine_tuning.checkpoints.permissions
+    granted = admin.create(model, project_ids=["proj_a"])
+    assert [p.project_id for p in granted.data] == ["proj_a"]
+    admin.delete(granted.data[0].id, fine_tuned_model_checkpoint=model)
 
 
 def test_a_project_of_the_owning_organization_already_sees_its_models(

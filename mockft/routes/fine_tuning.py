@@ -8,7 +8,7 @@ from starlette.routing import Route
 
 from mockft import errors, lifecycle
 from mockft.pagination import envelope, page_request
-from mockft.routes.common import api_json, org_of, parse_body, service_of, settled
+from mockft.routes.common import api_json, org_of, parse_body, project_of, service_of, settled
 from mockft.schemas import MAX_METADATA_PAIRS, CreateFineTuningJob
 from mockft.service import lasting
 from mockft.wire import jobs as wire
@@ -25,8 +25,8 @@ def _checkpoint_id(checkpoint: lifecycle.Checkpoint) -> str:
 
 async def create_job(request: Request) -> Response:
     body = await parse_body(request, CreateFineTuningJob)
-    jobs, org = service_of(request).jobs, org_of(request)
-    return api_json(wire.job(await settled(request, lambda: jobs.create(org, body))))
+    jobs, org, project = service_of(request).jobs, org_of(request), project_of(request)
+    return api_json(wire.job(await settled(request, lambda: jobs.create(org, body, project))))
 
 
 async def list_jobs(request: Request) -> Response:

@@ -85,9 +85,12 @@ class Jobs(Part):
     # -- the API
 
     @one_instant
-    def create(self, org: Organization, request: CreateFineTuningJob) -> JobView:
+    def create(
+        self, org: Organization, request: CreateFineTuningJob, project: str | None = None
+    ) -> JobView:
         """The checks the real API answers with a 400 (in its order: the files before the
-        model), then the job, answered at once in `validating_files`."""
+        model), then the job, answered at once in `validating_files`. `project`: the one the
+        caller acts in (its models' owning project)."""
         method = request.method.type if request.method else SUPERVISED
         if request.method is not None and request.hyperparameters is not None:
             raise errors.invalid(
@@ -146,6 +149,7 @@ class Jobs(Part):
             parent_job_id=parent_job_id,
             interventions=course.at_creation(self.now()) if course else (),
             course=course,
+            project_id=project,
         )
         self._save(record, new=True)
         self._queue_changed(org)
@@ -431,7 +435,9 @@ class Jobs(Part):
             )
             names = [c.fine_tuned_model_checkpoint for c in snap.checkpoints]
             for name in dict.fromkeys([record.fine_tuned_model, *names]):
-                self.models.register(org, name, created, record.base_snapshot, record.id)
+                self.models.register(
+                    org, name, created, record.base_snapshot, record.id, record.project_id
+                )
             done = replace(update or stored, result_files=(result_id,), materialized=True)
             self._save(done)
         return done

@@ -75,8 +75,17 @@ class Models(Part):
         self.store.delete(MODEL, model_id)
         return model_id
 
-    def register(self, org: Organization, name: str, created: int, base: str, job_id: str) -> None:
-        """Idempotent: a fine-tuned (or checkpoint) model a succeeded job produced."""
+    def register(
+        self,
+        org: Organization,
+        name: str,
+        created: int,
+        base: str,
+        job_id: str,
+        project: str | None = None,
+    ) -> None:
+        """Idempotent: a fine-tuned (or checkpoint) model a succeeded job produced, in the
+        job's project (None: the organization's default one)."""
         if self.store.get(MODEL, name, None, self.now()) is None:
             doc = {
                 "id": name,
@@ -85,6 +94,7 @@ class Models(Part):
                 "owned_by": org.id,
                 "base_snapshot": base,
                 "job_id": job_id,
+                **({"project_id": project} if project is not None else {}),
             }
             self.store.insert(MODEL, name, org.id, doc)
 

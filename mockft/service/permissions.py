@@ -36,7 +36,9 @@ class Permissions(Part):
         """One permission per project, in the order given; a project that already holds
         one for this checkpoint gets it back rather than a second. `made`: the permission
         of the one project as it was, id and time (a scenario's export)."""
-        self._owned(org, checkpoint)
+        owner = self._owned(org, checkpoint).get("project_id")
+        if owner is not None and owner in project_ids:
+            raise errors.owning_project(owner)
         created: list[Permission] = []
         with self.store.transaction():
             for project in dict.fromkeys(project_ids):
@@ -117,9 +119,12 @@ class Permissions(Part):
         found = (self.store.get(MODEL, g["model"], None, now) for g in grants)
         return [doc for doc in found if doc is not None]
 
-    def _owned(self, org: Organization, checkpoint: str) -> None:
-        if self.store.get(MODEL, checkpoint, org.id, self.now()) is None:
+    def _owned(self, org: Organization, checkpoint: str) -> dict[str, Any]:
+        """The document of a model the organization owns (its project: `project_id`)."""
+        doc = self.store.get(MODEL, checkpoint, org.id, self.now())
+        if doc is None:
             raise errors.model_not_accessible(checkpoint)
+        return doc
 
 
 def _grant_key(project: str, model: str) -> str:
