@@ -26,10 +26,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from mockft import errors, synth
+from mockft.config import parse_key
 
 ORG_PREFIX = "org-"
 BEARER = "bearer "
-PROJECT_SEPARATOR = "/"
 # Paths whose operations require an admin key, and the scope each operation needs (what the
 # real 401 names). Every other /v1 operation needs a scope an admin key does not have.
 ADMIN_PATHS = ("/v1/fine_tuning/checkpoints/",)
@@ -71,15 +71,6 @@ class Caller:
     def scope(self) -> str | None:
         """The organization id the caller is limited to; None for every organization."""
         return None if self.control else self.org.id
-
-
-def parse_key(entry: str) -> tuple[str, str | None, str | None]:
-    """`KEY`, `KEY=org-name` or `KEY=org-name/PROJECT_ID` -> (key, org name, project)."""
-    key, _, owner = entry.partition("=")
-    org, separator, project = owner.rpartition(PROJECT_SEPARATOR)
-    if not separator:
-        return key, owner or None, None
-    return key, org or None, project or None
 
 
 class KeyRing:

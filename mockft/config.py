@@ -29,6 +29,23 @@ HEADERS_TIMEOUT_SECONDS = 30.0
 KEEP_ALIVE_SECONDS = 5
 MAX_TIMEOUT_SECONDS = 86_400.0
 MAX_WEBHOOK_URL_LENGTH = 2048
+PROJECT_SEPARATOR = "/"
+
+
+def parse_key(entry: str) -> tuple[str, str | None, str | None]:
+    """An `--api-key` entry, `KEY`, `KEY=org-name` or `KEY=org-name/PROJECT_ID`, as
+    (key, org name, project); ValueError for any other form (an empty key, org or project)."""
+    key, equals, owner = entry.partition("=")
+    org, separator, project = owner.rpartition(PROJECT_SEPARATOR)
+    if (
+        not key.strip()
+        or (equals and not owner.strip())
+        or (separator and not (org.strip() and project.strip()))
+    ):
+        raise ValueError(f"{entry!r} is not KEY, KEY=org-name or KEY=org-name/PROJECT_ID")
+    if not separator:
+        return key, owner or None, None
+    return key, org, project
 
 
 class Settings(BaseModel):
@@ -109,14 +126,7 @@ class Settings(BaseModel):
     @classmethod
     def _check_api_keys(cls, keys: tuple[str, ...]) -> tuple[str, ...]:
         for entry in keys:
-            key, sep, owner = entry.partition("=")
-            org, slash, project = owner.rpartition("/")
-            if (
-                not key.strip()
-                or (sep and not owner.strip())
-                or (slash and not (org.strip() and project.strip()))
-            ):
-                raise ValueError(f"{entry!r} is not KEY, KEY=org-name or KEY=org-name/PROJECT_ID")
+            parse_key(entry)
         return keys
 
     @field_validator("admin_keys")

@@ -14,8 +14,9 @@ from __future__ import annotations
 import base64
 from typing import TYPE_CHECKING, Any
 
-from mockft.auth import Organization, parse_key
+from mockft.auth import Organization
 from mockft.catalog import Catalog, load_catalog
+from mockft.config import parse_key
 from mockft.course import SUCCEED, Course
 from mockft.job_record import JobRecord
 from mockft.lifecycle import JobError

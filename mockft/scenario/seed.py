@@ -23,7 +23,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 from mockft import errors, lifecycle, synth, validation
-from mockft.auth import Organization, parse_key
+from mockft.auth import Organization
+from mockft.config import parse_key
 from mockft.course import Course
 from mockft.job_record import HYPERPARAMETER_NAMES, JobRecord, Outcome
 from mockft.lifecycle import CANCEL, FAIL, HOLD, PAUSE, Intervention, JobError
