@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from mockft.config import Settings
+from mockft.config import Settings, parse_key
 from mockft.pytest_plugin import MockFT
 from mockft.service.chaos import Chaos, glob_to_re2
 from tests.conftest import FIXTURES, Server, in_process, make_settings, raw_http
@@ -154,8 +154,12 @@ def test_one_organizations_keys_keep_full_control(tmp_path: Path) -> None:
 def test_keys_are_settings_that_must_not_overlap() -> None:
     with pytest.raises(ValueError, match="control key"):
         Settings(api_keys=("sk-a=team",), control_keys=("sk-a",))
-    with pytest.raises(ValueError):
-        Settings(api_keys=("=team",))
+    for malformed in ("=team", " =team", "sk-a=", "sk-a= ", "sk-a=team/", "sk-a=/proj_1"):
+        with pytest.raises(ValueError, match="is not KEY, KEY=org-name or KEY=org-name/PROJECT"):
+            Settings(api_keys=(malformed,))
+    assert parse_key("sk-a") == ("sk-a", None, None)
+    assert parse_key("sk-a=team") == ("sk-a", "team", None)
+    assert parse_key("sk-a=my/team/proj_1") == ("sk-a", "my/team", "proj_1")
     assert Settings(control_keys="a, b,").control_keys == ("a", "b")
 
 
