@@ -859,6 +859,31 @@ def test_bad_projects_keys_and_permissions_are_problems_at_their_lines(keyed):
     ]
 
 
+def test_a_job_made_in_a_project_owns_its_models_there(mockft):
+    """`project` on a job: its models belong to that project, so a grant naming it is a
+    problem at its line, and an admin key granting it at run time gets the real 400; the
+    job's project exports and loads back."""
+    owned = TEAM.replace('suffix = "lab"', 'suffix = "lab"\nproject = "proj_lab"')
+    mine = owned.replace('projects = ["proj_shop", "proj_elsewhere"]', 'projects = ["proj_lab"]')
+    with pytest.raises(ScenarioInvalid) as caught:
+        mockft.load_scenario(mine)
+    (problem,) = caught.value.problems
+    assert problem.line == mine.count("\n", 0, mine.index('projects = ["proj_lab"]')) + 1
+    assert problem.message == (
+        "permissions[0].projects: proj_lab is the project the model was trained in: it has "
+        "the model already"
+    )
+    mockft.load_scenario(owned)
+    admin = mockft.openai(api_key="sk-lab-admin").fine_tuning.checkpoints.permissions
+    with pytest.raises(openai.BadRequestError) as refused:
+        admin.create("ft:gpt-4o-mini-2024-07-18:lab:lab:x1", project_ids=["proj_lab"])
+    assert refused.value.message.endswith(
+        "Cannot modify checkpoint permissions for the owning project: proj_lab"
+    )
+    exported = mockft.export_scenario()
+    assert 'project = "proj_lab"' in exported
+
+
 def test_a_grant_names_a_succeeded_jobs_checkpoint_by_its_step(mockft):
     team = TEAM.replace('projects = ["proj_shop", "proj_elsewhere"]', "step = 7\nprojects = ['p']")
     with pytest.raises(ScenarioInvalid) as caught:

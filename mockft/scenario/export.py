@@ -182,6 +182,7 @@ class _Exporter:
         job: dict[str, Any] = {
             "id": record.id,
             "org": org,
+            "project": record.project_id,
             "status": status,
             "model": record.model,
             "training_file": record.training_file,

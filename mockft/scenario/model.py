@@ -346,6 +346,9 @@ class JobSpec(Table):
 
     id: Annotated[str, Field(pattern=r"^ftjob-[A-Za-z0-9]{1,64}$")] | None = None
     org: str | None = None
+    project: ProjectId | None = None
+    """The project it was made in: its models' owning project, which checkpoint permissions
+    may not name (default: the organization's default project, which has no id)."""
     model: Annotated[str, Field(min_length=1, max_length=256)] = "gpt-4o-mini"
     training_file: Annotated[str, Field(min_length=1, max_length=256)]
     """A file of the scenario (its name or id), or the id of a File the server has."""

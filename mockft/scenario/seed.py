@@ -350,6 +350,7 @@ class Seeding:
                 for i in spec.interventions or ()
             ),
             course=course_of(spec.outcome, rule="scenario") if spec.outcome else None,
+            project_id=spec.project,
         )
         self.jobs.append(_Job(item, org, record, exists=False))
 
@@ -473,7 +474,9 @@ class Seeding:
         if found is not None and found[0].org == org:
             job, steps = found
             status = job.item.spec.status
-            if status != "succeeded":
+            if job.item.spec.project in spec.projects:
+                self.problems.append(origin.problem(_owning(job.item.spec.project), "projects"))
+            elif status != "succeeded":
                 self.problems.append(
                     origin.problem(
                         f"its job is {status}: only a succeeded job's models can be granted",
@@ -499,6 +502,9 @@ class Seeding:
                     "model",
                 )
             )
+            return
+        if tuned.project in spec.projects:
+            self.problems.append(origin.problem(_owning(tuned.project), "projects"))
             return
         model = spec.model
         if spec.step is not None:
@@ -781,6 +787,10 @@ def _error(spec: shapes.ErrorSpec | None) -> JobError | None:
     if spec is None:
         return None
     return JobError(spec.code, spec.message or "", spec.param)
+
+
+def _owning(project: str | None) -> str:
+    return f"{project} is the project the model was trained in: it has the model already"
 
 
 def _placeholder(job_id: str, org: Organization) -> JobRecord:

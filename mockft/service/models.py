@@ -27,11 +27,13 @@ class ModelInfo:
 
 @dataclass(frozen=True)
 class TunedModel:
-    """A fine-tuned model: the base snapshot it was trained from, and the job that made it."""
+    """A fine-tuned model: the base snapshot it was trained from, the job that made it, and
+    the project that job ran in (None: its organization's default project)."""
 
     id: str
     base_snapshot: str
     job_id: str
+    project: str | None = None
 
 
 class Models(Part):
@@ -103,7 +105,9 @@ class Models(Part):
         doc = self.store.get(MODEL, name, org.id, self.now())
         if doc is None:
             return None
-        return TunedModel(name, str(doc["base_snapshot"]), str(doc["job_id"]))
+        return TunedModel(
+            name, str(doc["base_snapshot"]), str(doc["job_id"]), doc.get("project_id")
+        )
 
     def tuned_base(self, org: Organization, name: str) -> str | None:
         """The base snapshot of a fine-tuned model this organization owns."""
