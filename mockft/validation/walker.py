@@ -136,21 +136,15 @@ def validate_file(
     whether the minimum example count applies. ``source`` (a file id or a path) names the
     file in messages. ``encoding`` defaults to the model's.
     """
-    if method not in METHODS:
-        raise ValueError(f"unknown method {method!r}; expected one of {', '.join(METHODS)}")
-    if purpose not in PURPOSES:
-        raise ValueError(f"unknown purpose {purpose!r}; expected one of {', '.join(PURPOSES)}")
-    walker = _Walker(
+    walker = Walker(
         model=model,
-        spec=model_spec,
+        model_spec=model_spec,
         method=method,
         purpose=purpose,
         source=source,
-        counter=tokens.get_counter(encoding or tokens.encoding_for_model(model)),
+        encoding=encoding,
     )
-    max_bytes = reader.MAX_LINE_BYTES
-    for number, line in enumerate(reader.lines(chunks, max_bytes), start=1):
-        walker.line(number, line, max_bytes)
+    walker.walk(chunks)
     return walker.report()
 
 
@@ -162,6 +156,24 @@ class _Tally:
     count: int = 0
     last_line: int = 0
     lines: list[int] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Summary:
+    """What a walk of some lines found: ``Walker.summary``, for ``Walker.absorb``."""
+
+    n_lines: int  # the number of the last line walked (0: none)
+    n_examples: int
+    n_counted: int
+    min_tokens: int
+    max_tokens: int
+    total_tokens: int
+    billable: int
+    tallies: dict[str, _Tally]
+    first_error: ValidationProblem | None
+    image_examples: int
+    skip_reasons: dict[str, int]
+    file_state: int
 
 
 def _reject_constant(name: str) -> Any:
@@ -187,17 +199,35 @@ def _first_extra(example: dict[str, Any], allowed: frozenset[str]) -> str | None
     return None
 
 
-class _Walker:
+class Walker:
+    """The walk of a file's lines, or of a run of them (a byte range that starts a line):
+    ``walk`` the lines, then ``report``. A run's walk can be folded into the walk of the
+    lines before it (``summary``, ``absorb``), and the result is the same as walking both
+    runs in one walker: this is how a file is validated in two processes.
+
+    A walker of a later run starts at line ``first_line``, learns how the lines before
+    decided the file's format with ``decide_from``, and with ``duplicates=False`` does not
+    look for duplicate lines: the walker of the lines before does that (``fingerprint``),
+    since a duplicate's original may be there."""
+
     def __init__(
         self,
         *,
         model: str,
-        spec: FineTuningSpec,
-        method: str,
-        purpose: str,
-        source: str,
-        counter: tokens.TokenCounter,
+        model_spec: FineTuningSpec,
+        method: str = METHODS[0],
+        purpose: str = TRAINING_FILE,
+        source: str = "",
+        encoding: str | None = None,
+        first_line: int = 1,
+        duplicates: bool = True,
     ) -> None:
+        if method not in METHODS:
+            raise ValueError(f"unknown method {method!r}; expected one of {', '.join(METHODS)}")
+        if purpose not in PURPOSES:
+            raise ValueError(f"unknown purpose {purpose!r}; expected one of {', '.join(PURPOSES)}")
+        spec = model_spec
+        counter = tokens.get_counter(encoding or tokens.encoding_for_model(model))
         self.model = model
         self.spec = spec
         self.method = method
@@ -207,6 +237,7 @@ class _Walker:
         self.format = expected_format(spec, method)
         self.written = written_as(self.format)
         self.file_state = _UNDECIDED
+        self.next_line = first_line
         self.limit = spec.max_tokens_per_example
         self.tallies: dict[str, _Tally] = {check.code: _Tally() for check in CHECKS}
         self.first_error: ValidationProblem | None = None
@@ -218,7 +249,9 @@ class _Walker:
         self.total_tokens = 0
         self.billable = 0
         self.line_failed = False
-        self.fingerprints = fingerprints.Fingerprints(fingerprints.FINGERPRINT_MAX_SLOTS)
+        self.fingerprints = (
+            fingerprints.Fingerprints(fingerprints.FINGERPRINT_MAX_SLOTS) if duplicates else None
+        )
         self.roles = REINFORCEMENT_ROLES if self.format == FORMAT_REINFORCEMENT else CHAT_ROLES
         # images: of this line (how many, what those kept cost), examples with any, and
         # why images were skipped
@@ -226,6 +259,89 @@ class _Walker:
         self.line_image_tokens = 0
         self.image_examples = 0
         self.skip_reasons: dict[str, int] = {}
+
+    # -- walking
+
+    def walk(self, chunks: Iterable[bytes]) -> None:
+        """Walk the lines of ``chunks``, numbered on from the lines walked before."""
+        max_bytes = reader.MAX_LINE_BYTES
+        for number, line in enumerate(reader.lines(chunks, max_bytes), start=self.next_line):
+            self.line(number, line, max_bytes)
+        self.next_line = max(self.next_line, self.n_lines + 1)
+
+    def fingerprint(self, chunks: Iterable[bytes], first_line: int) -> None:
+        """Only the duplicate check, on lines walked elsewhere (numbered from
+        ``first_line``): exactly what ``line`` records of them in that check."""
+        if self.fingerprints is None:
+            return
+        seen_before = self.fingerprints.seen_before
+        for number, raw in enumerate(reader.lines(chunks, reader.MAX_LINE_BYTES), first_line):
+            if raw and not raw.isspace() and seen_before(hash(raw.rstrip())):
+                self.flag(DUPLICATE_EXAMPLE, number)
+
+    def decide_from(self, chunks: Iterable[bytes]) -> None:
+        """Decide the file's format from the first example among the lines of ``chunks``
+        (the file's first lines, walked elsewhere), as ``line`` decides it, recording
+        nothing else; undecided when those lines hold no example."""
+        for number, raw in enumerate(reader.lines(chunks, reader.MAX_LINE_BYTES), start=1):
+            if not raw or raw.isspace():
+                continue
+            try:
+                text = raw.decode("utf-8")
+                if number == 1 and text.startswith(BYTE_ORDER_MARK):
+                    text = text[len(BYTE_ORDER_MARK) :]
+                example = _DECODER.decode(text)
+            except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
+                continue
+            if type(example) is dict:
+                found = format_of(example) == self.written
+                self.file_state = _MATCHED if found else _MISMATCHED
+                return
+
+    def summary(self) -> Summary:
+        """What this walk found, to be folded into the walk of the lines before."""
+        return Summary(
+            n_lines=self.n_lines,
+            n_examples=self.n_examples,
+            n_counted=self.n_counted,
+            min_tokens=self.min_tokens,
+            max_tokens=self.max_tokens,
+            total_tokens=self.total_tokens,
+            billable=self.billable,
+            tallies=self.tallies,
+            first_error=self.first_error,
+            image_examples=self.image_examples,
+            skip_reasons=self.skip_reasons,
+            file_state=self.file_state,
+        )
+
+    def absorb(self, later: Summary) -> None:
+        """Fold in the walk of the lines right after these: as if this walker had walked
+        them too (their duplicates excepted: see ``fingerprint``)."""
+        if later.n_lines:
+            self.n_lines = later.n_lines
+            self.next_line = later.n_lines + 1
+        self.n_examples += later.n_examples
+        if later.n_counted:
+            if self.n_counted == 0 or later.min_tokens < self.min_tokens:
+                self.min_tokens = later.min_tokens
+            self.max_tokens = max(self.max_tokens, later.max_tokens)
+        self.n_counted += later.n_counted
+        self.total_tokens += later.total_tokens
+        self.billable += later.billable
+        for code, tally in later.tallies.items():
+            mine = self.tallies[code]
+            if tally.count:
+                mine.count += tally.count
+                mine.last_line = tally.last_line
+                mine.lines = (mine.lines + tally.lines)[:MAX_REPORTED_LINES]
+        if self.first_error is None:
+            self.first_error = later.first_error
+        self.image_examples += later.image_examples
+        for reason, count in later.skip_reasons.items():
+            self.skip_reasons[reason] = self.skip_reasons.get(reason, 0) + count
+        if self.file_state == _UNDECIDED:
+            self.file_state = later.file_state
 
     # -- bookkeeping
 
@@ -265,7 +381,7 @@ class _Walker:
         self.n_examples += 1
         self.line_failed = False
         self.line_images = self.line_image_tokens = 0
-        if self.fingerprints.seen_before(hash(raw.rstrip())):
+        if self.fingerprints is not None and self.fingerprints.seen_before(hash(raw.rstrip())):
             self.flag(DUPLICATE_EXAMPLE, number)
         try:
             text = raw.decode("utf-8")
