@@ -8,7 +8,7 @@ import json
 import os
 import sys
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Final, TextIO
 
@@ -279,7 +279,7 @@ EXIT_INVALID: Final = 1
 EXIT_USAGE: Final = 2
 DEFAULT_CHAT_MODEL: Final = "gpt-4o-mini"
 DEFAULT_PROMPT_COMPLETION_MODEL: Final = "babbage-002"
-READ_CHUNK_BYTES: Final = 1024 * 1024
+PROGRESS_MIN_BYTES: Final = 50_000_000  # a smaller file is validated in a few seconds
 PROGRESS_WIDTH: Final = 30
 PROGRESS_INTERVAL_SECONDS: Final = 0.2
 BYTES_PER_MB: Final = 1_000_000
@@ -376,14 +376,18 @@ def _validate(args: argparse.Namespace) -> int:
     if unsupported is not None:
         print(f"mockft validate: {unsupported}", file=sys.stderr)
         return EXIT_USAGE
-    progress = _Progress(path.stat().st_size, sys.stderr) if sys.stderr.isatty() else None
+    size = path.stat().st_size
+    progress = (
+        _Progress(size, sys.stderr) if size >= PROGRESS_MIN_BYTES and sys.stderr.isatty() else None
+    )
     try:
-        report = validation.validate_file(
-            _read(path, progress),
+        report = validation.validate_path(
+            path,
             model=entry.id,
             model_spec=spec,
             method=method,
             source=str(path),
+            progress=None if progress is None else progress.show,
         )
     except OSError as exc:
         print(f"mockft validate: cannot read {path}: {exc}", file=sys.stderr)
@@ -415,7 +419,7 @@ def _first_example_format(path: Path) -> str | None:
 
 
 class _Progress:
-    """A bar on a terminal: bytes read of the file's size."""
+    """A bar on a terminal: bytes validated of the file's size."""
 
     def __init__(self, total: int, stream: TextIO) -> None:
         self.total = max(1, total)
@@ -423,8 +427,8 @@ class _Progress:
         self.read = 0
         self.shown_at = 0.0
 
-    def advance(self, size: int) -> None:
-        self.read += size
+    def show(self, done: int) -> None:
+        self.read = done
         now = time.monotonic()
         if now - self.shown_at < PROGRESS_INTERVAL_SECONDS:
             return
@@ -442,14 +446,6 @@ class _Progress:
         if self.shown_at:
             self.stream.write("\r\033[K")
             self.stream.flush()
-
-
-def _read(path: Path, progress: _Progress | None) -> Iterator[bytes]:
-    with open(path, "rb") as file:
-        while chunk := file.read(READ_CHUNK_BYTES):
-            if progress is not None:
-                progress.advance(len(chunk))
-            yield chunk
 
 
 def _report_json(

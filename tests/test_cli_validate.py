@@ -166,7 +166,7 @@ class Terminal(io.StringIO):
         return True
 
 
-def test_progress_bar_only_on_a_terminal(
+def test_progress_bar_only_on_a_terminal_for_a_large_file(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     code, _, err = run(capsys, str(FIXTURES / "train_chat.jsonl"))
@@ -174,6 +174,12 @@ def test_progress_bar_only_on_a_terminal(
     terminal = Terminal()
     monkeypatch.setattr("sys.stderr", terminal)
     assert cli.main(["validate", str(FIXTURES / "train_chat.jsonl")]) == 0
+    assert terminal.getvalue() == ""  # a small file: done before a bar would help
+    capsys.readouterr()
+    monkeypatch.setattr(cli, "PROGRESS_MIN_BYTES", 0)  # as if the file were large
+    assert cli.main(["validate", "--json", str(FIXTURES / "train_chat.jsonl")]) == 0
     shown = terminal.getvalue()
     assert "validating [" in shown and "100%" in shown
     assert shown.endswith("\r\033[K")  # the bar is erased before the report
+    report = json.loads(capsys.readouterr().out)  # the JSON on stdout holds no bar
+    assert report["valid"] is True

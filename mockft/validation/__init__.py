@@ -6,7 +6,7 @@ numbers, token statistics, the examples over the model's per-example limit, bill
 the first error as the job reports it ({code, message, param}) and the warnings. The server
 (``service/jobs.py``) and ``mockft validate`` both call it, so they always agree.
 
-Pure: no I/O, no clock, nothing from HTTP. One concept per module:
+Pure (but ``ranges``): no I/O, no clock, nothing from HTTP. One concept per module:
 
 - ``formats``: methods, formats and what a valid example of each looks like;
 - ``checks``: the checks, their codes and severities, in report order;
@@ -14,7 +14,9 @@ Pure: no I/O, no clock, nothing from HTTP. One concept per module:
 - ``reader``: the file as lines, in bounded memory;
 - ``fingerprints``: duplicate detection in bounded memory;
 - ``walker``: the one pass over the lines (``validate_file``);
-- ``report``: what the pass found, and the cost estimate.
+- ``report``: what the pass found, and the cost estimate;
+- ``ranges``: a file on disk validated on both cores (the one module that reads files and
+  starts a process; its report is the one pass's, byte for byte).
 """
 
 from mockft.validation.checks import CHECKS, ERROR, MIN_EXAMPLES, OVER_TOKEN_LIMIT, WARNING, Check
@@ -34,6 +36,7 @@ from mockft.validation.formats import (
     expected_format,
     format_of,
 )
+from mockft.validation.ranges import validate_path
 from mockft.validation.reader import lines
 from mockft.validation.report import (
     CheckResult,
@@ -75,4 +78,5 @@ __all__ = [
     "lines",
     "method_error",
     "validate_file",
+    "validate_path",
 ]
