@@ -11,14 +11,16 @@ library; emoji now and then; system prompts from a small pool per language), the
 each in a fresh Python process:
 
 - ``json.loads``: a bare ``json.loads`` per line, the baseline;
-- ``validate_file``: mockft's full validation (every check, exact token counts, duplicates)
-  for gpt-4o-mini, reading the file in 1 MiB chunks as the server does;
+- ``validate_path``: mockft's full validation (every check, exact token counts, duplicates)
+  for gpt-4o-mini, as ``mockft validate`` runs it: on a large file, the second half in a
+  forked process (and once more with ``processes=1``, one process, as the server runs it);
 - the cookbook's checks: the OpenAI cookbook's chat data-prep format checks and tiktoken
   counts per message, with gpt-4o-mini's encoding (what people run today).
 
-It prints each pass's time, MB/s, ratio to the baseline and the process's peak RSS
-(``ru_maxrss``), next to the RSS of a process that only imported the same modules. Not part of
-the test suite: numbers depend on the machine.
+It prints each pass's wall time, its CPU time (user + system, of its processes: on a shared
+machine the figure to compare), MB/s, ratio to the baseline and the peak RSS of its largest
+process (``ru_maxrss``), next to the RSS of a process that only imported the same modules. Not
+part of the test suite: numbers depend on the machine.
 """
 
 from __future__ import annotations
@@ -34,7 +36,6 @@ from typing import Any, Final
 
 DEFAULT_MB: Final = 100
 BYTES_PER_MB: Final = 1_000_000
-CHUNK_SIZE: Final = 1024 * 1024
 SYLLABLES: Final = (
     "ka ri to na mi su re lo ve an ex on ter pla stra ble ing ment com pro ta de "
     "qui zor fel gan tho wen ly ous ic al"
@@ -46,45 +47,42 @@ ASSISTANT_WORDS: Final = (20, 160)
 TARGET_MODEL: Final = "gpt-4o-mini"
 TARGET_ENCODING: Final = "o200k_base"  # gpt-4o-mini's
 
-# Each pass runs in its own interpreter; it prints "<seconds> <ru_maxrss in KiB>".
+# Each pass runs in its own interpreter; it prints "<seconds> <ru_maxrss in KiB> <cpu seconds>"
+# (the largest process's RSS and the CPU of all its processes), then what it found.
 BASELINE_PASS: Final = """
 import json, resource, sys, time
 path = sys.argv[1]
-start = time.perf_counter()
+start, cpu = time.perf_counter(), time.process_time()
 with open(path, "rb") as f:
     for line in f:
         json.loads(line)
 elapsed = time.perf_counter() - start
-print(elapsed, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+print(elapsed, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, time.process_time() - cpu)
 """
 VALIDATION_PASS: Final = """
 import resource, sys, time
 from mockft import tokens, validation
 from mockft.catalog import load_catalog
-path, model, chunk_size = sys.argv[1], sys.argv[2], int(sys.argv[3])
+path, model, processes = sys.argv[1], sys.argv[2], int(sys.argv[3]) or None
 catalog = load_catalog()
 snapshot = catalog.resolve(model).id
 spec = catalog.fine_tuning(model)
 tokens.get_counter(tokens.encoding_for_model(snapshot))  # load the vocabulary first
 
-def chunks():
-    with open(path, "rb") as f:
-        while chunk := f.read(chunk_size):
-            yield chunk
-
-start = time.perf_counter()
-report = validation.validate_file(chunks(), model=snapshot, model_spec=spec)
+start, cpu = time.perf_counter(), time.process_time()
+report = validation.validate_path(path, model=snapshot, model_spec=spec, processes=processes)
 elapsed = time.perf_counter() - start
 assert report.valid, report.error
-print(elapsed, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, report.n_examples,
-      report.tokens.total)
+child = resource.getrusage(resource.RUSAGE_CHILDREN)
+peak = max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, child.ru_maxrss)
+cpu = time.process_time() - cpu + child.ru_utime + child.ru_stime
+print(elapsed, peak, cpu, report.n_examples, report.tokens.total)
 """
 # The OpenAI cookbook's "Data preparation and analysis for chat model fine-tuning" checks, as
 # people run them today: the file loaded as a list of examples, the format checks (types,
 # message keys, roles, content), then tiktoken's counts of every message value (3 tokens a
 # message, 1 for a name, 3 priming the reply) and of the assistant turns, with the target
 # model's encoding (vocabulary loaded before the clock starts, as for mockft).
-# Prints "<seconds> <ru_maxrss in KiB> <examples> <total tokens>".
 COOKBOOK_PASS: Final = """
 import json, resource, sys, time
 from collections import defaultdict
@@ -110,7 +108,7 @@ def num_tokens_from_messages(messages, tokens_per_message=3, tokens_per_name=1):
 def num_assistant_tokens_from_messages(messages):
     return sum(len(encoding.encode(m["content"])) for m in messages if m["role"] == "assistant")
 
-start = time.perf_counter()
+start, cpu = time.perf_counter(), time.process_time()
 with open(path, "r", encoding="utf-8") as f:
     dataset = [json.loads(line) for line in f]
 format_errors = defaultdict(int)
@@ -143,7 +141,8 @@ for ex in dataset:
     convo_lens.append(num_tokens_from_messages(messages))
     assistant_message_lens.append(num_assistant_tokens_from_messages(messages))
 elapsed = time.perf_counter() - start
-print(elapsed, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, len(dataset), sum(convo_lens))
+print(elapsed, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, time.process_time() - cpu,
+      len(dataset), sum(convo_lens))
 """
 IMPORT_ONLY_PASS: Final = """
 import resource
@@ -151,7 +150,7 @@ from mockft import tokens, validation
 from mockft.catalog import load_catalog
 catalog = load_catalog()
 tokens.get_counter(tokens.encoding_for_model(catalog.resolve("gpt-4o-mini").id))
-print(0, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+print(0, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, 0)
 """
 
 
@@ -367,23 +366,27 @@ def run(code: str, *args: str) -> list[str]:
 
 
 def measure(mb: float, seed: int = 0) -> dict[str, float]:
-    """Generate the file, run both passes; MB/s, their ratio and peak RSS (MB)."""
+    """Generate the file, run the passes; MB/s, CPU seconds, peak RSS (MB), token totals."""
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "bench_chat.jsonl"
         generate(path, int(mb * BYTES_PER_MB), seed)
         size_mb = path.stat().st_size / BYTES_PER_MB
-        base_seconds, _ = run(BASELINE_PASS, str(path))[:2]
-        seconds, rss, _, total = run(VALIDATION_PASS, str(path), TARGET_MODEL, str(CHUNK_SIZE))
-        cook_seconds, cook_rss, _, cook_total = run(COOKBOOK_PASS, str(path), TARGET_ENCODING)
-        _, import_rss = run(IMPORT_ONLY_PASS)
+        base_seconds = run(BASELINE_PASS, str(path))[0]
+        seconds, rss, cpu, _, total = run(VALIDATION_PASS, str(path), TARGET_MODEL, "0")
+        cook_seconds, cook_rss, cook_cpu, _, cook_total = run(
+            COOKBOOK_PASS, str(path), TARGET_ENCODING
+        )
+        import_rss = run(IMPORT_ONLY_PASS)[1]
     return {
         "size_mb": size_mb,
         "cookbook_mb_s": size_mb / float(cook_seconds),
+        "cookbook_cpu_s": float(cook_cpu),
         "cookbook_rss_mb": int(cook_rss) / 1024,
         "same_tokens": float(total == cook_total),
         "tokens": float(total),
         "json_mb_s": size_mb / float(base_seconds),
         "validation_mb_s": size_mb / float(seconds),
+        "validation_cpu_s": float(cpu),
         "rss_mb": int(rss) / 1024,
         "import_rss_mb": int(import_rss) / 1024,
     }
@@ -405,8 +408,9 @@ def figures(quick: bool) -> list[Any]:
             "x",
             ">= 3",
             versus >= 3 and bool(m["same_tokens"]),
-            f"{m['validation_mb_s']:.1f} vs {m['cookbook_mb_s']:.1f} MB/s; {same} "
-            f"({m['tokens']:,.0f}); cookbook peak RSS {m['cookbook_rss_mb']:.0f} MB",
+            f"{m['validation_mb_s']:.1f} vs {m['cookbook_mb_s']:.1f} MB/s (CPU "
+            f"{m['validation_cpu_s']:.1f} s on two processes vs {m['cookbook_cpu_s']:.1f} s); "
+            f"{same} ({m['tokens']:,.0f}); cookbook peak RSS {m['cookbook_rss_mb']:.0f} MB",
         ),
         Figure(
             f"validation ({size}): speed vs json.loads per line",
@@ -440,33 +444,32 @@ def main() -> None:
         n_lines = generate(path, int(args.mb * BYTES_PER_MB), args.seed)
         size_mb = path.stat().st_size / BYTES_PER_MB
 
-        base_seconds, base_rss = run(BASELINE_PASS, str(path))[:2]
-        seconds, rss, n_examples, total_tokens = run(
-            VALIDATION_PASS, str(path), TARGET_MODEL, str(CHUNK_SIZE)
-        )
-        cook_seconds, cook_rss, _, cook_total = run(COOKBOOK_PASS, str(path), TARGET_ENCODING)
-        _, import_rss = run(IMPORT_ONLY_PASS)
+        base_seconds, base_rss, base_cpu = run(BASELINE_PASS, str(path))
+        both = run(VALIDATION_PASS, str(path), TARGET_MODEL, "0")
+        one = run(VALIDATION_PASS, str(path), TARGET_MODEL, "1")
+        cook = run(COOKBOOK_PASS, str(path), TARGET_ENCODING)
+        import_rss = run(IMPORT_ONLY_PASS)[1]
 
     base_rate = size_mb / float(base_seconds)
-    rate = size_mb / float(seconds)
-    print(f"file: {size_mb:.1f} MB, {n_lines:,} lines, {int(total_tokens):,} tokens ({n_examples})")
-    print(f"{'pass':<28}{'seconds':>9}{'MB/s':>9}{'x json':>9}{'peak RSS MB':>13}")
+    print(f"file: {size_mb:.1f} MB, {n_lines:,} lines, {int(both[4]):,} tokens ({both[3]})")
+    print(f"{'pass':<34}{'seconds':>9}{'CPU s':>8}{'MB/s':>8}{'x json':>8}{'peak RSS MB':>13}")
     rows = (
-        ("json.loads per line", float(base_seconds), base_rate, int(base_rss)),
-        ("mockft.validation", float(seconds), rate, int(rss)),
-        (
-            "cookbook checks (tiktoken)",
-            float(cook_seconds),
-            size_mb / float(cook_seconds),
-            int(cook_rss),
-        ),
+        ("json.loads per line", base_seconds, base_cpu, base_rss),
+        ("mockft validate (two processes)", *both[:3]),
+        ("mockft.validation, one process", *one[:3]),
+        ("cookbook checks (tiktoken)", *cook[:3]),
     )
-    for name, elapsed, mb_s, peak in rows:
-        print(f"{name:<28}{elapsed:>9.2f}{mb_s:>9.1f}{mb_s / base_rate:>9.2f}{peak / 1024:>13.1f}")
-    print(f"token totals: mockft {int(total_tokens):,}, cookbook {int(cook_total):,}")
+    for name, elapsed, cpu, peak in rows:
+        mb_s = size_mb / float(elapsed)
+        print(
+            f"{name:<34}{float(elapsed):>9.2f}{float(cpu):>8.2f}{mb_s:>8.1f}"
+            f"{mb_s / base_rate:>8.2f}{int(peak) / 1024:>13.1f}"
+        )
     print(
-        f"{'(imports + vocabulary only)':<28}{'':>9}{'':>9}{'':>9}{int(import_rss) / 1024:>13.1f}"
+        f"token totals: mockft {int(both[4]):,} (one process {int(one[4]):,}), "
+        f"cookbook {int(cook[4]):,}"
     )
+    print(f"{'(imports + vocabulary only)':<34}{'':>41}{int(import_rss) / 1024:>13.1f}")
 
 
 if __name__ == "__main__":

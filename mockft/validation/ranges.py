@@ -15,9 +15,9 @@ whole file in one pass. How the two halves agree with one pass:
 
 The second process is forked once the vocabulary is loaded, so the two share its pages.
 It is used only where it pays and is safe: a file of at least ``PARALLEL_MIN_BYTES``, two
-usable cores, ``os.fork`` available and no other thread running in this process (a server
-never forks; ``mockft validate`` does). If the second process fails, the first walks its
-range itself: the report is the same either way.
+usable cores, ``os.fork`` available (not on Windows or macOS) and no other thread running in
+this process (a server never forks; ``mockft validate`` does). If the second process fails,
+the first walks its range itself: the report is the same either way.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ import pickle
 import select
 import signal
 import struct
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -130,8 +131,14 @@ def _cores() -> int:
 
 def _may_fork() -> bool:
     """Whether a second process may be forked: never in a process with other threads (a
-    lock one of them holds would stay held in the child)."""
-    return hasattr(os, "fork") and threading.active_count() == 1 and _os_threads() <= 1
+    lock one of them holds would stay held in the child), nor on macOS (whose system
+    libraries are not safe to use in a forked child)."""
+    return (
+        hasattr(os, "fork")
+        and sys.platform != "darwin"
+        and threading.active_count() == 1
+        and _os_threads() <= 1
+    )
 
 
 def _os_threads() -> int:
