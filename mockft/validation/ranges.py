@@ -236,25 +236,24 @@ class _Child:
         """Its summary once it is done (``waiting`` is called now and then until then);
         None if it failed."""
         received = bytearray()
-        try:
-            while True:
-                ready, _, _ = select.select([self.pipe], [], [], PROGRESS_POLL_SECONDS)
-                if not ready:
-                    waiting()
-                    continue
-                data = os.read(self.pipe, READ_CHUNK_BYTES)
-                if not data:
-                    break
-                received += data
-        finally:
-            os.close(self.pipe)
-            _, status = os.waitpid(self.pid, 0)
+        while True:
+            ready, _, _ = select.select([self.pipe], [], [], PROGRESS_POLL_SECONDS)
+            if not ready:
+                waiting()
+                continue
+            data = os.read(self.pipe, READ_CHUNK_BYTES)
+            if not data:
+                break
+            received += data
+        os.close(self.pipe)
+        _, status = os.waitpid(self.pid, 0)
         if not os.WIFEXITED(status) or os.WEXITSTATUS(status) != 0:
             return None
         found = pickle.loads(received)  # from the process this one forked
         return found if isinstance(found, Summary) else None
 
     def stop(self) -> None:
+        """End it early (this process was interrupted)."""
         with contextlib.suppress(OSError):
             os.close(self.pipe)
         with contextlib.suppress(OSError):
