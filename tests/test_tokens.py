@@ -3,6 +3,8 @@ from __future__ import annotations
 import functools
 import json
 import socket
+import subprocess
+import sys
 import warnings
 from pathlib import Path
 from typing import Any
@@ -348,3 +350,28 @@ def test_token_pieces_are_the_tokens(encoding: str) -> None:
     # a character split across tokens: the pieces are bytes, not always whole characters
     assert tokens.token_pieces("微调", encoding=O200K_BASE) == ["微".encode(), "调".encode()]
     assert any(len(p) == 1 for p in tokens.token_pieces("😀", encoding=CL100K_BASE))
+
+
+def test_counting_builds_no_python_vocabulary_tables() -> None:
+    """Counting needs only the compiled tokenizer: in a fresh process, a count leaves the
+    bpe-openai package (whose import builds Python tables of all three of its vocabularies)
+    unimported; splitting into pieces imports it afterwards, reusing the compiled module, and
+    both agree with the package's own count."""
+    script = (
+        "import sys; from mockft import tokens\n"
+        "text = 'Grüße, 微调 — hello world 123'\n"
+        "n = tokens.count_text(text, encoding='o200k_base')\n"
+        "print(n, 'bpe_openai' in sys.modules, 'bpe_openai.compat' in sys.modules)\n"
+        "pieces = tokens.token_pieces(text, encoding='o200k_base')\n"
+        "import bpe_openai\n"
+        "public = len(bpe_openai.get_encoding('o200k_base').encode_ordinary(text))\n"
+        "print(len(pieces), b''.join(pieces) == text.encode(), public)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-W", "ignore", "-c", script], capture_output=True, text=True, check=True
+    )
+    counted, after = done.stdout.splitlines()
+    n, package, compat = counted.split()
+    assert (package, compat) == ("False", "False")
+    pieces, joined, public = after.split()
+    assert int(n) == int(pieces) == int(public) and joined == "True"
