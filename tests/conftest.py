@@ -42,6 +42,11 @@ API_KEY = "sk-test-0123456789"
 START = 1_750_000_000  # the manual clock's start in tests: runs are byte-identical
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 LIVE = "live"  # the marker of tests whose server must listen on a real socket
+# An in-process pytester run's arguments: mockft's plugin named, no other autoloaded. This
+# suite rewrites only the plugins it names (pyproject's addopts), so pytest would warn about
+# the others, and import them anew (~0.5 s) for every in-process run. Autoloading itself is
+# proven in a process of its own (tests/test_pytest_plugin.py's fresh project).
+ONLY_MOCKFT_PLUGIN = ("--disable-plugin-autoload", "-p", "mockft.pytest_plugin")
 
 Server = MockFT | MockFTServer
 """What the `server` fixture gives: the app in this process, or live (`@pytest.mark.live`)."""

@@ -15,6 +15,7 @@ from mockft import lifecycle
 from mockft.config import ENV_PREFIX, Settings
 from mockft.pytest_plugin import MockFTServer
 from mockft.routes import control
+from tests.conftest import ONLY_MOCKFT_PLUGIN
 
 pytest_plugins = ["pytester"]
 
@@ -36,12 +37,8 @@ def test_the_example_test_suite_passes(pytester: pytest.Pytester) -> None:
     """`examples/test_quickstart.py`, copied into a project of its own: nothing but the
     installed plugin (and strict pytest settings) around it."""
     pytester.makepyfile(test_quickstart=(EXAMPLES / "test_quickstart.py").read_text())
-    # In this process: mockft's plugin named, not the other installed ones autoloaded (this
-    # suite did not rewrite them, so pytest would warn). Autoloading is proven by
-    # test_pytest_plugin's fresh project, in a process of its own.
-    only_mockft = ("--disable-plugin-autoload", "-p", "mockft.pytest_plugin")
     result = pytester.runpytest(
-        *only_mockft, "--strict-markers", "-W", "error", "-p", "no:cacheprovider"
+        *ONLY_MOCKFT_PLUGIN, "--strict-markers", "-W", "error", "-p", "no:cacheprovider"
     )
     tests = len(re.findall(r"^def test_", (EXAMPLES / "test_quickstart.py").read_text(), re.M))
     result.assert_outcomes(passed=tests)

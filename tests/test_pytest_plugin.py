@@ -26,6 +26,7 @@ from mockft.pytest_plugin import (
     ServerPool,
 )
 from mockft.transport import Portal, sdk_family, transport
+from tests.conftest import ONLY_MOCKFT_PLUGIN
 
 pytest_plugins = ["pytester"]
 
@@ -124,16 +125,21 @@ def test_options_and_markers_configure_the_app(pytester: pytest.Pytester) -> Non
         """
     )
     result = pytester.runpytest(
-        "--strict-markers", "--mockft-seed", "7", "--mockft-start-time", "1800000000"
+        *ONLY_MOCKFT_PLUGIN,
+        "--strict-markers",
+        "--mockft-seed",
+        "7",
+        "--mockft-start-time",
+        "1800000000",
     )
     result.assert_outcomes(passed=2, errors=1)
     result.stdout.fnmatch_lines(["*mockft takes only keyword arguments among*colour*"])
 
 
 def test_the_options_are_documented_in_help(pytester: pytest.Pytester) -> None:
-    result = pytester.runpytest("--help")
+    result = pytester.runpytest(*ONLY_MOCKFT_PLUGIN, "--help")
     result.stdout.fnmatch_lines(["*--mockft-seed*", "*--mockft-clock*", "*--mockft-speed*"])
-    markers = pytester.runpytest("--markers")
+    markers = pytester.runpytest(*ONLY_MOCKFT_PLUGIN, "--markers")
     markers.stdout.fnmatch_lines(["*@pytest.mark.mockft(seed=..., clock=...*"])
 
 
@@ -374,7 +380,7 @@ def test_the_live_server_is_reset_before_each_test(pytester: pytest.Pytester) ->
             assert made.id == seen["id"]  # the same ids, whatever ran before
         """
     )
-    pytester.runpytest().assert_outcomes(passed=2)
+    pytester.runpytest(*ONLY_MOCKFT_PLUGIN).assert_outcomes(passed=2)
 
 
 def test_the_pool_keeps_one_server_per_configuration() -> None:
@@ -437,4 +443,4 @@ def test_the_env_is_restored_after_a_server_test(pytester: pytest.Pytester) -> N
     )
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("OPENAI_BASE_URL", "http://elsewhere/v1")
-        pytester.runpytest().assert_outcomes(passed=2)
+        pytester.runpytest(*ONLY_MOCKFT_PLUGIN).assert_outcomes(passed=2)
