@@ -5,8 +5,11 @@ garbage. What it measures: the p99 latency of `GET /v1/models` throughout; what 
 a 4xx), nothing acknowledged lost (before and after a kill -9), the server's RSS bounded.
 
     python -m benchmarks.soak [--quick]     # this figure alone
+    python -m benchmarks.soak --watch       # and what held the server's event loop
 
-Prints the figure's table row and the run's counts as JSON."""
+Prints the figure's table row and the run's counts as JSON. With `--watch` the server runs
+with the diagnostic in benchmarks/stallwatch/ (see its docstring): the summary counts the
+event loop's waits over 80 ms while the load ran, and names the file listing them."""
 
 from __future__ import annotations
 
@@ -117,6 +120,9 @@ class SoakResult:
     jobs: list[str] = field(default_factory=list)
     lost: list[str] = field(default_factory=list)
     """Acknowledged objects missing or different after the load, or after a kill -9."""
+    stalls: list[dict[str, Any]] | None = None
+    """With `--watch`: the event loop's waits over 80 ms while the load ran."""
+    stalls_log: str | None = None
 
     @property
     def p99_ms(self) -> float:
@@ -140,6 +146,16 @@ class SoakResult:
             "acknowledged_files": len(self.acknowledged),
             "jobs": len(self.jobs),
             "lost": self.lost[:20],
+            **({} if self.stalls is None else self.stall_summary()),
+        }
+
+    def stall_summary(self) -> dict[str, object]:
+        stalls = self.stalls or []
+        return {
+            "loop_stalls_over_80ms": len(stalls),
+            "loop_stalls_over_100ms": sum(1 for s in stalls if s["ms"] > 100),
+            "loop_stall_max_ms": max((s["ms"] for s in stalls), default=None),
+            "loop_stalls_log": self.stalls_log,
         }
 
 
@@ -150,11 +166,19 @@ def _p99(values: list[float]) -> float:
 # -- the server ------------------------------------------------------------------------------
 
 
-class Server(ServeProcess):
-    """`mockft serve` on a data dir, killed with SIGKILL and restarted at will."""
+STALLWATCH = ROOT / "benchmarks" / "stallwatch"
 
-    def __init__(self, data_dir: Path) -> None:
-        super().__init__("--data-dir", str(data_dir), "--log-level", "error")
+
+class Server(ServeProcess):
+    """`mockft serve` on a data dir, killed with SIGKILL and restarted at will; with
+    `stalls`, a file that the stall watch (benchmarks/stallwatch/) writes its findings to."""
+
+    def __init__(self, data_dir: Path, stalls: Path | None = None) -> None:
+        env = {}
+        if stalls is not None:
+            path = os.pathsep.join(filter(None, [str(STALLWATCH), os.environ.get("PYTHONPATH")]))
+            env = {"PYTHONPATH": path, "STALLWATCH_LOG": str(stalls)}
+        super().__init__("--data-dir", str(data_dir), "--log-level", "error", env=env)
         self.data_dir = data_dir
 
     @property
@@ -497,8 +521,8 @@ GARBAGE: list[Callable[[Load, httpx.Client, random.Random], None]] = [
 # -- a run -----------------------------------------------------------------------------------
 
 
-def run_soak(config: SoakConfig, data_dir: Path) -> SoakResult:
-    server = Server(data_dir)
+def run_soak(config: SoakConfig, data_dir: Path, stalls: Path | None = None) -> SoakResult:
+    server = Server(data_dir, stalls)
     server.start()
     load = Load(server, config)
     try:
@@ -527,6 +551,10 @@ def run_soak(config: SoakConfig, data_dir: Path) -> SoakResult:
         for worker in workers:
             worker.join(timeout=120)
         load.result.rss_mb.append(server.rss_mb())
+        if stalls is not None:  # what the load did; the checks below are not timed
+            load.result.stalls_log = str(stalls)
+            lines = stalls.read_text().splitlines() if stalls.exists() else []
+            load.result.stalls = [json.loads(line) for line in lines]
         check_acknowledged(server, load.result, "after the load")
         server.kill9()
         server.start()
@@ -560,13 +588,18 @@ def bench_soak(quick: bool) -> list[Any]:
     return [figure]
 
 
-def soak_figure(quick: bool) -> tuple[Any, SoakResult]:
+def soak_figure(quick: bool, watch: bool = False) -> tuple[Any, SoakResult]:
     """p99 of GET /v1/models under the soak mix, and the run it came from."""
     from benchmarks.__main__ import Figure
 
     config = SoakConfig.quick() if quick else SoakConfig()
+    stalls = None
+    if watch:
+        handle, name = tempfile.mkstemp(prefix="mockft-stalls-", suffix=".jsonl")
+        os.close(handle)
+        stalls = Path(name)
     with tempfile.TemporaryDirectory() as tmp:
-        result = run_soak(config, Path(tmp) / "data")
+        result = run_soak(config, Path(tmp) / "data", stalls)
     p99 = result.p99_ms
     note = (
         f"{config.clients} clients + {config.upload_mb} MB upload + job on {config.job_file_mb} MB "
@@ -590,6 +623,9 @@ def soak_figure(quick: bool) -> tuple[Any, SoakResult]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="the CI-sized run")
+    parser.add_argument(
+        "--watch", action="store_true", help="log what holds the server's event loop"
+    )
     parser.add_argument("--probe", nargs=2, metavar=("PORT", "SECONDS"), help=argparse.SUPPRESS)
     parser.add_argument("--interval", type=float, default=0.02, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -599,7 +635,7 @@ def main() -> None:
         port, seconds = int(args.probe[0]), float(args.probe[1])
         print(json.dumps(asyncio.run(_probe(port, seconds, args.interval))))
         return
-    figure, result = soak_figure(args.quick)
+    figure, result = soak_figure(args.quick, args.watch)
     print(figure.row())
     print(json.dumps(result.summary(), indent=2))
 
