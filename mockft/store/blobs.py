@@ -9,9 +9,11 @@ import os
 import re
 import shutil
 from collections.abc import Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from pathlib import Path
 from typing import BinaryIO
+
+from mockft.store import disk
 
 CHUNK_SIZE = 1024 * 1024
 KEY_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
@@ -23,10 +25,9 @@ def _checked(key: str) -> str:
     return key
 
 
-# Writes go to the disk on these threads, one batch in flight per writer, so that copying
-# a batch into the page cache overlaps with receiving the next (both hold the GIL only
-# briefly). They only move bytes; nothing about the service's state is decided there.
-_WRITES = ThreadPoolExecutor(max_workers=4, thread_name_prefix="mockft-blob-write")
+# Writes go to the disk on the disk threads (`store.disk`), one batch in flight per writer,
+# so that copying a batch into the page cache overlaps with receiving the next (both hold
+# the GIL only briefly).
 BATCH_BYTES = 1024 * 1024  # chunks go to the thread in batches of this many bytes ...
 BATCH_BUFFERS = 512  # ... or this many chunks (one writev takes at most IOV_MAX, 1024)
 
@@ -83,7 +84,7 @@ class DiskBlobWriter:
         self._settle()
         if self._batch:
             batch, self._batch, self._batch_size = self._batch, [], 0
-            self._in_flight = _WRITES.submit(_write_all, self._file.fileno(), batch)
+            self._in_flight = disk.submit(_write_all, self._file.fileno(), batch)
 
     def write(self, chunk: bytes) -> None:
         self._durable = False
@@ -208,7 +209,7 @@ class DiskBlobs:
             os.rename(path, doomed)  # the name goes at once: a metadata change, no wait
         except FileNotFoundError:
             return None
-        return _WRITES.submit(_remove, doomed)
+        return disk.submit(_remove, doomed)
 
     def keys(self) -> set[str]:
         return {entry.name for entry in self._root.iterdir() if entry != self._partial}

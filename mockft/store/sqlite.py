@@ -1,15 +1,22 @@
 """SQLite document store: WAL on disk (the embedded default) or `:memory:`.
 
 Every write is one autocommitted statement, so whatever a response acknowledged is
-in the WAL before the response leaves; a kill -9 loses nothing acknowledged."""
+in the WAL before the response leaves; a kill -9 loses nothing acknowledged.
+
+The WAL is copied back into the database (a checkpoint: two syncs, which wait behind
+whatever else the disk is writing, a large upload say) on a disk thread through a
+connection of its own, never by the connection the event loop writes through: that one has
+SQLite's automatic checkpoints turned off."""
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import sqlite3
 import threading
 from collections.abc import Iterator, Mapping
+from concurrent.futures import Future
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -17,6 +24,7 @@ from typing import Any
 import orjson
 
 from mockft.paging import PageRequest
+from mockft.store import disk
 from mockft.store.base import Document
 
 SCHEMA = """
@@ -56,6 +64,50 @@ def _dumps(body: Document) -> str:
     return json.dumps(body, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
 
+CHECKPOINT_WRITES = 200
+"""Writes between two checkpoints (a few MB of WAL; SQLite's own default is 1,000 pages)."""
+
+
+def _checkpoint(db: sqlite3.Connection) -> None:
+    """Copy what the WAL holds into the database, as far as no reader needs it (PASSIVE:
+    never waits for the writer)."""
+    db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+
+
+class Checkpoints:
+    """The WAL's checkpoints, run on a disk thread through their own connection, one at a
+    time, every CHECKPOINT_WRITES writes."""
+
+    def __init__(self, path: Path | str) -> None:
+        self._db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
+        self._writes = 0
+        self._running: Future[None] | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def running(self) -> Future[None] | None:
+        return self._running
+
+    def wrote(self) -> None:
+        """One more write; start a checkpoint if enough have been made and none runs."""
+        with self._lock:
+            self._writes += 1
+            if self._writes < CHECKPOINT_WRITES or (
+                self._running is not None and not self._running.done()
+            ):
+                return
+            self._writes = 0
+            self._running = disk.submit(_checkpoint, self._db)
+
+    def close(self) -> None:
+        with self._lock:
+            running, self._running = self._running, None
+        if running is not None:
+            with contextlib.suppress(Exception):  # closing: a failed checkpoint is redone
+                running.result()
+        self._db.close()
+
+
 def _metadata_path(key: str) -> str:
     return '$.metadata."' + key.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
@@ -64,10 +116,13 @@ class SqliteStore:
     def __init__(self, path: Path | str) -> None:
         self._lock = threading.RLock()
         self._db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
+        self._checkpoints: Checkpoints | None = None
         if str(path) != ":memory:":
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.execute("PRAGMA busy_timeout=5000")
+            self._db.execute("PRAGMA wal_autocheckpoint=0")  # `Checkpoints` does them
+            self._checkpoints = Checkpoints(path)
         self._db.executescript(SCHEMA)
         self._versions = itertools.count(1)  # next() is atomic under the GIL
         self._version = 0
@@ -76,8 +131,17 @@ class SqliteStore:
     def version(self) -> int:
         return self._version
 
+    @property
+    def checkpoints(self) -> Checkpoints | None:
+        """The WAL's checkpoints (None in memory)."""
+        return self._checkpoints
+
     def _changed(self) -> None:
         self._version = next(self._versions)
+
+    def _wrote(self) -> None:
+        if self._checkpoints is not None and not self._db.in_transaction:
+            self._checkpoints.wrote()
 
     def _run(self, sql: str, params: tuple[Any, ...] = ()) -> list[Any]:
         with self._lock:
@@ -90,6 +154,7 @@ class SqliteStore:
             finally:
                 if objects:
                     self._changed()
+                self._wrote()
 
     def insert(
         self,
@@ -213,6 +278,7 @@ class SqliteStore:
             "ON CONFLICT (name) DO UPDATE SET value = value + 1 RETURNING value",
             (name,),
         )
+        self._wrote()
         return int(rows[0][0])
 
     def set_timer(self, name: str, key: str, org: str, at: int) -> None:
@@ -292,6 +358,7 @@ class SqliteStore:
                 raise
             self._db.execute("COMMIT")
             self._changed()
+            self._wrote()
 
     def clear(self, org: str | None = None) -> None:
         with self.transaction():
@@ -304,4 +371,6 @@ class SqliteStore:
 
     def close(self) -> None:
         with self._lock:
+            if self._checkpoints is not None:
+                self._checkpoints.close()
             self._db.close()
