@@ -154,8 +154,8 @@ class Control:
             kinds = (FILE, PART, JOB)
             owned = [d["id"] for kind in kinds for d in service.store.scan(kind, scope, now)]
             service.store.clear(scope)
-            for key in owned:
-                service.blobs.delete(key)
+            for key in owned:  # the bytes are freed on a disk thread
+                service.blobs.discard(key)
         service.inference.clear()
         service.limits.reset(scope)
         self.chaos.clear(scope)

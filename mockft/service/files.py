@@ -134,7 +134,7 @@ class Files(Part):
             return
         bad = first_non_dict_line(self.blobs.read(file_id, HEAD_CHUNK_BYTES))
         if bad is not None:
-            self.blobs.delete(file_id)
+            self.blobs.discard(file_id)
             number, line = bad
             hint = line[:3].decode("utf-8", "replace")
             raise errors.invalid(
@@ -190,7 +190,7 @@ def purge_gone(part: Part, kind: str) -> None:
     """Delete the bytes of the objects of `kind` whose time ran out, then tombstone them so
     that they are not looked at again. Runs lazily (start-up, creating and listing)."""
     for key in part.store.gone(kind, part.now()):
-        part.blobs.delete(key)
+        part.blobs.discard(key)  # the bytes are freed on a disk thread
         try:
             part.store.delete(kind, key)
         except Exception:  # a full disk: the bytes are gone, the record can wait

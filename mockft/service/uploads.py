@@ -150,14 +150,14 @@ class Uploads(Part):
         try:
             completed = self._commit_completion(org, upload_id, file_id, total, request, md5)
         except BaseException:
-            self.blobs.delete(file_id)
+            self.blobs.discard(file_id)
             raise
         if completed["file"]["id"] != file_id:  # another completion won the race
-            self.blobs.delete(file_id)
+            self.blobs.discard(file_id)
             if not self._same_completion(completed, request):
                 raise _not_pending(upload_id, COMPLETED)
-        for part_id in parts:
-            self.blobs.delete(part_id)
+        for part_id in parts:  # their names (the File links their bytes), on a disk thread
+            self.blobs.discard(part_id)
         return UploadRecord.from_doc(completed)
 
     def _commit_completion(
@@ -216,8 +216,8 @@ class Uploads(Part):
             self.store.update(UPLOAD, upload_id, doc)
             for part_id in parts:
                 self.store.delete(PART, part_id)
-        for part_id in parts:
-            self.blobs.delete(part_id)
+        for part_id in parts:  # their bytes are freed on a disk thread
+            self.blobs.discard(part_id)
         return UploadRecord.from_doc(doc)
 
     def purge_expired(self) -> None:

@@ -146,9 +146,10 @@ class BlobWriter(Protocol):
         ...
 
     @property
-    def in_flight(self) -> Future[None] | None:
-        """The write still on its way to the disk, if any: an async caller awaits it
-        before writing more, so that `write` never blocks its event loop."""
+    def in_flight(self) -> Future[Any] | None:
+        """The write (or the file's creation) still on its way to the disk, if any: an
+        async caller awaits it before writing more, so that `write` never blocks its event
+        loop."""
         ...
 
     def flush(self) -> None:
@@ -188,4 +189,6 @@ class Blobs(Protocol):
         """Keys of committed blobs."""
         ...
 
-    def clear(self) -> None: ...
+    def clear(self) -> None:
+        """Every key goes at once (their bytes are freed as `discard` frees them)."""
+        ...

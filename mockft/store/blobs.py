@@ -11,7 +11,7 @@ import shutil
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from mockft.store import disk
 
@@ -55,23 +55,35 @@ def _remove(path: Path) -> None:
         path.unlink(missing_ok=True)
 
 
+def _create(path: Path) -> BinaryIO:
+    return open(path, "wb", buffering=0)  # noqa: SIM115 - closed in commit/abort
+
+
 class DiskBlobWriter:
+    """A blob's bytes on their way to the disk. Its file is created on a disk thread too
+    (creating a name waits for the filesystem's journal, which waits behind whatever the
+    disk is writing): `in_flight` is that creation until the first batch goes."""
+
     def __init__(self, final: Path, temp: Path) -> None:
         self._final = final
         self._temp = temp
-        self._file = open(temp, "wb", buffering=0)  # noqa: SIM115 - closed in commit/abort
+        self._creating = disk.submit(_create, temp)
         self._size = 0
         self._batch: list[bytes] = []
         self._batch_size = 0
-        self._in_flight: Future[None] | None = None
+        self._in_flight: Future[Any] | None = self._creating
         self._durable = False  # everything written so far is on the disk (`flush`)
+
+    @property
+    def _file(self) -> BinaryIO:
+        return self._creating.result()
 
     @property
     def size(self) -> int:
         return self._size
 
     @property
-    def in_flight(self) -> Future[None] | None:
+    def in_flight(self) -> Future[Any] | None:
         return self._in_flight
 
     def _settle(self) -> None:
@@ -113,7 +125,8 @@ class DiskBlobWriter:
     def abort(self) -> None:
         with contextlib.suppress(Exception):  # what failed no longer matters: it all goes
             self._settle()
-        self._file.close()
+        with contextlib.suppress(Exception):  # (a file that could not be created is not open)
+            self._file.close()
         self._temp.unlink(missing_ok=True)
 
 
@@ -215,8 +228,9 @@ class DiskBlobs:
         return {entry.name for entry in self._root.iterdir() if entry != self._partial}
 
     def clear(self) -> None:
+        """Every key goes at once; the bytes are freed on the disk threads."""
         for key in self.keys():
-            self.delete(key)
+            self.discard(key)
 
 
 class MemoryBlobWriter:

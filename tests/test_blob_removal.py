@@ -1,0 +1,148 @@
+"""Whatever waits for the filesystem waits on a disk thread, never on the event loop:
+creating a blob's file, and freeing the bytes of Upload parts (completed, cancelled or
+expired), of a fine-tune file refused at upload, and of everything a reset forgets. An
+unlink waits for the file's pages, and creating a name waits for the filesystem's journal:
+both take seconds behind a large upload's writes, which would stall every other request.
+The names go at once (into `.partial/`); the bytes follow on a disk thread."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import BinaryIO
+
+import openai
+import pytest
+
+from mockft.store import blobs
+from tests.conftest import API_KEY, Server, raw_http, running_a_loop
+from tests.test_uploads import PARTS, WHOLE, blob_names, create
+
+WAIT_SECONDS = 30  # for the disk threads to finish (not a timing assertion)
+
+
+class Removals:
+    """Every blob removal: whether it ran on an event loop."""
+
+    def __init__(self, server: Server) -> None:
+        self.partial = server.settings.data_dir / "blobs" / ".partial"
+        self.on_a_loop: list[bool] = []
+
+    def done(self) -> list[bool]:
+        """Once the disk threads have freed everything handed to them."""
+        deadline = time.monotonic() + WAIT_SECONDS
+        while any(self.partial.iterdir()):
+            assert time.monotonic() < deadline, list(self.partial.iterdir())
+            time.sleep(0.01)
+        return self.on_a_loop
+
+
+@pytest.fixture
+def removals(server: Server, monkeypatch: pytest.MonkeyPatch) -> Iterator[Removals]:
+    recorded = Removals(server)
+    real_remove = blobs._remove
+
+    def recording_remove(path: Path) -> None:
+        recorded.on_a_loop.append(running_a_loop())
+        real_remove(path)
+
+    monkeypatch.setattr(blobs, "_remove", recording_remove)
+    yield recorded
+
+
+def upload_parts(client: openai.OpenAI) -> tuple[str, list[str]]:
+    upload_id = create(client)
+    return upload_id, [client.uploads.parts.create(upload_id, data=p).id for p in PARTS]
+
+
+def test_a_cancelled_uploads_parts_are_freed_off_the_event_loop(
+    server: Server, client: openai.OpenAI, removals: Removals
+) -> None:
+    upload_id, part_ids = upload_parts(client)
+    assert blob_names(server) == set(part_ids)
+    assert client.uploads.cancel(upload_id).status == "cancelled"
+    assert blob_names(server) == set()  # gone at once ...
+    assert removals.done() == [False] * 3  # ... and freed on a disk thread
+
+
+def test_a_completed_uploads_parts_are_unlinked_off_the_event_loop(
+    server: Server, client: openai.OpenAI, removals: Removals
+) -> None:
+    upload_id, part_ids = upload_parts(client)
+    done = client.uploads.complete(upload_id, part_ids=part_ids)
+    assert done.file is not None
+    assert blob_names(server) == {done.file.id}
+    assert removals.done() == [False] * 3
+    assert client.files.content(done.file.id).content == WHOLE
+
+
+def test_an_expired_uploads_parts_are_freed_off_the_event_loop(
+    server: Server, client: openai.OpenAI, removals: Removals
+) -> None:
+    upload_parts(client)
+    server.advance(3601)
+    create(client)  # creating an upload reclaims what expired
+    assert blob_names(server) == set()
+    assert removals.done() == [False] * 3
+
+
+def test_a_refused_fine_tune_files_bytes_are_freed_off_the_event_loop(
+    server: Server, client: openai.OpenAI, removals: Removals
+) -> None:
+    with pytest.raises(openai.BadRequestError):
+        client.files.create(file=("t.jsonl", b"[1, 2]\n"), purpose="fine-tune")
+    assert blob_names(server) == set()
+    assert removals.done() == [False]
+
+
+def test_a_resets_bytes_are_freed_off_the_event_loop(
+    server: Server, client: openai.OpenAI, removals: Removals
+) -> None:
+    for n in range(3):
+        client.files.create(file=(f"{n}.jsonl", PARTS[n]), purpose="fine-tune")
+    with raw_http(server, API_KEY, base_url=server.root_url) as http:
+        assert http.post("/mockft/reset").status_code == 200
+    assert blob_names(server) == set()
+    assert removals.done() == [False] * 3
+
+
+def test_a_blobs_file_is_created_off_the_event_loop(
+    client: openai.OpenAI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    on_a_loop: list[bool] = []
+    real_create = blobs._create
+
+    def recording_create(path: Path) -> BinaryIO:
+        on_a_loop.append(running_a_loop())
+        return real_create(path)
+
+    monkeypatch.setattr(blobs, "_create", recording_create)
+    client.files.create(file=("t.jsonl", PARTS[0]), purpose="fine-tune")
+    upload_id = create(client)
+    client.uploads.parts.create(upload_id, data=PARTS[1])
+    assert on_a_loop == [False, False]
+
+
+def test_bytes_still_being_freed_never_meet_a_reused_id(
+    server: Server, client: openai.OpenAI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A reset restarts the id sequences: the next File has the id of one whose bytes a
+    disk thread has not freed yet. Those bytes are under another name by then."""
+    release = threading.Event()
+    real_remove = blobs._remove
+
+    def held_remove(path: Path) -> None:
+        release.wait(WAIT_SECONDS)
+        real_remove(path)
+
+    monkeypatch.setattr(blobs, "_remove", held_remove)
+    file = client.files.create(file=("t.jsonl", PARTS[0]), purpose="fine-tune")
+    with raw_http(server, API_KEY, base_url=server.root_url) as control:
+        assert control.post("/mockft/reset").status_code == 200
+    again = client.files.create(file=("t.jsonl", PARTS[1]), purpose="fine-tune")
+    assert again.id == file.id
+    release.set()
+    assert Removals(server).done() == []
+    assert client.files.content(again.id).content == PARTS[1]
