@@ -9,17 +9,29 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, TypeVar
 
 import openai
 import pytest
 
+from mockft.config import Settings
+from mockft.service import uploads
 from mockft.store import blobs
-from tests.conftest import API_KEY, Server, raw_http, running_a_loop
+from tests.conftest import (
+    API_KEY,
+    Server,
+    checked_sdk,
+    in_process,
+    make_settings,
+    raw_http,
+    running_a_loop,
+)
 from tests.test_uploads import PARTS, WHOLE, blob_names, create
 
+T = TypeVar("T")
 WAIT_SECONDS = 30  # for the disk threads to finish (not a timing assertion)
 
 
@@ -146,3 +158,49 @@ def test_bytes_still_being_freed_never_meet_a_reused_id(
     release.set()
     assert Removals(server).done() == []
     assert client.files.content(again.id).content == PARTS[1]
+
+
+class Inline:
+    """A stand-in for the disk threads that runs a task at once, where it is called."""
+
+    @staticmethod
+    def submit(task: Callable[[], T]) -> Future[T]:
+        done: Future[T] = Future()
+        done.set_result(task())
+        return done
+
+
+def completion_ids(settings: Settings, hold_seconds: float) -> tuple[list[str], list[bool]]:
+    """The File ids of a completion and of the next upload, with the composing of the
+    completion's bytes held back `hold_seconds` (so that the completion waits for it, and is
+    run again when it is done); and whether each composing ran on an event loop."""
+    on_a_loop: list[bool] = []
+    with in_process(settings) as server, checked_sdk(server) as client:
+        real_compose = server.service.blobs.compose
+
+        def held_compose(key: str, parts: Sequence[str]) -> None:
+            on_a_loop.append(running_a_loop())
+            time.sleep(hold_seconds)
+            real_compose(key, parts)
+
+        server.service.blobs.compose = held_compose  # type: ignore[method-assign]
+        upload_id, part_ids = upload_parts(client)
+        done = client.uploads.complete(upload_id, part_ids=part_ids)
+        assert done.file is not None
+        assert client.files.content(done.file.id).content == WHOLE
+        after = client.files.create(file=("t.jsonl", PARTS[0]), purpose="fine-tune")
+        return [done.file.id, after.id], on_a_loop
+
+
+def test_a_completions_bytes_are_composed_off_the_event_loop_and_take_one_id(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Composing a File of the parts (a directory, a link per part) waits for the
+    filesystem's journal: a disk thread does it while the completion waits off the loop,
+    and the completion runs again when it is done. It takes one id all the same: the ids
+    are those of a completion whose bytes were composed at once."""
+    held, on_a_loop = completion_ids(make_settings(tmp_path / "held"), hold_seconds=0.3)
+    assert on_a_loop == [False]  # composed once, not on the loop
+    monkeypatch.setattr(uploads, "disk", Inline)
+    at_once, _ = completion_ids(make_settings(tmp_path / "at-once"), hold_seconds=0)
+    assert held == at_once

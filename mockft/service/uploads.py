@@ -24,8 +24,8 @@ from mockft.service.files import (
     committing,
     purge_gone,
 )
-from mockft.service.work import Work
-from mockft.store import BlobWriter
+from mockft.service.work import Pending, Work
+from mockft.store import BlobWriter, disk
 from mockft.wire.files import (
     CANCELLED,
     COMPLETED,
@@ -136,22 +136,33 @@ class Uploads(Part):
                 f"number of bytes specified when the upload was created ({doc['bytes']}).",
                 "part_ids",
             )
+        # Work off the event loop, kept under these keys until the completion is over (it
+        # runs again when work it waits for is done).
+        part_ids = list(request.part_ids)
+        checksum = "md5:" + upload_id + ":" + ",".join(part_ids)
+        composing = "compose:" + upload_id + ":" + ",".join(part_ids)
         md5: str | None = None
         if request.md5 is not None:  # read the parts only when there is a checksum to compare
-            part_ids = list(request.part_ids)
-            key = "md5:" + upload_id + ":" + ",".join(part_ids)
-            md5 = self.work.outcome(key, lambda: _md5(self.blobs.read(p) for p in part_ids))
-            self.work.forget(key)
+            md5 = self.work.outcome(checksum, lambda: _md5(self.blobs.read(p) for p in part_ids))
             if md5 != request.md5.lower():
+                self.work.forget(checksum)
                 raise _md5_mismatch()
-        file_id = self.files.new_file_id()
-        self.blobs.compose(file_id, request.part_ids)  # the parts' bytes, not a copy of them
-        self.files.check_content(file_id, doc["purpose"])
         try:
+            file_id = self._composed(composing, part_ids)
+        except Pending:
+            raise
+        except BaseException:
+            self.work.forget(checksum)
+            raise
+        try:
+            self.files.check_content(file_id, doc["purpose"])
             completed = self._commit_completion(org, upload_id, file_id, total, request, md5)
         except BaseException:
             self.blobs.discard(file_id)
             raise
+        finally:
+            self.work.forget(composing)
+            self.work.forget(checksum)
         if completed["file"]["id"] != file_id:  # another completion won the race
             self.blobs.discard(file_id)
             if not self._same_completion(completed, request):
@@ -159,6 +170,19 @@ class Uploads(Part):
         for part_id in parts:  # their names (the File links their bytes), on a disk thread
             self.blobs.discard(part_id)
         return UploadRecord.from_doc(completed)
+
+    def _composed(self, key: str, part_ids: list[str]) -> str:
+        """A new File's id, its bytes the parts' (linked, not copied) by a disk thread: a
+        directory and a name per part, each of which waits for the filesystem's journal,
+        behind whatever the disk is writing. The id is taken once, by the call that starts
+        the composing: a completion run again while it is under way takes no second id."""
+        file_id = "" if self.work.running(key) else self.files.new_file_id()
+
+        def compose() -> str:
+            self.blobs.compose(file_id, part_ids)
+            return file_id
+
+        return self.work.outcome(key, compose, disk.submit)
 
     def _commit_completion(
         self,

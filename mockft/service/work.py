@@ -22,6 +22,7 @@ from contextvars import ContextVar
 from typing import Any, TypeVar
 
 T = TypeVar("T")
+Submit = Callable[[Callable[[], T]], Future[T]]
 WORKERS = 2
 THREAD_NAME = "mockft-work"
 
@@ -63,21 +64,30 @@ class Work:
         self._runs: dict[str, Future[Any]] = {}
         self._lock = threading.Lock()
 
-    def start(self, key: str, task: Callable[[], T]) -> Future[T]:
-        """Start `task` under `key` unless a run of that key exists; returns the run."""
+    def start(self, key: str, task: Callable[[], T], submit: Submit[T] | None = None) -> Future[T]:
+        """Start `task` under `key` unless a run of that key exists; returns the run. It runs
+        on this pool's threads, or where `submit` sends it (the store's disk threads, for
+        work that waits for the disk rather than computes)."""
         with self._lock:
             run = self._runs.get(key)
             if run is None:
-                if self._executor is None:
-                    self._executor = ThreadPoolExecutor(self._workers, THREAD_NAME)
-                run = self._runs[key] = self._executor.submit(task)
+                if submit is None:
+                    if self._executor is None:
+                        self._executor = ThreadPoolExecutor(self._workers, THREAD_NAME)
+                    submit = self._executor.submit
+                run = self._runs[key] = submit(task)
             return run
 
-    def outcome(self, key: str, task: Callable[[], T]) -> T:
+    def running(self, key: str) -> bool:
+        """Whether a run of `key` exists (started and not forgotten)."""
+        with self._lock:
+            return key in self._runs
+
+    def outcome(self, key: str, task: Callable[[], T], submit: Submit[T] | None = None) -> T:
         """The outcome of the run of `key` (started with `task` if there is none): at once
         if it is done, else by waiting, or `Pending` when `deferring()`. A run that failed
         is forgotten, so the next call runs it again."""
-        run = self.start(key, task)
+        run = self.start(key, task, submit)
         if not run.done() and _DEFERRING.get():
             raise Pending(run)
         try:
