@@ -154,6 +154,10 @@ class SoakResult:
         return {
             "loop_stalls_over_80ms": len(stalls),
             "loop_stalls_over_100ms": sum(1 for s in stalls if s["ms"] > 100),
+            # less the time the loop's thread waited for a CPU: the machine's load, not ours
+            "loop_stalls_over_80ms_not_waiting_for_a_cpu": sum(
+                1 for s in stalls if s["ms"] - s["cpu_wait_ms"] > 80
+            ),
             "loop_stall_max_ms": max((s["ms"] for s in stalls), default=None),
             "loop_stalls_log": self.stalls_log,
         }
