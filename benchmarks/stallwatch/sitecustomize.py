@@ -15,8 +15,10 @@ is one JSON line:
      "samples": stacks sampled during the wait,
      "stacks": the most frequent of them (innermost first) with their counts}
 
-A blocking call (an fsync, an unlink) shows as one stack sampled throughout; long CPU work
-as many samples under one request; a wait for the GIL as the stack of whatever released it.
+A blocking call (an fsync, an unlink) shows as one stack sampled throughout (the sampler
+runs while the main thread waits in a system call); long CPU work as many samples under one
+request; a machine too loaded to run the process as few samples (the sampler did not run
+either) and a large "cpu_wait_ms" or, when a preempted thread held the GIL, neither.
 """
 
 from __future__ import annotations
