@@ -104,7 +104,8 @@ async def delete_file(request: Request) -> Response:
 
 
 async def file_content(request: Request) -> Response:
-    content = service_of(request).files.content(org_of(request), request.path_params["file_id"])
+    opening = service_of(request).files.opening(org_of(request), request.path_params["file_id"])
+    content = await asyncio.wrap_future(opening)
     return StreamingResponse(
         content.chunks,
         media_type="application/octet-stream",

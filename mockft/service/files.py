@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import itertools
 import json
 import logging
@@ -16,7 +17,7 @@ from mockft.auth import Organization
 from mockft.pagination import PageRequest
 from mockft.schemas import ExpiresAfter
 from mockft.service.context import Part, lasts_until
-from mockft.store import BlobWriter
+from mockft.store import BlobWriter, disk
 from mockft.validation import lines
 from mockft.wire.files import FILE_OBJECT, FileRecord, file_object
 
@@ -171,6 +172,12 @@ class Files(Part):
             self.store.delete(FILE, file_id)
         removal = self.blobs.discard(file_id)
         return {"object": FILE_OBJECT, "id": file_id, "deleted": True}, removal
+
+    def opening(self, org: Organization, file_id: str) -> Future[FileContent]:
+        """`content`, on a disk thread (await it off the event loop): finding a File's bytes
+        lists a directory and opens a file, which wait for the filesystem (behind whatever
+        the disk is writing). It reads the store as `content` does, at the caller's instant."""
+        return disk.submit(contextvars.copy_context().run, self.content, org, file_id)
 
     def content(self, org: Organization, file_id: str) -> FileContent:
         file = self.get(org, file_id)

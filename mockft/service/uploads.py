@@ -148,14 +148,13 @@ class Uploads(Part):
                 self.work.forget(checksum)
                 raise _md5_mismatch()
         try:
-            file_id = self._composed(composing, part_ids)
+            file_id = self._composed(composing, part_ids, doc["purpose"])
         except Pending:
             raise
         except BaseException:
             self.work.forget(checksum)
             raise
         try:
-            self.files.check_content(file_id, doc["purpose"])
             completed = self._commit_completion(org, upload_id, file_id, total, request, md5)
         except BaseException:
             self.blobs.discard(file_id)
@@ -171,15 +170,17 @@ class Uploads(Part):
             self.blobs.discard(part_id)
         return UploadRecord.from_doc(completed)
 
-    def _composed(self, key: str, part_ids: list[str]) -> str:
-        """A new File's id, its bytes the parts' (linked, not copied) by a disk thread: a
-        directory and a name per part, each of which waits for the filesystem's journal,
-        behind whatever the disk is writing. The id is taken once, by the call that starts
-        the composing: a completion run again while it is under way takes no second id."""
+    def _composed(self, key: str, part_ids: list[str], purpose: str) -> str:
+        """A new File's id, its bytes the parts' (linked, not copied) and checked as the
+        Files API checks an upload, by a disk thread: a directory and a name per part, each
+        of which waits for the filesystem's journal, behind whatever the disk is writing.
+        The id is taken once, by the call that starts the composing: a completion run again
+        while it is under way takes no second id."""
         file_id = "" if self.work.running(key) else self.files.new_file_id()
 
         def compose() -> str:
             self.blobs.compose(file_id, part_ids)
+            self.files.check_content(file_id, purpose)  # (bytes that fail are discarded)
             return file_id
 
         return self.work.outcome(key, compose, disk.submit)

@@ -204,3 +204,26 @@ def test_a_completions_bytes_are_composed_off_the_event_loop_and_take_one_id(
     monkeypatch.setattr(uploads, "disk", Inline)
     at_once, _ = completion_ids(make_settings(tmp_path / "at-once"), hold_seconds=0)
     assert held == at_once
+
+
+def test_a_files_bytes_are_found_and_opened_off_the_event_loop(
+    client: openai.OpenAI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A completion checks the head of the File it composed, and a download lists a
+    composed File's directory and opens its first part before it answers: both wait for
+    the filesystem, so a disk thread does them."""
+    on_a_loop: list[bool] = []
+    real_segments = blobs.DiskBlobs._segments
+
+    def recording_segments(self: blobs.DiskBlobs, key: str) -> list[Path]:
+        on_a_loop.append(running_a_loop())
+        return real_segments(self, key)
+
+    monkeypatch.setattr(blobs.DiskBlobs, "_segments", recording_segments)
+    upload_id, part_ids = upload_parts(client)
+    done = client.uploads.complete(upload_id, part_ids=part_ids)
+    assert done.file is not None
+    assert client.files.content(done.file.id).content == WHOLE
+    assert on_a_loop and not any(on_a_loop)
+    with pytest.raises(openai.NotFoundError):
+        client.files.content("file-nope")
