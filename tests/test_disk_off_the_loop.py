@@ -7,6 +7,7 @@ The names go at once (into `.partial/`); the bytes follow on a disk thread."""
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -32,7 +33,7 @@ from tests.conftest import (
 from tests.test_uploads import PARTS, WHOLE, blob_names, create
 
 T = TypeVar("T")
-WAIT_SECONDS = 30  # for the disk threads to finish (not a timing assertion)
+WAIT_SECONDS = 10  # for the disk threads or the loop (not a timing assertion)
 
 
 class Removals:
@@ -227,3 +228,32 @@ def test_a_files_bytes_are_found_and_opened_off_the_event_loop(
     assert on_a_loop and not any(on_a_loop)
     with pytest.raises(openai.NotFoundError):
         client.files.content("file-nope")
+
+
+def test_a_blob_is_named_off_the_event_loop(
+    client: openai.OpenAI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Committing a File's or a Part's bytes renames them into place, which waits for the
+    filesystem's journal: a disk thread does it, and the event loop serves others
+    meanwhile (it runs a callback while the rename is held back)."""
+    loops: list[asyncio.AbstractEventLoop] = []
+    loop_free: list[bool] = []
+    real_writer, real_rename = blobs.DiskBlobs.writer, blobs._rename
+
+    def noting_writer(self: blobs.DiskBlobs, key: str) -> blobs.DiskBlobWriter:
+        loops.append(asyncio.get_running_loop())
+        return real_writer(self, key)
+
+    def held_rename(source: Path, target: Path) -> None:
+        ran = threading.Event()
+        loops[-1].call_soon_threadsafe(ran.set)
+        loop_free.append(not running_a_loop() and ran.wait(WAIT_SECONDS))
+        real_rename(source, target)
+
+    monkeypatch.setattr(blobs.DiskBlobs, "writer", noting_writer)
+    monkeypatch.setattr(blobs, "_rename", held_rename)
+    file = client.files.create(file=("t.jsonl", PARTS[0]), purpose="fine-tune")
+    upload_id = create(client)
+    client.uploads.parts.create(upload_id, data=PARTS[1])
+    assert loop_free == [True, True]
+    assert client.files.content(file.id).content == PARTS[0]

@@ -13,7 +13,7 @@ from starlette.routing import Route
 from mockft import errors
 from mockft.multipart import MultipartForm, read_multipart
 from mockft.pagination import envelope, page_request
-from mockft.routes.common import api_json, org_of, service_of
+from mockft.routes.common import api_json, org_of, service_of, settled
 from mockft.schemas import FILE_PURPOSES, MAX_EXPIRY_SECONDS, MIN_EXPIRY_SECONDS, ExpiresAfter
 from mockft.service import lasting
 from mockft.wire.files import file_object
@@ -42,8 +42,10 @@ async def create_file(request: Request) -> Response:
     except BaseException:
         form.abort()
         raise
-    file = service.files.create(
-        org, file_id, form.file.filename, form.file.writer, purpose, expires_after
+    writer, filename = form.file.writer, form.file.filename
+    file = await settled(
+        request,
+        lambda: service.files.create(org, file_id, filename, writer, purpose, expires_after),
     )
     return api_json(file_object(file))
 

@@ -41,7 +41,8 @@ async def add_part(request: Request) -> Response:
     except BaseException:
         form.abort()
         raise
-    part = service.uploads.add_part(org, upload_id, part_id, form.file.writer)
+    writer = form.file.writer
+    part = await settled(request, lambda: service.uploads.add_part(org, upload_id, part_id, writer))
     return api_json(part_object(part))
 
 

@@ -17,6 +17,7 @@ from mockft.auth import Organization
 from mockft.pagination import PageRequest
 from mockft.schemas import ExpiresAfter
 from mockft.service.context import Part, lasts_until
+from mockft.service.work import settle
 from mockft.store import BlobWriter, disk
 from mockft.validation import lines
 from mockft.wire.files import FILE_OBJECT, FileRecord, file_object
@@ -41,13 +42,14 @@ class FileContent:
 @contextmanager
 def committing(writer: BlobWriter) -> Iterator[None]:
     """Commit the streamed bytes if the block (the caller's checks) succeeds; abort them if
-    it raises. Nothing half-checked is ever kept."""
+    it raises. Nothing half-checked is ever kept. The commit runs on a disk thread: an
+    operation run `deferring()` raises `Pending` until it is done, and is run again."""
     try:
         yield
     except BaseException:
         writer.abort()
         raise
-    writer.commit()
+    settle(writer.publish())
 
 
 def check_filename(filename: str, param: str) -> None:

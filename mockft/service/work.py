@@ -55,6 +55,14 @@ class deferring:  # noqa: N801 - used like the function-style context managers
         _DEFERRING.reset(self._token)
 
 
+def settle(future: Future[T]) -> T:
+    """The outcome of `future`: at once if it is done, else by waiting for it, or `Pending`
+    when `deferring()`."""
+    if not future.done() and _DEFERRING.get():
+        raise Pending(future)
+    return future.result()
+
+
 class Work:
     """Keyed work on a small thread pool: one run per key until it is forgotten."""
 

@@ -158,7 +158,12 @@ class BlobWriter(Protocol):
         ...
 
     def commit(self) -> None:
-        """Make the bytes durable and visible under the writer's key."""
+        """Make the bytes durable and visible under the writer's key (blocking)."""
+        ...
+
+    def publish(self) -> Future[None]:
+        """`commit` on a disk thread (naming a file waits for the filesystem's journal):
+        await the returned future. Called again, it returns the same one."""
         ...
 
     def abort(self) -> None: ...

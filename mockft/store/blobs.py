@@ -55,6 +55,10 @@ def _remove(path: Path) -> None:
         path.unlink(missing_ok=True)
 
 
+def _rename(source: Path, target: Path) -> None:
+    os.replace(source, target)
+
+
 def _create(path: Path) -> BinaryIO:
     return open(path, "wb", buffering=0)  # noqa: SIM115 - closed in commit/abort
 
@@ -73,6 +77,7 @@ class DiskBlobWriter:
         self._batch_size = 0
         self._in_flight: Future[Any] | None = self._creating
         self._durable = False  # everything written so far is on the disk (`flush`)
+        self._publishing: Future[None] | None = None
 
     @property
     def _file(self) -> BinaryIO:
@@ -113,14 +118,22 @@ class DiskBlobWriter:
         self._durable = True
 
     def commit(self) -> None:
+        self.publish().result()
+
+    def publish(self) -> Future[None]:
+        if self._publishing is None:
+            self._publishing = disk.submit(self._publish)
+        return self._publishing
+
+    def _publish(self) -> None:
         try:
             if not self._durable:
                 self.flush()
+            self._file.close()
+            _rename(self._temp, self._final)
         except BaseException:  # a full disk, say: nothing half-written stays behind
             self.abort()
             raise
-        self._file.close()
-        os.replace(self._temp, self._final)
 
     def abort(self) -> None:
         with contextlib.suppress(Exception):  # what failed no longer matters: it all goes
@@ -238,6 +251,7 @@ class MemoryBlobWriter:
         self._blobs = blobs
         self._key = key
         self._parts: list[bytes] = []
+        self._published: Future[None] | None = None
         self._size = 0
 
     @property
@@ -258,6 +272,13 @@ class MemoryBlobWriter:
     def commit(self) -> None:
         self._blobs[self._key] = b"".join(self._parts)
         self._parts = []
+
+    def publish(self) -> Future[None]:
+        if self._published is None:
+            self.commit()
+            self._published = Future()
+            self._published.set_result(None)
+        return self._published
 
     def abort(self) -> None:
         self._parts = []
