@@ -4,12 +4,14 @@ own, and the connection requests write through never checkpoints by itself."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import openai
 import pytest
 
-from mockft.store import sqlite
+from mockft.store import disk, sqlite
 from mockft.store.sqlite import SqliteStore
 from tests.conftest import running_a_loop
 
@@ -70,3 +72,23 @@ def test_a_checkpoint_copies_the_wal_into_the_database(tmp_path: Path) -> None:
         assert pages > sqlite.CHECKPOINT_WRITES  # a page or more a row, not in the WAL only
     finally:
         store.close()
+
+
+def test_the_disk_threads_are_running_before_a_data_dir_is_served(tmp_path: Path) -> None:
+    """A disk thread started when first needed would be started on the event loop, which
+    waits for it to run: they are all started when a data dir's stores open (counted in a
+    process of its own, where nothing else has started them)."""
+    count = (
+        "import sys, threading\n"
+        "from mockft.store import open_stores\n"
+        "stores = open_stores(__import__('pathlib').Path(sys.argv[1]))\n"
+        "print(sum(t.name.startswith('mockft-disk') for t in threading.enumerate()))\n"
+        "stores.close()\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", count, str(tmp_path / "data")],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert int(out) == disk.THREADS

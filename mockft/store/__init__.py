@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from mockft.store import disk
 from mockft.store.base import Blobs, BlobWriter, Store
 from mockft.store.blobs import DiskBlobs, MemoryBlobs
 from mockft.store.lock import DataDirLock, DataDirLocked
@@ -46,6 +47,7 @@ def open_stores(data_dir: Path | None) -> Stores:
     if data_dir is None:
         return Stores(SqliteStore(":memory:"), MemoryBlobs())
     data_dir.mkdir(parents=True, exist_ok=True)
+    disk.start()
     lock = DataDirLock(data_dir)
     try:
         return Stores(SqliteStore(data_dir / "mockft.sqlite3"), DiskBlobs(data_dir / "blobs"), lock)
