@@ -11,6 +11,7 @@ from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import MultipartParser, parse_options_header
 
 from mockft import errors
+from mockft.store import disk
 from mockft.store.base import BlobWriter
 
 MAX_FIELD_BYTES = 64 * 1024
@@ -154,8 +155,10 @@ async def read_multipart(
         if not state.get("ended"):
             raise errors.invalid("Invalid multipart/form-data: the body ended early.")
         if form.file is not None:
-            # The fsync of a large file takes long enough to stall every other request.
-            await asyncio.to_thread(form.file.writer.flush)
+            # The fsync of a large file takes long enough to stall every other request: on
+            # a disk thread (always running; the loop's own executor starts its threads on
+            # the loop, when first needed, and the loop waits for each to get a CPU).
+            await asyncio.wrap_future(disk.submit(form.file.writer.flush))
     except BaseException as exc:
         if form.file is not None:
             form.file.writer.abort()

@@ -8,6 +8,7 @@ The names go at once (into `.partial/`); the bytes follow on a disk thread."""
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -257,3 +258,23 @@ def test_a_blob_is_named_off_the_event_loop(
     client.uploads.parts.create(upload_id, data=PARTS[1])
     assert loop_free == [True, True]
     assert client.files.content(file.id).content == PARTS[0]
+
+
+def test_uploaded_bytes_are_synced_on_the_disk_threads(
+    client: openai.OpenAI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On the store's disk threads, always running, not on the loop's own executor, which
+    starts a thread on the loop when it first needs one (the loop waits for it to run)."""
+    threads: list[str] = []
+    real_fsync = os.fsync
+
+    def recording_fsync(fd: int) -> None:
+        threads.append(threading.current_thread().name)
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", recording_fsync)
+    client.files.create(file=("t.jsonl", PARTS[0]), purpose="fine-tune")
+    upload_id = create(client)
+    client.uploads.parts.create(upload_id, data=PARTS[1])
+    assert len(threads) == 2
+    assert all(name.startswith("mockft-disk") for name in threads), threads
