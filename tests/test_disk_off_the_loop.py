@@ -278,3 +278,21 @@ def test_uploaded_bytes_are_synced_on_the_disk_threads(
     client.uploads.parts.create(upload_id, data=PARTS[1])
     assert len(threads) == 2
     assert all(name.startswith("mockft-disk") for name in threads), threads
+
+
+def test_more_uploads_flushing_at_once_than_disk_threads_all_finish(tmp_path: Path) -> None:
+    """A flush runs on a disk thread and writes its last batch there: were it to hand the
+    batch to another disk thread and wait, uploads flushing on every disk thread at once
+    would wait for each other forever."""
+    from mockft.store import disk
+
+    store = blobs.DiskBlobs(tmp_path)
+    writers = [store.writer(f"k{n}") for n in range(4 * disk.THREADS)]
+    for writer in writers:
+        writer.write(b"x" * 1000)  # a batch not yet handed over
+    flushes = [disk.submit(writer.flush) for writer in writers]
+    for flush in flushes:
+        flush.result(timeout=WAIT_SECONDS)
+    for writer in writers:
+        writer.commit()
+    assert all(store.size(f"k{n}") == 1000 for n in range(len(writers)))

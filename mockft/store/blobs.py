@@ -112,8 +112,13 @@ class DiskBlobWriter:
             self._hand_over()
 
     def flush(self) -> None:
-        self._hand_over()
-        self._settle()
+        """Blocking, and may run on a disk thread itself: the last batch is written here,
+        not handed to another disk thread to wait for (with every disk thread flushing,
+        none would be left to write)."""
+        self._settle()  # (a batch or the creation handed over earlier: under way already)
+        if self._batch:
+            batch, self._batch, self._batch_size = self._batch, [], 0
+            _write_all(self._file.fileno(), batch)
         os.fsync(self._file.fileno())
         self._durable = True
 
