@@ -296,3 +296,27 @@ def test_more_uploads_flushing_at_once_than_disk_threads_all_finish(tmp_path: Pa
     for writer in writers:
         writer.commit()
     assert all(store.size(f"k{n}") == 1000 for n in range(len(writers)))
+
+
+def test_disk_threads_waiting_for_disk_work_queued_behind_them_run_it() -> None:
+    """Every disk thread busy with a task that waits for another disk task, queued behind
+    them all: each waiting thread runs the task it waits for (else none would be left)."""
+    from mockft.store import disk
+
+    release = threading.Event()
+    inner: list[Future[str]] = []
+    ran_on: dict[int, str] = {}
+
+    def waits_for(n: int) -> str:
+        release.wait(WAIT_SECONDS)  # every thread taken before the inner tasks queue up
+        return disk.wait(inner[n]) + "!"
+
+    def queued(n: int) -> str:
+        ran_on[n] = threading.current_thread().name
+        return str(n)
+
+    outer = [disk.submit(waits_for, n) for n in range(disk.THREADS)]
+    inner.extend(disk.submit(queued, n) for n in range(disk.THREADS))
+    release.set()
+    assert [f.result(timeout=WAIT_SECONDS) for f in outer] == [f"{n}!" for n in range(disk.THREADS)]
+    assert all(name.startswith("mockft-disk") for name in ran_on.values())

@@ -81,7 +81,7 @@ class DiskBlobWriter:
 
     @property
     def _file(self) -> BinaryIO:
-        return self._creating.result()
+        return disk.wait(self._creating)
 
     @property
     def size(self) -> int:
@@ -95,7 +95,7 @@ class DiskBlobWriter:
         """Wait for the batch in flight; its error (a full disk) is raised here."""
         if self._in_flight is not None:
             in_flight, self._in_flight = self._in_flight, None
-            in_flight.result()
+            disk.wait(in_flight)
 
     def _hand_over(self) -> None:
         self._settle()
@@ -123,7 +123,7 @@ class DiskBlobWriter:
         self._durable = True
 
     def commit(self) -> None:
-        self.publish().result()
+        disk.wait(self.publish())
 
     def publish(self) -> Future[None]:
         if self._publishing is None:

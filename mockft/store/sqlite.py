@@ -104,7 +104,7 @@ class Checkpoints:
             running, self._running = self._running, None
         if running is not None:
             with contextlib.suppress(Exception):  # closing: a failed checkpoint is redone
-                running.result()
+                disk.wait(running)
         self._db.close()
 
 
