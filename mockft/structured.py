@@ -20,6 +20,10 @@ REQUIRED: Final = "required"  # tool_choice "required": some tool must be called
 AUTO: Final = "auto"  # tools offered, the model decides
 MAX_DEPTH: Final = 6  # deeper than this, optional parts are left out and arrays kept short
 _GIVE_UP: Final = 4 * MAX_DEPTH  # a schema that cannot end (a required recursion) ends here
+_MAX_ITEMS: Final = 64  # at most this many items in an array, whatever minItems asks
+_MAX_LENGTH: Final = 4_096  # at most this many characters in a string, whatever minLength asks
+_MAX_NODES: Final = 10_000  # values written for one answer; then what is left is null
+_MAX_BOUND: Final = 1e15  # numbers' bounds are clamped to +/- this
 _WORDS: Final = (
     "alpha bravo delta echo harbor maple river stone cedar amber coral meadow summit "
     "lantern orbit pixel quartz signal timber vector willow"
@@ -122,6 +126,7 @@ class _Writer:
         self, root: Mapping[str, Any], rng: random.Random, text: Callable[[random.Random], str]
     ) -> None:
         self.root, self.rng, self.text = root, rng, text
+        self.nodes = 0
 
     def resolve(self, schema: Mapping[str, Any]) -> Mapping[str, Any]:
         seen = 0
@@ -133,6 +138,11 @@ class _Writer:
         return schema
 
     def value(self, schema: Mapping[str, Any], depth: int) -> Any:
+        # A schema that cannot end (`{"anyOf": [{"$ref": "#"}]}`, a required property of
+        # the root's type) or that multiplies (arrays of arrays) stops here, with null.
+        self.nodes += 1
+        if depth > _GIVE_UP + 2 or self.nodes > _MAX_NODES:
+            return None
         schema = self.resolve(schema)
         if "const" in schema:
             return schema["const"]
@@ -172,8 +182,8 @@ class _Writer:
                 if name in needed or depth < MAX_DEPTH
             }
         if kind == "array":
-            low = int(schema.get("minItems", 1 if depth < MAX_DEPTH else 0))
-            high = int(schema.get("maxItems", max(low, 3)))
+            low = _count(schema.get("minItems"), 1 if depth < MAX_DEPTH else 0, _MAX_ITEMS)
+            high = _count(schema.get("maxItems"), max(low, 3), _MAX_ITEMS)
             count = self.rng.randint(low, max(low, min(high, low + 2)))
             if depth >= MAX_DEPTH or depth > _GIVE_UP:  # as few as allowed, then none
                 count = low if depth <= _GIVE_UP else 0
@@ -193,12 +203,12 @@ class _Writer:
 
     def _bounds(self, schema: Mapping[str, Any], *, integral: bool) -> tuple[float, float]:
         step = 1 if integral else 0.01
-        low = float(schema.get("minimum", 0))
-        high = float(schema.get("maximum", low + 100))
-        if "exclusiveMinimum" in schema and not isinstance(schema["exclusiveMinimum"], bool):
-            low = float(schema["exclusiveMinimum"]) + step
-        if "exclusiveMaximum" in schema and not isinstance(schema["exclusiveMaximum"], bool):
-            high = float(schema["exclusiveMaximum"]) - step
+        low = _number(schema.get("minimum"), 0.0)
+        high = _number(schema.get("maximum"), low + 100)
+        if _is_number(schema.get("exclusiveMinimum")):
+            low = _number(schema["exclusiveMinimum"], low) + step
+        if _is_number(schema.get("exclusiveMaximum")):
+            high = _number(schema["exclusiveMaximum"], high) - step
         if integral:
             low, high = float(int(-(-low // 1))), float(int(high // 1))
         return low, max(low, high)
@@ -208,10 +218,37 @@ class _Writer:
         if fixed is not None:
             return fixed
         value = self.text(self.rng)
-        low = int(schema.get("minLength", 0))
+        low = _count(schema.get("minLength"), 0, _MAX_LENGTH)
         high = schema.get("maxLength")
+        parts = [value]
         while len(value) < low:
-            value += " " + self.text(self.rng)
-        if isinstance(high, int):
-            value = value[:high]
+            parts.append(self.text(self.rng))
+            value = " ".join(parts)
+        if _is_number(high):
+            value = value[: _count(high, len(value), len(value))]
         return value
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _number(value: Any, default: float) -> float:
+    """A schema's bound as a finite float within +/- `_MAX_BOUND` (`default` if it is not a
+    number): a bound of 10**400 or a string must not end the request in a 500."""
+    if not _is_number(value):
+        return default
+    try:
+        number = float(value)
+    except OverflowError:
+        number = _MAX_BOUND if value > 0 else -_MAX_BOUND
+    if number != number:  # NaN
+        return default
+    return max(-_MAX_BOUND, min(_MAX_BOUND, number))
+
+
+def _count(value: Any, default: int, most: int) -> int:
+    """A schema's count (minItems, maxLength, ...) as an int in [0, most]."""
+    if not _is_number(value):
+        return min(default, most)
+    return max(0, min(most, int(_number(value, default))))
