@@ -5,12 +5,16 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Literal
+from typing import Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from mockft import webhook_signing
 from mockft.clock import MAX_INSTANT, MAX_SPEED
+
+MAX_JOB_LIMIT: Final = 2**31 - 1
+"""The largest job limit (`max_jobs_per_day`, `max_running_jobs`): the store keeps
+limits as 64-bit integers, so a larger one could not be saved."""
 
 ENV_PREFIX = "MOCKFT_"
 DEFAULT_ORG_NAME = "mockft"
@@ -85,9 +89,9 @@ class Settings(BaseModel):
     credentials registered, so its jobs may enable the W&B integration."""
     wandb_dir: Path | None = None
     """Where each W&B job's run is written in W&B's offline format (needs `wandb`)."""
-    max_jobs_per_day: int | None = Field(default=None, ge=1)
+    max_jobs_per_day: int | None = Field(default=None, ge=1, le=MAX_JOB_LIMIT)
     """Jobs an organization may create per model in 24 hours (None: no limit)."""
-    max_running_jobs: int | None = Field(default=None, ge=1)
+    max_running_jobs: int | None = Field(default=None, ge=1, le=MAX_JOB_LIMIT)
     """Jobs of an organization that run at once per model; the rest stay queued."""
     # perf (issue 19): the HTTP stack that serves; "auto" is the fastest one installed
     # (httptools and uvloop where their wheels exist, else h11 and asyncio's loop).

@@ -18,6 +18,7 @@ from pydantic import Field
 
 from mockft import errors, lifecycle
 from mockft.auth import ORG_PREFIX, Caller, Organization
+from mockft.config import MAX_JOB_LIMIT
 from mockft.job_record import JobView
 from mockft.pagination import PageRequest
 from mockft.schemas import Request, parse
@@ -77,8 +78,8 @@ class SetLimits(Request):
     """`POST /mockft/limits`: the limits from now on; a name given as null lifts its limit,
     one not given keeps its value."""
 
-    max_jobs_per_day: Annotated[int, Field(ge=1)] | None = None
-    max_running_jobs: Annotated[int, Field(ge=1)] | None = None
+    max_jobs_per_day: Annotated[int, Field(ge=1, le=MAX_JOB_LIMIT)] | None = None
+    max_running_jobs: Annotated[int, Field(ge=1, le=MAX_JOB_LIMIT)] | None = None
 
     def changes(self) -> dict[str, int | None]:
         return {name: getattr(self, name) for name in self.model_fields_set}
