@@ -153,6 +153,9 @@ def read_files(paths: Iterable[str | Path]) -> Loaded:
     return loaded
 
 
+_TOO_DEEP = "arrays or tables nested too deeply to read"
+
+
 def read_text(text: str, source: str, fmt: str = TOML, base: Path | None = None) -> Loaded:
     loaded = Loaded()
     merge(loaded, parse(text, source, base, fmt))
@@ -171,6 +174,8 @@ def parse(
             raise ScenarioInvalid(
                 [Problem(source, line, f"not JSON: {_json_reason(exc)}")]
             ) from None
+        except RecursionError:
+            raise ScenarioInvalid([Problem(source, None, _TOO_DEEP)]) from None
         if not isinstance(data, dict):
             raise ScenarioInvalid([Problem(source, None, "a scenario is a JSON object")])
         document = Document(source, base)
@@ -179,6 +184,8 @@ def parse(
             data = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
             raise ScenarioInvalid([_syntax_problem(source, exc, text)]) from None
+        except RecursionError:
+            raise ScenarioInvalid([Problem(source, None, _TOO_DEEP)]) from None
         document = Document(source, base, key_lines(text))
     try:
         return document, shapes.Scenario.model_validate(data)

@@ -26,12 +26,18 @@ from pydantic import (
 
 from mockft.catalog import Endpoint, FineTuningSpec, OwnedBy
 from mockft.clock import MAX_INSTANT, MAX_SPEED
+from mockft.config import MAX_JOB_LIMIT
 from mockft.service.chaos import ChaosSpec
 
 VERSION: Final = 1
 MAX_SEED: Final = 2**63 - 1
 MAX_JOB_SEED: Final = 2_147_483_647
 MAX_STEP: Final = 2**31 - 1
+# What validating a file at most 512 MB (the Files API's limit) can find: every example
+# takes more than 50 bytes, every token at least one. Larger counts would plan a job of
+# more steps than a server could ever reach.
+MAX_EXAMPLES: Final = 10_000_000
+MAX_TOKENS: Final = 512 * 1024 * 1024
 MAX_TEXT: Final = 4_096
 MAX_PATTERN: Final = 1_000
 MAX_SCALE: Final = 1_000_000.0
@@ -318,16 +324,18 @@ class OutcomeSpec(Table):
 class Hyperparameters(Table):
     n_epochs: Literal["auto"] | Annotated[int, Field(ge=1, le=50)] = "auto"
     batch_size: Literal["auto"] | Annotated[int, Field(ge=1, le=256)] = "auto"
-    learning_rate_multiplier: Literal["auto"] | Annotated[float, Field(gt=0)] = "auto"
+    learning_rate_multiplier: (
+        Literal["auto"] | Annotated[float, Field(gt=0, allow_inf_nan=False)]
+    ) = "auto"
 
 
 class ValidatedSpec(Table):
     """What validating a job's files found (export writes it; a hand-written scenario
     leaves it out and the files are validated as a job's would be)."""
 
-    examples: Annotated[int, Field(ge=0)]
-    tokens: Annotated[int, Field(ge=0)]
-    validation_examples: Annotated[int, Field(ge=0)] = 0
+    examples: Annotated[int, Field(ge=0, le=MAX_EXAMPLES)]
+    tokens: Annotated[int, Field(ge=0, le=MAX_TOKENS)]
+    validation_examples: Annotated[int, Field(ge=0, le=MAX_EXAMPLES)] = 0
     warnings: list[str] = []
     error: ErrorSpec | None = None
 
@@ -482,9 +490,9 @@ class LimitsSpec(Table):
     off unless given; a flag or variable wins at start, a run-time load changes them from
     then on."""
 
-    max_jobs_per_day: Annotated[int, Field(ge=1)] | None = None
+    max_jobs_per_day: Annotated[int, Field(ge=1, le=MAX_JOB_LIMIT)] | None = None
     """Jobs an organization may create per model in a rolling 24 hours."""
-    max_running_jobs: Annotated[int, Field(ge=1)] | None = None
+    max_running_jobs: Annotated[int, Field(ge=1, le=MAX_JOB_LIMIT)] | None = None
     """Jobs of an organization and model running at once; later ones stay queued."""
 
 
@@ -516,7 +524,7 @@ class Scenario(Table):
     answers: list[AnswerRule] = []
     permissions: list[PermissionSpec] = []
     limits: LimitsSpec | None = None
-    id_sequence: Annotated[int, Field(ge=0)] | None = None
+    id_sequence: Annotated[int, Field(ge=0, le=MAX_SEED)] | None = None
     """How many ids the server had handed out (export writes it, so that new ids do not
     repeat exported ones)."""
 
