@@ -25,6 +25,11 @@ SYNTHETIC_PROBABILITY: Final = (0.35, 0.97)
 # of the probability the tokens before it left: strictly less likely, never past 1 in all.
 ALTERNATIVE_RATIO: Final = (0.1, 0.7)
 LEFT_SHARE: Final = 0.8
+# A share of what the sampled token leaves that no alternative takes: the top candidates'
+# probabilities, read back from their logprobs (exp), then sum below one whatever the float
+# rounding (with a sampled token at 0.9999 and 19 alternatives, they would sum to 1 - 5e-18,
+# which rounds to 1, and exp(log(p)) may come back a little above p).
+HELD_BACK: Final = 1e-6
 MAX_DRAWS_PER_ALTERNATIVE: Final = 64
 BYTES_PREFIX: Final = "bytes:"  # how the API writes a token that is not whole UTF-8
 
@@ -70,7 +75,7 @@ def for_tokens(
     for position, piece in enumerate(pieces):
         probability = synth.seeded_uniform(low, high, "logprob", *seed, position)
         candidates = [Candidate(piece, math.log(probability))]
-        left = 1.0 - probability  # what the alternatives may share
+        left = (1.0 - probability) * (1.0 - HELD_BACK)  # what the alternatives may share
         seen = {piece}
         for rank in range(1, top):
             ratio = synth.seeded_uniform(*ALTERNATIVE_RATIO, "ratio", *seed, position, rank)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from mockft import logprobs, tokens
@@ -23,6 +23,9 @@ def test_token_text() -> None:
     seed=st.integers(0, 2**31),
     encoding=st.sampled_from(tokens.ENCODINGS),
 )
+# A sampled token at nearly 0.9999 and 19 alternatives: their probabilities read back from
+# the logprobs summed to 1.0000000000000002 before a share was held back from them.
+@example(text="hello world", top=20, trained=True, seed=1853, encoding="o200k_base")
 def test_the_sampled_token_leads_and_probabilities_stay_below_one(
     text: str, top: int, trained: bool, seed: int, encoding: str
 ) -> None:
