@@ -159,6 +159,7 @@ def upload_not_found(upload_id: str) -> APIError:
 
 
 def model_not_found(model: str) -> APIError:
+    model = excerpt(model, MODEL_NAME_CHARS)
     return APIError(
         404, f"The model '{model}' does not exist", param="model", code="model_not_found"
     )
@@ -357,6 +358,9 @@ def json_type_name(value: object) -> str:
 # --- reliability: limits, excerpts, the disk ---------------------------------------------
 
 EXCERPT_CHARS = 64
+# A model's name is quoted whole up to this length (a fine-tuned model's name, with its
+# organization and suffix, is well within it), a longer one as an excerpt.
+MODEL_NAME_CHARS = 256
 # No message quotes more of a request than this (a value, a name, a path): the excerpt.
 MAX_MESSAGE_CHARS = 2_000
 DISK_FULL_STATUS = 507
@@ -501,7 +505,8 @@ def model_not_accessible(model: str) -> APIError:
     project), as calling it answers."""
     return APIError(
         404,
-        f"The model `{model}` does not exist or you do not have access to it.",
+        f"The model `{excerpt(model, MODEL_NAME_CHARS)}` does not exist or you do not have "
+        "access to it.",
         code="model_not_found",
     )
 

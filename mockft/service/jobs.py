@@ -287,7 +287,8 @@ class Jobs(Part):
             if entry is not None and self.catalog.fine_tuning(model) is not None:
                 return entry.id, None
         raise errors.invalid(
-            f"Model {model} is not available for fine-tuning or does not exist.",
+            f"Model {errors.excerpt(model, errors.MODEL_NAME_CHARS)} is not available for "
+            "fine-tuning or does not exist.",
             "model",
             "model_not_available",
         )
