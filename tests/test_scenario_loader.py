@@ -214,3 +214,12 @@ def test_the_schema_is_json_schema_of_the_file():
     team["permissions"] = [{"model": "gpt-4o-mini", "projects": []}]
     assert len(list(validator.iter_errors(team))) == 3
     assert json.dumps(schema)  # serialisable for `mockft scenario schema`
+
+
+def test_a_key_of_another_table_is_unknown_without_suggesting_itself():
+    text = """\
+[[answers]]
+match = { model = "gpt-4o-mini" }
+reply = "hi"
+"""
+    assert problems(text) == ["s.toml:2: answers[0]: unknown key 'match'"]

@@ -255,7 +255,8 @@ def _message(error: Any, path: KeyPath) -> str:
 
 
 def _suggestion(key: str) -> str:
-    close = difflib.get_close_matches(key, _known_keys(), n=1, cutoff=0.75)
+    # (a key of another table is unknown here: never suggest the key itself)
+    close = difflib.get_close_matches(key, _known_keys() - {key}, n=1, cutoff=0.75)
     return f" (did you mean '{close[0]}'?)" if close else ""
 
 
