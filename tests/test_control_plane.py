@@ -93,7 +93,12 @@ def test_a_control_key_resets_everything(orgs: Server) -> None:
         make_job(bob)
         assert root.post("/mockft/reset").status_code == 200
         assert alice.get("/v1/files").json()["data"] == bob.get("/v1/files").json()["data"] == []
-    assert {p.name for p in (orgs.settings.data_dir / "blobs").iterdir()} == {".partial"}
+    assert orgs.service.blobs.keys() == set()  # at once for every reader; the names go
+    root_dir = orgs.settings.data_dir / "blobs"  # into .partial/ on the disk threads
+    deadline = time.monotonic() + 10
+    while {p.name for p in root_dir.iterdir()} != {".partial"}:
+        assert time.monotonic() < deadline, sorted(p.name for p in root_dir.iterdir())
+        time.sleep(0.01)
 
 
 def test_an_ordinary_key_cannot_touch_another_organizations_jobs(orgs: Server) -> None:

@@ -41,13 +41,15 @@ class Removals:
     """Every blob removal: whether it ran on an event loop."""
 
     def __init__(self, server: Server) -> None:
+        self.server = server
         self.partial = server.settings.data_dir / "blobs" / ".partial"
         self.on_a_loop: list[bool] = []
 
     def done(self) -> list[bool]:
-        """Once the disk threads have freed everything handed to them."""
+        """Once the disk threads have moved aside and freed everything handed to them."""
         deadline = time.monotonic() + WAIT_SECONDS
-        while any(self.partial.iterdir()):
+        moving = lambda: blob_names(self.server) != self.server.service.blobs.keys()  # noqa: E731
+        while any(self.partial.iterdir()) or moving():
             assert time.monotonic() < deadline, list(self.partial.iterdir())
             time.sleep(0.01)
         return self.on_a_loop
@@ -77,8 +79,9 @@ def test_a_cancelled_uploads_parts_are_freed_off_the_event_loop(
     upload_id, part_ids = upload_parts(client)
     assert blob_names(server) == set(part_ids)
     assert client.uploads.cancel(upload_id).status == "cancelled"
-    assert blob_names(server) == set()  # gone at once ...
-    assert removals.done() == [False] * 3  # ... and freed on a disk thread
+    assert server.service.blobs.keys() == set()  # gone at once for every reader ...
+    assert removals.done() == [False] * 3  # ... and moved aside and freed on a disk thread
+    assert blob_names(server) == set()
 
 
 def test_a_completed_uploads_parts_are_unlinked_off_the_event_loop(
@@ -87,8 +90,9 @@ def test_a_completed_uploads_parts_are_unlinked_off_the_event_loop(
     upload_id, part_ids = upload_parts(client)
     done = client.uploads.complete(upload_id, part_ids=part_ids)
     assert done.file is not None
-    assert blob_names(server) == {done.file.id}
+    assert server.service.blobs.keys() == {done.file.id}
     assert removals.done() == [False] * 3
+    assert blob_names(server) == {done.file.id}
     assert client.files.content(done.file.id).content == WHOLE
 
 
@@ -98,8 +102,9 @@ def test_an_expired_uploads_parts_are_freed_off_the_event_loop(
     upload_parts(client)
     server.advance(3601)
     create(client)  # creating an upload reclaims what expired
-    assert blob_names(server) == set()
+    assert server.service.blobs.keys() == set()  # gone at once for readers
     assert removals.done() == [False] * 3
+    assert blob_names(server) == set()
 
 
 def test_a_refused_fine_tune_files_bytes_are_freed_off_the_event_loop(
@@ -107,8 +112,9 @@ def test_a_refused_fine_tune_files_bytes_are_freed_off_the_event_loop(
 ) -> None:
     with pytest.raises(openai.BadRequestError):
         client.files.create(file=("t.jsonl", b"[1, 2]\n"), purpose="fine-tune")
-    assert blob_names(server) == set()
+    assert server.service.blobs.keys() == set()  # gone at once for readers
     assert removals.done() == [False]
+    assert blob_names(server) == set()
 
 
 def test_a_resets_bytes_are_freed_off_the_event_loop(
@@ -118,8 +124,9 @@ def test_a_resets_bytes_are_freed_off_the_event_loop(
         client.files.create(file=(f"{n}.jsonl", PARTS[n]), purpose="fine-tune")
     with raw_http(server, API_KEY, base_url=server.root_url) as http:
         assert http.post("/mockft/reset").status_code == 200
-    assert blob_names(server) == set()
+    assert server.service.blobs.keys() == set()  # gone at once for readers
     assert removals.done() == [False] * 3
+    assert blob_names(server) == set()
 
 
 def test_a_blobs_file_is_created_off_the_event_loop(
@@ -320,3 +327,60 @@ def test_disk_threads_waiting_for_disk_work_queued_behind_them_run_it() -> None:
     release.set()
     assert [f.result(timeout=WAIT_SECONDS) for f in outer] == [f"{n}!" for n in range(disk.THREADS)]
     assert all(name.startswith("mockft-disk") for name in ran_on.values())
+
+
+def test_a_discard_moves_the_name_aside_on_a_disk_thread(
+    server: Server, client: openai.OpenAI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """DELETE /v1/files/{id}: the rename into `.partial/` waits for the filesystem's journal
+    (behind whatever the disk writes), so it runs on a disk thread too, not on the loop."""
+    renames: list[bool] = []
+    real_rename = os.rename
+
+    def recording_rename(source: Path, target: Path) -> None:
+        if ".deleted." in str(target):
+            renames.append(running_a_loop())
+        real_rename(source, target)
+
+    monkeypatch.setattr(blobs.os, "rename", recording_rename)
+    file = client.files.create(file=("a.jsonl", PARTS[0]), purpose="fine-tune")
+    assert client.files.delete(file.id).deleted
+    assert renames == [False]
+    assert file.id not in blob_names(server)
+
+
+def test_a_key_written_again_while_its_discard_is_under_way_keeps_its_new_bytes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ids start over after a reset: a key discarded and written again before the discard
+    has moved its name aside waits for that move, which would take the new bytes too."""
+    store = blobs.DiskBlobs(tmp_path)
+    first = store.writer("file-1")
+    first.write(b"old")
+    first.commit()
+    held, release = threading.Event(), threading.Event()
+    real_rename = os.rename
+
+    def held_rename(source: Path, target: Path) -> None:
+        if ".deleted." in str(target):
+            held.set()
+            release.wait(WAIT_SECONDS)
+        real_rename(source, target)
+
+    monkeypatch.setattr(blobs.os, "rename", held_rename)
+    removal = store.discard("file-1")
+    assert removal is not None and held.wait(WAIT_SECONDS)
+    assert store.size("file-1") is None and "file-1" not in store.keys()  # gone for readers
+
+    def write_again() -> None:
+        again = store.writer("file-1")
+        again.write(b"new")
+        again.commit()
+
+    writing = threading.Thread(target=write_again)
+    writing.start()
+    writing.join(0.5)  # written in full here, were it not waiting for the move
+    release.set()
+    writing.join(WAIT_SECONDS)
+    removal.result(WAIT_SECONDS)
+    assert b"".join(store.read("file-1")) == b"new"

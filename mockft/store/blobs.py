@@ -8,6 +8,7 @@ import itertools
 import os
 import re
 import shutil
+import threading
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future
 from pathlib import Path
@@ -156,7 +157,9 @@ class _SegmentReader:
     def __init__(self, segments: list[Path], chunk_size: int) -> None:
         self._rest = segments[1:]
         self._chunk_size = chunk_size
-        self._file: BinaryIO | None = open(segments[0], "rb") if segments else None  # noqa: SIM115
+        self._file: BinaryIO | None = None  # first: a reader that cannot open still closes
+        if segments:
+            self._file = open(segments[0], "rb")  # noqa: SIM115
 
     def __iter__(self) -> _SegmentReader:
         return self
@@ -182,17 +185,32 @@ class _SegmentReader:
 class DiskBlobs:
     """`<root>/<key>` for committed bytes (a file, or for a composed blob a directory of
     numbered segments); `<root>/.partial/` for writes in flight, emptied at start-up (a
-    kill -9 mid-upload leaves nothing acknowledged there)."""
+    kill -9 mid-upload leaves nothing acknowledged there).
+
+    A discarded key is gone at once for every reader (`size`, `read`, `keys`) while its
+    name is moved into `.partial/` on a disk thread (a rename waits for the filesystem's
+    journal, behind whatever the disk is writing); a key written again meanwhile (ids start
+    over after a reset) waits for that move first."""
 
     def __init__(self, root: Path) -> None:
         self._root = root
         self._partial = root / ".partial"
         shutil.rmtree(self._partial, ignore_errors=True)
         self._partial.mkdir(parents=True, exist_ok=True)
+        self._discarding: dict[str, tuple[int, Future[None]]] = {}
+        self._lock = threading.Lock()
 
     def writer(self, key: str) -> DiskBlobWriter:
         key = _checked(key)
+        self._moved_aside(key)
         return DiskBlobWriter(self._root / key, self._partial / f"{key}.{os.getpid()}")
+
+    def _moved_aside(self, key: str) -> None:
+        """Wait for a discard of `key` to have moved its name away (rare: a key written
+        again right after it was discarded)."""
+        pending = self._discarding.get(key)
+        if pending is not None:
+            disk.wait(pending[1])
 
     def compose(self, key: str, parts: Sequence[str]) -> None:
         """Commit `key` as the concatenation of `parts` without copying their bytes: a
@@ -200,6 +218,7 @@ class DiskBlobs:
         keys are untouched (delete them when they are no longer wanted); a kill -9 before
         the rename leaves only `.partial/` debris, which start-up removes."""
         target = self._root / _checked(key)
+        self._moved_aside(key)
         temp = self._partial / f"{key}.{os.getpid()}"
         temp.mkdir()
         try:
@@ -216,6 +235,8 @@ class DiskBlobs:
 
     def _segments(self, key: str) -> list[Path]:
         path = self._root / _checked(key)
+        if key in self._discarding:
+            raise FileNotFoundError(path)
         return sorted(path.iterdir()) if path.is_dir() else [path]
 
     def read(self, key: str, chunk_size: int = CHUNK_SIZE) -> Iterator[bytes]:
@@ -235,15 +256,33 @@ class DiskBlobs:
 
     def discard(self, key: str) -> Future[None] | None:
         path = self._root / _checked(key)
-        doomed = self._partial / f"{key}.deleted.{os.getpid()}.{next(_DISCARDS)}"
+        with self._lock:
+            pending = self._discarding.get(key)
+            if pending is not None:
+                return pending[1]
+            number = next(_DISCARDS)
+            doomed = self._partial / f"{key}.deleted.{os.getpid()}.{number}"
+            removal = disk.submit(self._free, key, number, path, doomed)
+            self._discarding[key] = (number, removal)
+        return removal
+
+    def _free(self, key: str, number: int, path: Path, doomed: Path) -> None:
+        """On a disk thread: the name moved aside, then the bytes freed."""
         try:
-            os.rename(path, doomed)  # the name goes at once: a metadata change, no wait
+            os.rename(path, doomed)
         except FileNotFoundError:
-            return None
-        return disk.submit(_remove, doomed)
+            return
+        finally:
+            with self._lock:
+                if self._discarding.get(key, (None,))[0] == number:
+                    del self._discarding[key]
+        _remove(doomed)
 
     def keys(self) -> set[str]:
-        return {entry.name for entry in self._root.iterdir() if entry != self._partial}
+        with self._lock:  # before listing: a discard done meanwhile has moved its name
+            discarding = set(self._discarding)
+        listed = {entry.name for entry in self._root.iterdir() if entry != self._partial}
+        return listed - discarding
 
     def clear(self) -> None:
         """Every key goes at once; the bytes are freed on the disk threads."""
