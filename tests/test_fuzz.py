@@ -846,12 +846,14 @@ def test_truncated_multipart_stream_leaves_nothing(
     before = file_ids(http)
     status, _ = raw_request(server, head + body[:cut])
     assert status is None or 400 <= status < 500  # never acknowledged
+    # The client may be gone before the server has read what it sent (a loaded machine):
+    # a partial blob may still appear, and must then go.
+    partial = server.settings.data_dir / "blobs" / ".partial"
     deadline = time.monotonic() + 10
-    while any((server.settings.data_dir / "blobs" / ".partial").iterdir()):
-        assert time.monotonic() < deadline, "a partial blob stayed behind"
+    while any(partial.iterdir()) or stray_files(server):
+        assert time.monotonic() < deadline, f"left behind: {stray_files(server)}"
         time.sleep(0.01)
     assert file_ids(http) == before
-    assert stray_files(server) == []
 
 
 def test_truncated_json_stream(http: httpx.Client, server: Server) -> None:
