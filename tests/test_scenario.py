@@ -859,17 +859,22 @@ def test_bad_projects_keys_and_permissions_are_problems_at_their_lines(keyed):
     ]
 
 
+def the_problem_at(mockft, text: str, marker: str) -> str:
+    """The one problem of a scenario, which must be on the line of `marker`: its message."""
+    with pytest.raises(ScenarioInvalid) as caught:
+        mockft.load_scenario(text)
+    (problem,) = caught.value.problems
+    assert problem.line == text.count("\n", 0, text.index(marker)) + 1
+    return str(problem.message)
+
+
 def test_a_job_made_in_a_project_owns_its_models_there(mockft):
     """`project` on a job: its models belong to that project, so a grant naming it is a
     problem at its line, and an admin key granting it at run time gets the real 400; the
     job's project exports and loads back."""
     owned = TEAM.replace('suffix = "lab"', 'suffix = "lab"\nproject = "proj_lab"')
     mine = owned.replace('projects = ["proj_shop", "proj_elsewhere"]', 'projects = ["proj_lab"]')
-    with pytest.raises(ScenarioInvalid) as caught:
-        mockft.load_scenario(mine)
-    (problem,) = caught.value.problems
-    assert problem.line == mine.count("\n", 0, mine.index('projects = ["proj_lab"]')) + 1
-    assert problem.message == (
+    assert the_problem_at(mockft, mine, 'projects = ["proj_lab"]') == (
         "permissions[0].projects: proj_lab is the project the model was trained in: it has "
         "the model already"
     )
@@ -886,11 +891,7 @@ def test_a_job_made_in_a_project_owns_its_models_there(mockft):
 
 def test_a_grant_names_a_succeeded_jobs_checkpoint_by_its_step(mockft):
     team = TEAM.replace('projects = ["proj_shop", "proj_elsewhere"]', "step = 7\nprojects = ['p']")
-    with pytest.raises(ScenarioInvalid) as caught:
-        mockft.load_scenario(team)
-    (problem,) = caught.value.problems
-    assert problem.line == team.count("\n", 0, team.index("step = 7")) + 1
-    assert problem.message == (
+    assert the_problem_at(mockft, team, "step = 7") == (
         "permissions[0].step: no checkpoint at step 7 (its checkpoints' steps: 60, 75, 90)"
     )
     running = TEAM.replace('suffix = "lab"', 'suffix = "lab"\nstatus = "running"')
