@@ -11,6 +11,7 @@ until the work is done (the route awaits it); elsewhere it waits.
 from __future__ import annotations
 
 import functools
+import logging
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -43,6 +44,7 @@ from mockft.service.work import Work
 from mockft.store import Blobs
 from mockft.validation import messages as validation_messages
 
+log = logging.getLogger(__name__)
 JOB = "job"
 JOB_PREFIX = "ftjob-"
 RESULT_FILENAME = "step_metrics.csv"
@@ -168,7 +170,8 @@ class Jobs(Part):
         docs = self.store.page(JOB, org.id, page, self.now(), match=metadata)
         # Re-encoding a listed document costs less than decoding it into a record, and finds
         # the decoding (and the timeline) of an unchanged job in the cache.
-        return [JobView(*self._observe(org, _decoded(orjson.dumps(doc)))) for doc in docs]
+        jobs = (_readable(orjson.dumps(doc)) for doc in docs)
+        return [JobView(*self._observe(org, job)) for job in jobs if job is not None]
 
     @one_instant
     def events(self, org: Organization, job_id: str, page: PageRequest) -> list[lifecycle.Event]:
@@ -328,9 +331,10 @@ class Jobs(Part):
     def _stored(self, org: Organization, job_id: str) -> _Job:
         """The stored job, decoded once per version of its stored text."""
         text = self.store.get_encoded(JOB, job_id, org.id, self.now())
-        if text is None:
+        job = _readable(text) if text is not None else None
+        if job is None:
             raise errors.job_not_found(job_id)
-        return _decoded(text)
+        return job
 
     def _view(self, timeline: _JobTimeline, record: JobRecord) -> JobView:
         return JobView(record, timeline.at(self.now()))
@@ -378,7 +382,8 @@ class Jobs(Part):
     def _group(self, org: Organization, base: str) -> list[JobRecord]:
         """The organization's stored jobs on a base model, in creation order."""
         docs = self.store.scan(JOB, org.id, self.now())
-        return [_decoded(orjson.dumps(d)).record for d in docs if d["base_snapshot"] == base]
+        jobs = (_readable(orjson.dumps(d)) for d in docs if d.get("base_snapshot") == base)
+        return [job.record for job in jobs if job is not None]
 
     def _settled(self, org: Organization, record: JobRecord) -> JobRecord:
         """The record with the outcome of its files' validation (waited for if need be)."""
@@ -636,6 +641,20 @@ class _Job:
         if self._timeline is None:
             self._timeline = _timeline_of(self.record)
         return self._timeline
+
+
+def _readable(text: str | bytes) -> _Job | None:
+    """The stored job and its timeline, or None where the stored record cannot be read (a
+    row damaged or edited by hand: a field missing or of the wrong type). Such a job is
+    skipped (and logged) as the store skips a body that is not JSON: one bad row must not
+    make every job list a 500."""
+    try:
+        job = _decoded(text)
+        job.timeline  # noqa: B018 (decoding the course is where a bad field shows)
+    except (ValueError, TypeError, KeyError, AttributeError, ArithmeticError):
+        log.warning("skipping an unreadable stored job: %.200r", text)
+        return None
+    return job
 
 
 @functools.lru_cache(maxsize=DECODED_CACHE_SIZE)

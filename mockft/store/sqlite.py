@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import json
+import logging
 import sqlite3
 import threading
 from collections.abc import Iterator, Mapping
@@ -52,6 +53,7 @@ CREATE TABLE IF NOT EXISTS timers (
 );
 CREATE INDEX IF NOT EXISTS timers_by_instant ON timers (name, at);
 """
+log = logging.getLogger(__name__)
 ALIVE = "(gone_at IS NULL OR gone_at > ?)"
 # A deleted object keeps its row with gone_at = 0 (a tombstone): invisible everywhere, but a
 # list cursor naming it still finds its place, so paging survives concurrent deletes.
@@ -188,7 +190,7 @@ class SqliteStore:
 
     def get(self, kind: str, obj_id: str, org: str | None, now: float) -> Document | None:
         text = self.get_encoded(kind, obj_id, org, now)
-        return dict(orjson.loads(text)) if text is not None else None
+        return _document(text) if text is not None else None
 
     def get_encoded(self, kind: str, obj_id: str, org: str | None, now: float) -> str | None:
         sql = GET_IN_ORG if org is not None else GET_ANY_ORG
@@ -238,14 +240,14 @@ class SqliteStore:
                 f"ORDER BY seq {'DESC' if descending else 'ASC'} LIMIT ?"
             )
             rows = self._db.execute(sql, params + (page.limit + 1,)).fetchall()
-        return [dict(orjson.loads(r[0])) for r in rows]
+        return _documents(rows)
 
     def scan(
         self, kind: str, org: str | None, now: float, *, tag: str | None = None
     ) -> list[Document]:
         where, params = self._where(kind, org, now, tag)
         rows = self._run(f"SELECT body FROM objects WHERE {where} ORDER BY seq", params)
-        return [dict(orjson.loads(r[0])) for r in rows]
+        return _documents(rows)
 
     @staticmethod
     def _where(
@@ -374,3 +376,21 @@ class SqliteStore:
             if self._checkpoints is not None:
                 self._checkpoints.close()
             self._db.close()
+
+
+def _document(text: str) -> Document | None:
+    """A stored body, or None where it is not a JSON object (a row damaged or edited by hand):
+    such a row is skipped as if absent (and logged), so that one bad row neither stops a list
+    nor the server, and everything else stays reachable."""
+    try:
+        doc = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        doc = None
+    if not isinstance(doc, dict):
+        log.warning("skipping an unreadable stored object: %.200s", text)
+        return None
+    return doc
+
+
+def _documents(rows: list[Any]) -> list[Document]:
+    return [doc for row in rows if (doc := _document(row[0])) is not None]

@@ -1,0 +1,74 @@
+"""A data dir whose SQLite store was damaged by hand: a row whose body is not JSON, or not
+an object, or a job whose fields have the wrong types. The server still starts, the lists
+answer (skipping the unreadable row, as unreadable stored records are skipped elsewhere),
+the row itself is a 404 and every other object stays reachable."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import orjson
+import pytest
+
+from tests.conftest import API_KEY, in_process, make_settings, raw_http
+from tests.training import SNAPSHOT, checked_sdk, finish, upload
+
+LISTS = ("/files", "/fine_tuning/jobs", "/models")
+
+
+def two_finished_jobs(tmp_path: Path) -> tuple[list[str], list[str]]:
+    """Two files and two succeeded jobs on them, in a data dir under tmp_path."""
+    with in_process(make_settings(tmp_path)) as server, checked_sdk(server) as sdk:
+        files = [upload(sdk), upload(sdk)]
+        jobs = [sdk.fine_tuning.jobs.create(model=SNAPSHOT, training_file=f).id for f in files]
+        for job in jobs:
+            assert finish(server, sdk, job).status == "succeeded"
+    return files, jobs
+
+
+def damage(tmp_path: Path, kind: str, obj_id: str, body: str) -> None:
+    with sqlite3.connect(tmp_path / "data" / "mockft.sqlite3") as db:
+        changed = db.execute(
+            "UPDATE objects SET body = ? WHERE kind = ? AND id = ?", (body, kind, obj_id)
+        ).rowcount
+    assert changed == 1
+
+
+def wrong_types(tmp_path: Path, obj_id: str) -> str:
+    with sqlite3.connect(tmp_path / "data" / "mockft.sqlite3") as db:
+        (text,) = db.execute("SELECT body FROM objects WHERE id = ?", (obj_id,)).fetchone()
+    doc = orjson.loads(text)
+    keep = {"id", "object", "organization_id"}
+    return orjson.dumps({k: v if k in keep else {"x": [1]} for k, v in doc.items()}).decode()
+
+
+@pytest.mark.parametrize("body", ["{not json", "[1, 2]", "null", "wrong types"])
+def test_an_unreadable_job_or_file_row_is_skipped_not_a_500(tmp_path: Path, body: str) -> None:
+    files, jobs = two_finished_jobs(tmp_path)
+    damage(
+        tmp_path, "job", jobs[0], wrong_types(tmp_path, jobs[0]) if body == "wrong types" else body
+    )
+    if body != "wrong types":  # a File row with wrong types is not skipped yet
+        damage(tmp_path, "file", files[0], body)
+    with in_process(make_settings(tmp_path)) as server:  # starts
+        with raw_http(server, API_KEY) as http:
+            for path in LISTS:
+                answer = http.get(path)
+                assert answer.status_code == 200, (path, answer.text)
+            listed = [j["id"] for j in http.get("/fine_tuning/jobs").json()["data"]]
+            assert listed == [jobs[1]]
+            assert http.get(f"/fine_tuning/jobs/{jobs[0]}").status_code == 404
+            assert http.post(f"/fine_tuning/jobs/{jobs[0]}/cancel").status_code == 404
+            assert http.get(f"/fine_tuning/jobs/{jobs[0]}/events").status_code == 404
+            assert http.get(f"/fine_tuning/jobs/{jobs[1]}").json()["status"] == "succeeded"
+            assert http.get(f"/files/{files[1]}/content").status_code == 200
+            if body != "wrong types":
+                assert files[0] not in [f["id"] for f in http.get("/files").json()["data"]]
+                assert http.get(f"/files/{files[0]}").status_code == 404
+                assert http.delete(f"/files/{files[0]}").status_code == 404
+            # the organization goes on working: a new job on the readable file
+            created = http.post(
+                "/fine_tuning/jobs", json={"model": SNAPSHOT, "training_file": files[1]}
+            )
+            assert created.status_code == 200, created.text
