@@ -529,12 +529,14 @@ def validate_files(
     data: a problem found in a file becomes the job's error at the end of
     `validating_files`, and the files' warnings become warn-level events there."""
 
+    def gone(param: str, file_id: str) -> Outcome:
+        code = validation_messages.ERROR_CODES[param]
+        message = f"The job failed because the file {file_id} is no longer available."
+        return Outcome(lifecycle.TrainingStats(0, 0), lifecycle.JobError(code, message, param))
+
     for param, file_id in (("training_file", training_file), ("validation_file", validation_file)):
         if file_id is not None and blobs.size(file_id) is None:  # deleted before it was read
-            code = validation_messages.ERROR_CODES[param]
-            message = f"The job failed because the file {file_id} is no longer available."
-            empty = lifecycle.TrainingStats(0, 0)
-            return Outcome(empty, lifecycle.JobError(code, message, param))
+            return gone(param, file_id)
 
     def check(file_id: str, purpose: str) -> validation_rules.ValidationReport:
         return validation_rules.validate_file(
@@ -546,12 +548,18 @@ def validate_files(
             source=file_id,
         )
 
-    train = check(training_file, validation_rules.TRAINING_FILE)
+    try:  # a file deleted between the look above and its reading is gone as well
+        train = check(training_file, validation_rules.TRAINING_FILE)
+    except FileNotFoundError:
+        return gone("training_file", training_file)
     problem = train.job_error()
     warnings = list(train.warnings)
     n_valid = 0
     if validation_file is not None and problem is None:
-        checked = check(validation_file, validation_rules.VALIDATION_FILE)
+        try:
+            checked = check(validation_file, validation_rules.VALIDATION_FILE)
+        except FileNotFoundError:
+            return gone("validation_file", validation_file)
         n_valid, problem = checked.n_examples, checked.job_error()
         warnings.extend(checked.warnings)
     stats = lifecycle.TrainingStats(
