@@ -29,6 +29,7 @@ from random import getrandbits
 from typing import Any
 
 import anyio
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mockft import errors
@@ -52,6 +53,7 @@ SQLITE_FULL = 13  # sqlite3.SQLITE_FULL (Python 3.11+)
 # Kept answers: at most this many, and this many bytes of bodies (then all are dropped).
 MAX_KEPT_ANSWERS = 4096
 MAX_KEPT_BYTES = 32 * 1024 * 1024
+CLIENT_CLOSED_REQUEST = 499  # nginx's status for a client that left before its answer
 log = logging.getLogger("mockft")
 
 
@@ -203,6 +205,12 @@ class Front:
             if reply.status:
                 raise
             await error_response(exc)(scope, receive, reply)
+        except ClientDisconnect:
+            # The client went away before its body was whole: a client's fault, with no one
+            # left to answer. Logged as nginx logs it (499), not as a server error.
+            log.info("client closed the connection during %s %s", method, path)
+            if entry is not None and not reply.status:
+                entry.status = CLIENT_CLOSED_REQUEST
         except Exception as exc:
             if reply.status:
                 raise
