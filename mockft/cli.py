@@ -193,7 +193,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"mockft: invalid configuration:\n{exc}", file=sys.stderr)
         return 2
     from mockft.scenario.loader import ScenarioInvalid
-    from mockft.store import DataDirLocked
+    from mockft.store import DataDirLocked, DataDirUnusable
 
     try:
         if args.command == "reset":
@@ -202,6 +202,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except DataDirLocked as exc:
         print(f"mockft: {exc}; stop it first", file=sys.stderr)
         return EXIT_LOCKED
+    except DataDirUnusable as exc:
+        print(f"mockft: {exc} (give a writable --data-dir, or --memory)", file=sys.stderr)
+        return EXIT_USAGE
     except ScenarioInvalid as exc:
         print(f"mockft: the scenario cannot be loaded:\n{exc.text()}", file=sys.stderr)
         return EXIT_USAGE
