@@ -1,5 +1,5 @@
 """A data dir whose SQLite store was damaged by hand: a row whose body is not JSON, or not
-an object, or a job whose fields have the wrong types. The server still starts, the lists
+an object, or a job or file whose fields have the wrong types. The server still starts, the lists
 answer (skipping the unreadable row, as unreadable stored records are skipped elsewhere),
 the row itself is a 404 and every other object stays reachable."""
 
@@ -15,6 +15,7 @@ from tests.conftest import API_KEY, in_process, make_settings, raw_http
 from tests.training import SNAPSHOT, checked_sdk, finish, upload
 
 LISTS = ("/files", "/fine_tuning/jobs", "/models")
+WRONG = "every field but the id of the wrong type"
 
 
 def two_finished_jobs(tmp_path: Path) -> tuple[list[str], list[str]]:
@@ -43,14 +44,11 @@ def wrong_types(tmp_path: Path, obj_id: str) -> str:
     return orjson.dumps({k: v if k in keep else {"x": [1]} for k, v in doc.items()}).decode()
 
 
-@pytest.mark.parametrize("body", ["{not json", "[1, 2]", "null", "wrong types"])
+@pytest.mark.parametrize("body", ["{not json", "[1, 2]", "null", WRONG])
 def test_an_unreadable_job_or_file_row_is_skipped_not_a_500(tmp_path: Path, body: str) -> None:
     files, jobs = two_finished_jobs(tmp_path)
-    damage(
-        tmp_path, "job", jobs[0], wrong_types(tmp_path, jobs[0]) if body == "wrong types" else body
-    )
-    if body != "wrong types":  # a File row with wrong types is not skipped yet
-        damage(tmp_path, "file", files[0], body)
+    for kind, obj_id in (("job", jobs[0]), ("file", files[0])):
+        damage(tmp_path, kind, obj_id, wrong_types(tmp_path, obj_id) if body == WRONG else body)
     with in_process(make_settings(tmp_path)) as server:  # starts
         with raw_http(server, API_KEY) as http:
             for path in LISTS:
@@ -63,10 +61,9 @@ def test_an_unreadable_job_or_file_row_is_skipped_not_a_500(tmp_path: Path, body
             assert http.get(f"/fine_tuning/jobs/{jobs[0]}/events").status_code == 404
             assert http.get(f"/fine_tuning/jobs/{jobs[1]}").json()["status"] == "succeeded"
             assert http.get(f"/files/{files[1]}/content").status_code == 200
-            if body != "wrong types":
-                assert files[0] not in [f["id"] for f in http.get("/files").json()["data"]]
-                assert http.get(f"/files/{files[0]}").status_code == 404
-                assert http.delete(f"/files/{files[0]}").status_code == 404
+            assert files[0] not in [f["id"] for f in http.get("/files").json()["data"]]
+            assert http.get(f"/files/{files[0]}").status_code == 404
+            assert http.get(f"/files/{files[0]}/content").status_code == 404
             # the organization goes on working: a new job on the readable file
             created = http.post(
                 "/fine_tuning/jobs", json={"model": SNAPSHOT, "training_file": files[1]}

@@ -28,15 +28,25 @@ class FileRecord:
 
     @classmethod
     def from_doc(cls, doc: dict[str, Any]) -> FileRecord:
-        return cls(
-            id=doc["id"],
-            purpose=doc["purpose"],
-            filename=doc["filename"],
-            bytes=doc["bytes"],
-            created_at=doc["created_at"],
-            expires_at=doc.get("expires_at"),
-            status=doc.get("status", PROCESSED),
-        )
+        """The stored file (`ValueError` if a field is missing or of the wrong type: a row
+        damaged or edited by hand)."""
+        try:
+            record = cls(
+                id=doc["id"],
+                purpose=doc["purpose"],
+                filename=doc["filename"],
+                bytes=doc["bytes"],
+                created_at=doc["created_at"],
+                expires_at=doc.get("expires_at"),
+                status=doc.get("status", PROCESSED),
+            )
+        except KeyError as exc:
+            raise ValueError(f"a stored file without {exc}") from None
+        texts = (record.id, record.purpose, record.filename, record.status)
+        numbers = (record.bytes, record.created_at, record.expires_at or 0)
+        if not all(type(v) is str for v in texts) or not all(type(v) is int for v in numbers):
+            raise ValueError(f"a stored file with a field of the wrong type: {doc!r:.200}")
+        return record
 
 
 def file_object(file: FileRecord) -> dict[str, Any]:
