@@ -69,3 +69,25 @@ def test_an_unreadable_job_or_file_row_is_skipped_not_a_500(tmp_path: Path, body
                 "/fine_tuning/jobs", json={"model": SNAPSHOT, "training_file": files[1]}
             )
             assert created.status_code == 200, created.text
+
+
+@pytest.mark.parametrize("stored", ["{bad", "null", '[{"x": 1}]', '[{"at": "0"}]', "[1]"])
+def test_unreadable_stored_limits_do_not_stop_the_server(tmp_path: Path, stored: str) -> None:
+    settings = make_settings(tmp_path)
+    with in_process(settings) as server, raw_http(server, API_KEY) as http:
+        set_limits = http.post(f"{server.root_url}/mockft/limits", json={"max_running_jobs": 1})
+        assert set_limits.status_code == 200, set_limits.text
+    with sqlite3.connect(tmp_path / "data" / "mockft.sqlite3") as db:
+        assert db.execute("UPDATE meta SET value = ? WHERE key = 'limits'", (stored,)).rowcount
+    with in_process(settings) as server, raw_http(server, API_KEY) as http:  # starts
+        limits = http.get(f"{server.root_url}/mockft/limits").json()
+        # what the flags say (none here), as on a new data dir
+        assert limits == {
+            "object": "mockft.limits",
+            "max_jobs_per_day": None,
+            "max_running_jobs": None,
+        }
+        assert (
+            http.post(f"{server.root_url}/mockft/limits", json={"max_running_jobs": 2}).status_code
+            == 200
+        )

@@ -19,6 +19,7 @@ Computing it folds each job of the organization's group once, O(n log n).
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, replace
@@ -32,6 +33,7 @@ from mockft.job_record import JobRecord
 from mockft.paging import PageRequest
 from mockft.service.context import Context, Part
 
+log = logging.getLogger(__name__)
 LIMITS_META: Final = "limits"
 DAY_SECONDS: Final = 86_400
 SCAN_PAGE: Final = 100  # jobs read per page while counting the day's jobs
@@ -48,6 +50,24 @@ class LimitSettings:
 
     def values(self) -> dict[str, int | None]:
         return {name: getattr(self, name) for name in LIMIT_NAMES}
+
+
+def _stored_history(text: str) -> list[LimitSettings]:
+    """The stored history of the limits; none (logged) where the record cannot be read (a
+    row damaged or edited by hand): the limits configured now apply, as on a new data dir,
+    rather than the server failing to start."""
+    try:
+        history = [LimitSettings(**entry) for entry in orjson.loads(text)]
+    except (ValueError, TypeError):
+        history = []
+    readable = bool(history) and all(
+        type(h.at) is int and all(v is None or type(v) is int for v in h.values().values())
+        for h in history
+    )
+    if not readable:
+        log.warning("ignoring unreadable stored limits: %.200s", text)
+        return []
+    return history
 
 
 @dataclass(frozen=True)
@@ -74,7 +94,7 @@ class Limits(Part):
 
     def _restore(self) -> list[LimitSettings]:
         text = self.store.get_meta(LIMITS_META)
-        history = [LimitSettings(**entry) for entry in orjson.loads(text)] if text else []
+        history = _stored_history(text) if text else []
         configured = self._configured(self.now())
         if not history:
             return [replace(configured, at=0)]
