@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -134,7 +135,15 @@ def test_create_validates_body(http: httpx.Client) -> None:
 
 
 def blob_names(server: Server) -> set[str]:
-    return {p.name for p in (server.settings.data_dir / "blobs").iterdir()} - {".partial"}
+    """The blobs on disk, once the disk threads have moved aside the names of what was
+    discarded (gone at once for the service: `blobs.keys()`)."""
+    root = server.settings.data_dir / "blobs"
+    deadline = time.monotonic() + 10  # for the disk threads (not a timing assertion)
+    while True:
+        on_disk = {p.name for p in root.iterdir()} - {".partial"}
+        if on_disk == server.service.blobs.keys() or time.monotonic() > deadline:
+            return on_disk
+        time.sleep(0.01)
 
 
 def test_a_retried_completion_answers_with_the_same_file(
