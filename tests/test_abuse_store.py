@@ -91,3 +91,26 @@ def test_unreadable_stored_limits_do_not_stop_the_server(tmp_path: Path, stored:
             http.post(f"{server.root_url}/mockft/limits", json={"max_running_jobs": 2}).status_code
             == 200
         )
+
+
+def test_an_unreadable_model_row_is_a_model_nobody_sees_not_a_500(tmp_path: Path) -> None:
+    """A fine-tuned model's row with fields of the wrong type: chat with it and its GET are
+    the 404s of a model that does not exist, the list skips it, the other model answers, and
+    the damaged one can still be deleted."""
+    _, jobs = two_finished_jobs(tmp_path)
+    with in_process(make_settings(tmp_path)) as server, raw_http(server, API_KEY) as http:
+        damaged, kept = (
+            http.get(f"/fine_tuning/jobs/{j}").json()["fine_tuned_model"] for j in jobs
+        )
+    damage(tmp_path, "model", damaged, wrong_types(tmp_path, damaged))
+    messages = [{"role": "user", "content": "hi"}]
+    with in_process(make_settings(tmp_path)) as server, raw_http(server, API_KEY) as http:
+        chat = http.post("/chat/completions", json={"model": damaged, "messages": messages})
+        assert chat.status_code == 404, chat.text
+        assert chat.json()["error"]["code"] == "model_not_found"
+        assert http.get(f"/models/{damaged}").status_code == 404
+        listed = [m["id"] for m in http.get("/models").json()["data"]]
+        assert kept in listed and damaged not in listed
+        again = http.post("/chat/completions", json={"model": kept, "messages": messages})
+        assert again.status_code == 200, again.text
+        assert http.delete(f"/models/{damaged}").status_code == 200

@@ -43,7 +43,7 @@ from mockft.schemas import (
 from mockft.service import learning
 from mockft.service.context import Context, Part
 from mockft.service.jobs import JOB
-from mockft.service.models import MODEL
+from mockft.service.models import MODEL, readable
 from mockft.service.permissions import Permissions
 
 CHAT_PREFIX: Final = "chatcmpl-"
@@ -221,7 +221,7 @@ class Inference(Part):
                 ratelimits.limits_for(entry.id),
                 None,
             )
-        tuned = self.store.get(MODEL, model, org.id, self.now())
+        tuned = readable(self.store.get(MODEL, model, org.id, self.now()))
         if tuned is None and self.permissions is not None:
             tuned = self.permissions.granted(project, model)  # another organization's, shared
         if tuned is None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -14,6 +15,7 @@ if TYPE_CHECKING:
     from mockft.service.permissions import Permissions
 
 MODEL = "model"
+log = logging.getLogger("mockft")
 
 
 @dataclass(frozen=True)
@@ -45,7 +47,7 @@ class Models(Part):
         """The base models, the organization's fine-tuned models, and those another
         organization granted the project (checkpoint permissions)."""
         base = [_base(m) for m in self.catalog.all()]
-        owned = self.store.scan(MODEL, org.id, self.now())
+        owned = [d for d in self.store.scan(MODEL, org.id, self.now()) if readable(d)]
         tuned = [_tuned(d) for d in owned]
         if self.permissions is not None and project is not None:
             mine = {d["id"] for d in owned}
@@ -57,7 +59,7 @@ class Models(Part):
         entry = self.catalog.get(model_id)
         if entry is not None:
             return _base(entry)
-        tuned = self.store.get(MODEL, model_id, org.id, self.now())
+        tuned = readable(self.store.get(MODEL, model_id, org.id, self.now()))
         if tuned is None and self.permissions is not None:
             tuned = self.permissions.granted(project, model_id)
         if tuned is None:
@@ -102,7 +104,7 @@ class Models(Part):
 
     def tuned(self, org: Organization, name: str) -> TunedModel | None:
         """A fine-tuned (or checkpoint) model this organization owns and has not deleted."""
-        doc = self.store.get(MODEL, name, org.id, self.now())
+        doc = readable(self.store.get(MODEL, name, org.id, self.now()))
         if doc is None:
             return None
         return TunedModel(
@@ -113,6 +115,20 @@ class Models(Part):
         """The base snapshot of a fine-tuned model this organization owns."""
         model = self.tuned(org, name)
         return None if model is None else model.base_snapshot
+
+
+def readable(doc: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A stored model's document, or None (logged) for a row damaged or edited by hand: a
+    model no one can see or call, as a damaged job or file is skipped, rather than a 500
+    wherever it is read. A damaged model can still be deleted."""
+    if doc is None:
+        return None
+    texts = [doc.get(k) for k in ("id", "owned_by", "base_snapshot", "job_id")]
+    if all(type(v) is str for v in texts) and type(doc.get("created")) is int:
+        if type(doc.get("project_id", "")) is str:
+            return doc
+    log.warning("skipping an unreadable stored model: %.200r", doc)
+    return None
 
 
 def _base(entry: CatalogModel) -> ModelInfo:

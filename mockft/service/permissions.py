@@ -14,7 +14,7 @@ from mockft import errors
 from mockft.auth import Organization
 from mockft.pagination import PageRequest, slice_after
 from mockft.service.context import Part, one_instant
-from mockft.service.models import MODEL
+from mockft.service.models import MODEL, readable
 from mockft.wire.permissions import Permission, permission_id
 
 PERMISSION = "checkpoint_permission"
@@ -108,7 +108,7 @@ class Permissions(Part):
         now = self.now()
         if self.store.get(GRANT, _grant_key(project, model), None, now) is None:
             return None
-        return self.store.get(MODEL, model, None, now)
+        return readable(self.store.get(MODEL, model, None, now))
 
     def granted_models(self, project: str | None) -> list[dict[str, Any]]:
         """The documents of every model granted to the project, oldest grant first."""
@@ -116,7 +116,7 @@ class Permissions(Part):
             return []
         now = self.now()
         grants = self.store.scan(GRANT, None, now, tag=project)
-        found = (self.store.get(MODEL, g["model"], None, now) for g in grants)
+        found = (readable(self.store.get(MODEL, g["model"], None, now)) for g in grants)
         return [doc for doc in found if doc is not None]
 
     def _owned(self, org: Organization, checkpoint: str) -> dict[str, Any]:
