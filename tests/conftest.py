@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import compileall
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
@@ -195,3 +195,23 @@ def running_a_loop() -> bool:
     except RuntimeError:
         return False
     return True
+
+
+def calls_on_a_loop(
+    monkeypatch: pytest.MonkeyPatch,
+    owner: object,
+    name: str,
+    only: Callable[..., bool] | None = None,
+) -> list[bool]:
+    """`owner.name` wrapped for the test: each call (each one `only` accepts) appends
+    whether it ran on an event loop to the list returned, then does what it did."""
+    on_a_loop: list[bool] = []
+    real = getattr(owner, name)
+
+    def recording(*args: Any, **kwargs: Any) -> Any:
+        if only is None or only(*args, **kwargs):
+            on_a_loop.append(running_a_loop())
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(owner, name, recording)
+    return on_a_loop

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future
 from pathlib import Path
-from typing import BinaryIO, TypeVar
+from typing import TypeVar
 
 import openai
 import pytest
@@ -25,6 +25,7 @@ from mockft.store import blobs
 from tests.conftest import (
     API_KEY,
     Server,
+    calls_on_a_loop,
     checked_sdk,
     in_process,
     make_settings,
@@ -58,13 +59,7 @@ class Removals:
 @pytest.fixture
 def removals(server: Server, monkeypatch: pytest.MonkeyPatch) -> Iterator[Removals]:
     recorded = Removals(server)
-    real_remove = blobs._remove
-
-    def recording_remove(path: Path) -> None:
-        recorded.on_a_loop.append(running_a_loop())
-        real_remove(path)
-
-    monkeypatch.setattr(blobs, "_remove", recording_remove)
+    recorded.on_a_loop = calls_on_a_loop(monkeypatch, blobs, "_remove")
     yield recorded
 
 
@@ -132,14 +127,7 @@ def test_a_resets_bytes_are_freed_off_the_event_loop(
 def test_a_blobs_file_is_created_off_the_event_loop(
     client: openai.OpenAI, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    on_a_loop: list[bool] = []
-    real_create = blobs._create
-
-    def recording_create(path: Path) -> BinaryIO:
-        on_a_loop.append(running_a_loop())
-        return real_create(path)
-
-    monkeypatch.setattr(blobs, "_create", recording_create)
+    on_a_loop = calls_on_a_loop(monkeypatch, blobs, "_create")
     client.files.create(file=("t.jsonl", PARTS[0]), purpose="fine-tune")
     upload_id = create(client)
     client.uploads.parts.create(upload_id, data=PARTS[1])
@@ -221,14 +209,7 @@ def test_a_files_bytes_are_found_and_opened_off_the_event_loop(
     """A completion checks the head of the File it composed, and a download lists a
     composed File's directory and opens its first part before it answers: both wait for
     the filesystem, so a disk thread does them."""
-    on_a_loop: list[bool] = []
-    real_segments = blobs.DiskBlobs._segments
-
-    def recording_segments(self: blobs.DiskBlobs, key: str) -> list[Path]:
-        on_a_loop.append(running_a_loop())
-        return real_segments(self, key)
-
-    monkeypatch.setattr(blobs.DiskBlobs, "_segments", recording_segments)
+    on_a_loop = calls_on_a_loop(monkeypatch, blobs.DiskBlobs, "_segments")
     upload_id, part_ids = upload_parts(client)
     done = client.uploads.complete(upload_id, part_ids=part_ids)
     assert done.file is not None
@@ -334,15 +315,8 @@ def test_a_discard_moves_the_name_aside_on_a_disk_thread(
 ) -> None:
     """DELETE /v1/files/{id}: the rename into `.partial/` waits for the filesystem's journal
     (behind whatever the disk writes), so it runs on a disk thread too, not on the loop."""
-    renames: list[bool] = []
-    real_rename = os.rename
-
-    def recording_rename(source: Path, target: Path) -> None:
-        if ".deleted." in str(target):
-            renames.append(running_a_loop())
-        real_rename(source, target)
-
-    monkeypatch.setattr(blobs.os, "rename", recording_rename)
+    aside = lambda source, target: ".deleted." in str(target)  # noqa: E731
+    renames = calls_on_a_loop(monkeypatch, blobs.os, "rename", only=aside)
     file = client.files.create(file=("a.jsonl", PARTS[0]), purpose="fine-tune")
     assert client.files.delete(file.id).deleted
     assert renames == [False]

@@ -11,7 +11,7 @@ import httpx
 import openai
 import pytest
 
-from tests.conftest import Server, running_a_loop
+from tests.conftest import Server, calls_on_a_loop
 
 SAMPLE = b"".join(
     json.dumps(
@@ -166,7 +166,6 @@ def test_missing_fields_name_the_param(http: httpx.Client) -> None:
 
 
 def test_size_limit_is_enforced_while_streaming(tmp_path: object) -> None:
-    from pathlib import Path
 
     from tests.conftest import live_server, make_settings
 
@@ -249,14 +248,7 @@ def test_a_deleted_files_bytes_are_freed_off_the_event_loop(
     freed on a writer thread, and the DELETE answers once they are, leaving nothing."""
     from mockft.store import blobs
 
-    on_a_loop: list[bool] = []
-    real_remove = blobs._remove
-
-    def recording_remove(path: Path) -> None:
-        on_a_loop.append(running_a_loop())
-        real_remove(path)
-
-    monkeypatch.setattr(blobs, "_remove", recording_remove)
+    on_a_loop = calls_on_a_loop(monkeypatch, blobs, "_remove")
     content = b'{"prompt": "a", "completion": "b"}\n'
     file = client.files.create(file=("t.jsonl", content), purpose="user_data")
     root = server.settings.data_dir / "blobs"

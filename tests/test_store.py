@@ -13,7 +13,7 @@ import pytest
 
 from mockft.store import disk, sqlite
 from mockft.store.sqlite import SqliteStore
-from tests.conftest import running_a_loop
+from tests.conftest import calls_on_a_loop
 
 PAGE = 4096
 AUTOCHECKPOINT_PAGES = 1000  # SQLite's default: a connection checkpoints past this much WAL
@@ -22,14 +22,7 @@ AUTOCHECKPOINT_PAGES = 1000  # SQLite's default: a connection checkpoints past t
 def test_the_wal_is_checkpointed_off_the_event_loop(
     client: openai.OpenAI, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    on_a_loop: list[bool] = []
-    real_checkpoint = sqlite._checkpoint
-
-    def recording_checkpoint(db: object) -> None:
-        on_a_loop.append(running_a_loop())
-        real_checkpoint(db)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(sqlite, "_checkpoint", recording_checkpoint)
+    on_a_loop = calls_on_a_loop(monkeypatch, sqlite, "_checkpoint")
     monkeypatch.setattr(sqlite, "CHECKPOINT_WRITES", 3)
     for n in range(10):
         client.files.create(file=(f"{n}.jsonl", b'{"a": 1}\n'), purpose="user_data")

@@ -7,13 +7,12 @@ import json
 import os
 import time
 from pathlib import Path
-from typing import Any
 
 import httpx
 import openai
 import pytest
 
-from tests.conftest import Server, in_process, make_settings, running_a_loop
+from tests.conftest import Server, calls_on_a_loop, in_process, make_settings
 
 PARTS = [
     b"".join(
@@ -233,14 +232,7 @@ def test_uploaded_bytes_are_made_durable_off_the_event_loop(
 ) -> None:
     """The fsync of a large file can take seconds: on the event loop it would stall every
     other request, so a File's and a Part's bytes reach the disk from a worker thread."""
-    on_a_loop: list[bool] = []
-    real_fsync = os.fsync
-
-    def recording_fsync(fd: int) -> None:
-        on_a_loop.append(running_a_loop())
-        real_fsync(fd)
-
-    monkeypatch.setattr(os, "fsync", recording_fsync)
+    on_a_loop = calls_on_a_loop(monkeypatch, os, "fsync")
     client.files.create(file=("t.jsonl", PARTS[0]), purpose="fine-tune")
     upload_id = create(client)
     client.uploads.parts.create(upload_id, data=PARTS[1])
@@ -253,14 +245,7 @@ def test_a_completions_checksum_is_computed_off_the_event_loop(
     """Reading a GB of parts back for their md5 takes seconds: not on the event loop."""
     from mockft.service import uploads
 
-    on_a_loop: list[bool] = []
-    real_md5 = uploads._md5
-
-    def recording_md5(blobs: Any) -> str:
-        on_a_loop.append(running_a_loop())
-        return real_md5(blobs)
-
-    monkeypatch.setattr(uploads, "_md5", recording_md5)
+    on_a_loop = calls_on_a_loop(monkeypatch, uploads, "_md5")
     upload_id = create(client)
     part_ids = [client.uploads.parts.create(upload_id, data=p).id for p in PARTS]
     done = client.uploads.complete(upload_id, part_ids=part_ids, md5=hashlib.md5(WHOLE).hexdigest())
