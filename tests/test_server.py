@@ -3,7 +3,13 @@ where it is not, and the health endpoint names the one that serves."""
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
+import socket
+import threading
+import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -98,3 +104,73 @@ def test_serving_hands_the_gil_over_often(monkeypatch: pytest.MonkeyPatch) -> No
     server.run(object(), Settings())
     assert seen == [server.SWITCH_INTERVAL_SECONDS] and seen[0] < before
     assert sys.getswitchinterval() == before
+
+
+def _thread_server(app: object) -> tuple[server.ThreadServer, threading.Thread, str]:
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    config = server.config(app, Settings(), log_level="warning", lifespan="on")
+    thread_server = server.ThreadServer(config)
+    thread = threading.Thread(target=thread_server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    while not thread_server.started:
+        assert thread.is_alive()
+        time.sleep(0.01)
+    return thread_server, thread, url
+
+
+def _app(release: threading.Event, events: list[str]) -> object:
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            while True:
+                message = await receive()
+                events.append(message["type"])
+                await send({"type": message["type"] + ".complete"})
+                if message["type"] == "lifespan.shutdown":
+                    return
+        if scope["path"] == "/slow":
+            events.append("request")
+            await asyncio.get_running_loop().run_in_executor(None, release.wait)
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"the whole answer"})
+
+    return app
+
+
+def _wait_until_refused(url: str) -> None:
+    while True:
+        try:
+            httpx.get(url, timeout=0.2)
+        except httpx.ConnectError:
+            return
+        except httpx.TimeoutException:
+            pass
+        time.sleep(0.01)
+
+
+def test_a_thread_server_stopped_while_idle_shuts_its_app_down() -> None:
+    events: list[str] = []
+    thread_server, thread, url = _thread_server(_app(threading.Event(), events))
+    thread_server.stop()
+    thread.join(timeout=10)
+    assert not thread.is_alive()
+    assert events == ["lifespan.startup", "lifespan.shutdown"]
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(url)
+
+
+def test_a_thread_server_stopped_mid_request_finishes_the_answer_first() -> None:
+    release, events = threading.Event(), []
+    thread_server, thread, url = _thread_server(_app(release, events))
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        answer = pool.submit(httpx.get, f"{url}/slow", timeout=10)
+        while "request" not in events:
+            time.sleep(0.01)
+        thread_server.stop()
+        _wait_until_refused(url)  # it has stopped listening: it is shutting down
+        release.set()
+        assert answer.result().text == "the whole answer"
+    thread.join(timeout=10)
+    assert not thread.is_alive()
+    assert events == ["lifespan.startup", "request", "lifespan.shutdown"]

@@ -28,7 +28,6 @@ from mockft.pytest_plugin.controls import MockFTControls, MockFTError
 from mockft.pytest_plugin.options import MockFTOptions
 
 if TYPE_CHECKING:
-    import uvicorn
     from openai import AsyncOpenAI, OpenAI
     from starlette.applications import Starlette
 
@@ -63,8 +62,6 @@ class LiveServer:
     settings it runs with say which)."""
 
     def __init__(self, settings: Settings) -> None:
-        import uvicorn
-
         from mockft import server
         from mockft.app import create_app
         from mockft.service import Service
@@ -76,7 +73,7 @@ class LiveServer:
         self.service: Service = Service.open(self.settings)
         self.app: Starlette = create_app(self.settings, self.service)
         config = server.config(self.app, self.settings, log_level="warning", lifespan="on")
-        self._server: uvicorn.Server = uvicorn.Server(config)
+        self._server = server.ThreadServer(config)
         self._thread = threading.Thread(
             target=self._server.run,
             kwargs={"sockets": [self._socket]},
@@ -100,7 +97,7 @@ class LiveServer:
 
     def stop(self) -> None:
         """Shut the server down (its lifespan closes the service)."""
-        self._server.should_exit = True
+        self._server.stop()
         if self._thread.is_alive():
             self._thread.join(timeout=SERVER_STOP_SECONDS)
         self._socket.close()
