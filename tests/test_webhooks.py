@@ -267,7 +267,8 @@ def serve_receiver(receiver: Receiver, port: int = 0) -> ThreadingHTTPServer:
 
     server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
     receiver.port = int(server.server_address[1])
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    # shutdown() waits for serve_forever to look at its flag: every 0.5 s by default.
+    threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True).start()
     return server
 
 
