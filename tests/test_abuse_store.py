@@ -1,7 +1,7 @@
 """A data dir whose SQLite store was damaged by hand: a row whose body is not JSON, or not
-an object, or a job or file whose fields have the wrong types. The server still starts, the lists
-answer (skipping the unreadable row, as unreadable stored records are skipped elsewhere),
-the row itself is a 404 and every other object stays reachable."""
+an object, or a job, file or upload whose fields have the wrong types. The server still
+starts, the lists answer (skipping the unreadable row, as unreadable stored records are
+skipped elsewhere), the row itself is a 404 and every other object stays reachable."""
 
 from __future__ import annotations
 
@@ -114,3 +114,33 @@ def test_an_unreadable_model_row_is_a_model_nobody_sees_not_a_500(tmp_path: Path
         again = http.post("/chat/completions", json={"model": kept, "messages": messages})
         assert again.status_code == 200, again.text
         assert http.delete(f"/models/{damaged}").status_code == 200
+
+
+@pytest.mark.parametrize("body", ["{not json", "null", WRONG])
+def test_an_unreadable_upload_row_is_the_404_of_an_upload_that_does_not_exist(
+    tmp_path: Path, body: str
+) -> None:
+    """Not a 400 quoting whatever the row holds: parts, complete and cancel answer as for an
+    unknown upload, and another upload of the organization goes on working."""
+    fields = {"purpose": "fine-tune", "filename": "a.jsonl", "bytes": 3, "mime_type": "text/jsonl"}
+    with in_process(make_settings(tmp_path)) as server, raw_http(server, API_KEY) as http:
+        damaged, kept = (http.post("/uploads", json=fields).json()["id"] for _ in range(2))
+    damage(tmp_path, "upload", damaged, wrong_types(tmp_path, damaged) if body == WRONG else body)
+    with in_process(make_settings(tmp_path)) as server, raw_http(server, API_KEY) as http:
+        missing = "upload_" + "x" * 24
+        unknown = http.post(f"/uploads/{missing}/cancel").json()["error"]
+        for action, kwargs in (
+            ("parts", {"files": {"data": ("part", b"{}\n")}}),
+            ("complete", {"json": {"part_ids": []}}),
+            ("cancel", {}),
+        ):
+            answer = http.post(f"/uploads/{damaged}/{action}", **kwargs)  # type: ignore[arg-type]
+            assert answer.status_code == 404, (action, answer.text)
+            assert answer.json()["error"] == {
+                **unknown,
+                "message": unknown["message"].replace(missing, damaged),
+            }
+        part = http.post(f"/uploads/{kept}/parts", files={"data": ("part", b"{}\n")})
+        assert part.status_code == 200, part.text
+        done = http.post(f"/uploads/{kept}/complete", json={"part_ids": [part.json()["id"]]})
+        assert done.json()["status"] == "completed", done.text

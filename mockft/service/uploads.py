@@ -11,6 +11,7 @@ retried completion answers with the same File.
 from __future__ import annotations
 
 import hashlib
+import logging
 from typing import Any
 
 from mockft import errors
@@ -47,6 +48,9 @@ MAX_UPLOAD_BYTES = 8 * 1024**3
 MAX_PART_BYTES = 64 * 1024**2
 
 
+log = logging.getLogger("mockft")
+
+
 class Uploads(Part):
     def __init__(self, ctx: Context, files: Files, work: Work) -> None:
         super().__init__(ctx)
@@ -76,7 +80,7 @@ class Uploads(Part):
     def _upload_doc(self, org: Organization, upload_id: str) -> tuple[dict[str, Any], str]:
         """The stored upload and its status now (a pending upload past its hour is
         expired, and its parts' bytes are reclaimed)."""
-        doc = self.store.get(UPLOAD, upload_id, org.id, self.now())
+        doc = _readable(self.store.get(UPLOAD, upload_id, org.id, self.now()))
         if doc is None:
             raise errors.upload_not_found(upload_id)
         status: str = doc["status"]
@@ -198,7 +202,7 @@ class Uploads(Part):
         not at all. Returns the stored upload (completed by this call or, if another
         completion committed first, by that one)."""
         with self.store.transaction():
-            doc = self.store.get(UPLOAD, upload_id, org.id, self.now())
+            doc = _readable(self.store.get(UPLOAD, upload_id, org.id, self.now()))
             if doc is None:
                 raise errors.upload_not_found(upload_id)
             if doc["status"] == COMPLETED:
@@ -248,6 +252,20 @@ class Uploads(Part):
     def purge_expired(self) -> None:
         """Reclaim the bytes of the parts of uploads whose hour is over."""
         purge_gone(self, PART)
+
+
+def _readable(doc: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The stored upload, or None (logged) for a row damaged or edited by hand: the 404 of
+    an upload that does not exist, as a damaged file or job is, rather than a message made
+    of whatever the row holds."""
+    if doc is None:
+        return None
+    try:
+        UploadRecord.from_doc(doc)
+    except ValueError as exc:
+        log.warning("skipping an unreadable stored upload: %s", exc)
+        return None
+    return doc
 
 
 def _not_pending(upload_id: str, status: str) -> errors.APIError:

@@ -80,17 +80,29 @@ class UploadRecord:
 
     @classmethod
     def from_doc(cls, doc: dict[str, Any], status: str | None = None) -> UploadRecord:
+        """The stored upload (`ValueError` if a field is missing or of the wrong type: a
+        row damaged or edited by hand)."""
         file = doc.get("file")
-        return cls(
-            id=doc["id"],
-            purpose=doc["purpose"],
-            filename=doc["filename"],
-            bytes=doc["bytes"],
-            created_at=doc["created_at"],
-            expires_at=doc["expires_at"],
-            status=status or doc["status"],
-            file=FileRecord.from_doc(file) if file else None,
-        )
+        if file is not None and not isinstance(file, dict):
+            raise ValueError(f"a stored upload with a file of the wrong type: {doc!r:.200}")
+        try:
+            record = cls(
+                id=doc["id"],
+                purpose=doc["purpose"],
+                filename=doc["filename"],
+                bytes=doc["bytes"],
+                created_at=doc["created_at"],
+                expires_at=doc["expires_at"],
+                status=status or doc["status"],
+                file=FileRecord.from_doc(file) if file else None,
+            )
+        except KeyError as exc:
+            raise ValueError(f"a stored upload without {exc}") from None
+        texts = (record.id, record.purpose, record.filename, record.status)
+        numbers = (record.bytes, record.created_at, record.expires_at)
+        if not all(type(v) is str for v in texts) or not all(type(v) is int for v in numbers):
+            raise ValueError(f"a stored upload with a field of the wrong type: {doc!r:.200}")
+        return record
 
 
 def upload_object(upload: UploadRecord) -> dict[str, Any]:
