@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
@@ -144,3 +145,36 @@ def test_an_unreadable_upload_row_is_the_404_of_an_upload_that_does_not_exist(
         assert part.status_code == 200, part.text
         done = http.post(f"/uploads/{kept}/complete", json={"part_ids": [part.json()["id"]]})
         assert done.json()["status"] == "completed", done.text
+
+
+def every_page(http: Any, path: str, limit: int) -> list[tuple[list[str], bool]]:
+    """Each page of a list walked with `after`: its ids and its `has_more`."""
+    pages, after = [], None
+    while True:
+        params: dict[str, Any] = {"limit": limit, **({"after": after} if after else {})}
+        body = http.get(path, params=params).json()
+        ids = [item["id"] for item in body["data"]]
+        pages.append((ids, body["has_more"]))
+        if not body["has_more"]:
+            return pages
+        after = ids[-1]
+
+
+@pytest.mark.parametrize("body", ["{not json", WRONG])
+def test_a_skipped_row_neither_shortens_its_page_nor_hides_has_more(
+    tmp_path: Path, body: str
+) -> None:
+    """Five jobs and five files, the newest and the third of each damaged: pages of two
+    are still full, and walking them gives every readable one once, with `has_more` false
+    only on the last."""
+    with in_process(make_settings(tmp_path)) as server, checked_sdk(server) as sdk:
+        files = [upload(sdk) for _ in range(5)]
+        jobs = [sdk.fine_tuning.jobs.create(model=SNAPSHOT, training_file=f).id for f in files]
+    for kind, ids in (("job", jobs), ("file", files)):
+        for obj_id in (ids[4], ids[2]):
+            damage(tmp_path, kind, obj_id, wrong_types(tmp_path, obj_id) if body == WRONG else body)
+    with in_process(make_settings(tmp_path)) as server, raw_http(server, API_KEY) as http:
+        for path, ids in (("/fine_tuning/jobs", jobs), ("/files", files)):
+            readable = [ids[3], ids[1], ids[0]]  # newest first
+            assert every_page(http, path, 2) == [(readable[:2], True), (readable[2:], False)]
+            assert every_page(http, path, 3) == [(readable, False)]

@@ -157,8 +157,10 @@ class Files(Part):
 
     def page(self, org: Organization, page: PageRequest, purpose: str | None) -> list[FileRecord]:
         self.purge_expired()
-        docs = self.store.page(FILE, org.id, page, self.now(), tag=purpose)
-        return [record for d in docs if (record := _readable(d)) is not None]
+        docs = self.store.page(
+            FILE, org.id, page, self.now(), tag=purpose, readable=lambda d: _readable(d) is not None
+        )
+        return [FileRecord.from_doc(doc) for doc in docs]
 
     def delete(self, org: Organization, file_id: str) -> tuple[dict[str, Any], Future[None] | None]:
         """The deletion's answer, and the removal of the bytes still under way (await it

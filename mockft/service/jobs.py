@@ -167,11 +167,19 @@ class Jobs(Part):
         self, org: Organization, page: PageRequest, metadata: dict[str, str] | None
     ) -> list[JobView]:
         """Up to `limit + 1` jobs, newest first, for the list envelope."""
-        docs = self.store.page(JOB, org.id, page, self.now(), match=metadata)
-        # Re-encoding a listed document costs less than decoding it into a record, and finds
-        # the decoding (and the timeline) of an unchanged job in the cache.
-        jobs = (_readable(orjson.dumps(doc)) for doc in docs)
-        return [JobView(*self._observe(org, job)) for job in jobs if job is not None]
+        jobs: list[_Job] = []
+
+        def read(doc: dict[str, Any]) -> bool:
+            """Keeps the job the store passes if it can be read, in the page's order.
+            Re-encoding a listed document costs less than decoding it into a record, and
+            finds the decoding (and the timeline) of an unchanged job in the cache."""
+            job = _readable(orjson.dumps(doc))
+            if job is not None:
+                jobs.append(job)
+            return job is not None
+
+        self.store.page(JOB, org.id, page, self.now(), match=metadata, readable=read)
+        return [JobView(*self._observe(org, job)) for job in jobs]
 
     @one_instant
     def events(self, org: Organization, job_id: str, page: PageRequest) -> list[lifecycle.Event]:

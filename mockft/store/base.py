@@ -3,7 +3,7 @@ organization, listed in insertion order."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future
 from contextlib import AbstractContextManager
 from typing import Any, Protocol
@@ -65,9 +65,12 @@ class Store(Protocol):
         *,
         tag: str | None = None,
         match: Mapping[str, str] | None = None,
+        readable: Callable[[Document], bool] | None = None,
     ) -> list[Document]:
         """Up to `page.limit + 1` documents after the cursor, in `page.order` of insertion.
-        `match` filters on top-level `metadata` keys."""
+        `match` filters on top-level `metadata` keys. A document that is not JSON, or that
+        `readable` refuses (a row damaged by hand), is skipped and made up for from beyond
+        it: it neither shortens the page nor hides `has_more`."""
         ...
 
     def scan(

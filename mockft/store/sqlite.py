@@ -16,7 +16,7 @@ import json
 import logging
 import sqlite3
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future
 from contextlib import contextmanager
 from pathlib import Path
@@ -217,13 +217,20 @@ class SqliteStore:
         *,
         tag: str | None = None,
         match: Mapping[str, str] | None = None,
+        readable: Callable[[Document], bool] | None = None,
     ) -> list[Document]:
         where, params = self._where(kind, org, now, tag)
         for key, value in (match or {}).items():
             where += " AND json_extract(body, ?) = ?"
             params += (_metadata_path(key), value)
         descending = page.order == "desc"
+        sql = (
+            f"SELECT seq, body FROM objects WHERE {where} AND seq {'<' if descending else '>'} ? "
+            f"ORDER BY seq {'DESC' if descending else 'ASC'} LIMIT ?"
+        )
+        docs: list[Document] = []
         with self._lock:
+            bound = _MAX_SEQ if descending else 0  # seq counts from 1
             if page.after is not None:
                 cursor_sql = "SELECT seq FROM objects WHERE kind = ? AND id = ?"
                 cursor_params: tuple[Any, ...] = (kind, page.after)
@@ -233,14 +240,15 @@ class SqliteStore:
                 row = self._db.execute(cursor_sql, cursor_params).fetchone()
                 if row is None:
                     return []
-                where += " AND seq < ?" if descending else " AND seq > ?"
-                params += (row[0],)
-            sql = (
-                f"SELECT body FROM objects WHERE {where} "
-                f"ORDER BY seq {'DESC' if descending else 'ASC'} LIMIT ?"
-            )
-            rows = self._db.execute(sql, params + (page.limit + 1,)).fetchall()
-        return _documents(rows)
+                bound = int(row[0])
+            while True:  # until limit + 1 readable documents, or no more rows
+                wanted = page.limit + 1 - len(docs)
+                rows = self._db.execute(sql, params + (bound, wanted)).fetchall()
+                found = _documents([(body,) for _, body in rows])
+                docs += found if readable is None else filter(readable, found)
+                if len(rows) < wanted or len(docs) > page.limit:
+                    return docs
+                bound = int(rows[-1][0])
 
     def scan(
         self, kind: str, org: str | None, now: float, *, tag: str | None = None
@@ -376,6 +384,9 @@ class SqliteStore:
             if self._checkpoints is not None:
                 self._checkpoints.close()
             self._db.close()
+
+
+_MAX_SEQ = (1 << 63) - 1  # SQLite's largest integer
 
 
 def _document(text: str) -> Document | None:
