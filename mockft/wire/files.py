@@ -16,6 +16,15 @@ CANCELLED = "cancelled"
 EXPIRED = "expired"
 
 
+def _check_types(
+    kind: str, doc: dict[str, Any], texts: tuple[object, ...], numbers: tuple[object, ...]
+) -> None:
+    """`ValueError` unless each of `texts` is a string and each of `numbers` an integer (a
+    stored row damaged or edited by hand)."""
+    if not all(type(v) is str for v in texts) or not all(type(v) is int for v in numbers):
+        raise ValueError(f"a stored {kind} with a field of the wrong type: {doc!r:.200}")
+
+
 @dataclass(frozen=True, slots=True)
 class FileRecord:
     id: str
@@ -42,10 +51,10 @@ class FileRecord:
             )
         except KeyError as exc:
             raise ValueError(f"a stored file without {exc}") from None
-        texts = (record.id, record.purpose, record.filename, record.status)
         numbers = (record.bytes, record.created_at, record.expires_at or 0)
-        if not all(type(v) is str for v in texts) or not all(type(v) is int for v in numbers):
-            raise ValueError(f"a stored file with a field of the wrong type: {doc!r:.200}")
+        _check_types(
+            "file", doc, (record.id, record.purpose, record.filename, record.status), numbers
+        )
         return record
 
 
@@ -98,10 +107,10 @@ class UploadRecord:
             )
         except KeyError as exc:
             raise ValueError(f"a stored upload without {exc}") from None
-        texts = (record.id, record.purpose, record.filename, record.status)
         numbers = (record.bytes, record.created_at, record.expires_at)
-        if not all(type(v) is str for v in texts) or not all(type(v) is int for v in numbers):
-            raise ValueError(f"a stored upload with a field of the wrong type: {doc!r:.200}")
+        _check_types(
+            "upload", doc, (record.id, record.purpose, record.filename, record.status), numbers
+        )
         return record
 
 
