@@ -19,6 +19,7 @@ import json
 import os
 import random
 import socket
+import ssl
 import statistics
 import subprocess
 import sys
@@ -33,6 +34,8 @@ from typing import Any
 
 import httpx
 
+from mockft.config import Settings
+from mockft.pytest_plugin.inprocess import MockFT
 from mockft.pytest_plugin.live import ServeProcess
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -43,6 +46,9 @@ LINE = (
     b'{"role": "assistant", "content": "%d, obviously."}]}\n'
 )
 P99_TARGET_MS = 50.0
+# The server is plain HTTP, so no client uses TLS; but an httpx client parses the CA bundle
+# into a TLS context of its own (~30 ms of CPU) unless given one: the clients share this.
+UNUSED_TLS = ssl.create_default_context()
 
 
 @dataclass(frozen=True)
@@ -56,6 +62,11 @@ class SoakConfig:
     """A mixed client's mean pause between calls (uniform in [0, 2x]): a test suite, not a
     saturating load generator."""
     probe_interval: float = 0.02
+    probe: bool = True
+    """Run the latency probe (the figure). The test asserts no latency, so it runs none."""
+    min_calls: int = 0
+    """The load goes on past `seconds` until each kind of mixed call and each garbage attack
+    was made this many times (the test's floor on what it covers, on any machine)."""
     seed: int = 0
 
     @classmethod
@@ -106,6 +117,8 @@ def start_probe(port: int, seconds: float, interval: float) -> subprocess.Popen[
 @dataclass
 class SoakResult:
     requests: Counter[str] = field(default_factory=Counter)
+    calls: Counter[str] = field(default_factory=Counter)
+    """How many times each kind of mixed call (MIXED_CALLS) and garbage attack was made."""
     server_errors: list[str] = field(default_factory=list)
     """Every answer of 500 or more, as "client: METHOD path -> status"."""
     client_failures: list[str] = field(default_factory=list)
@@ -244,6 +257,27 @@ def multipart_stream(
     return f"multipart/form-data; boundary={boundary}", body()
 
 
+MIXED_CALLS = ("models", "upload", "content", "delete", "parts", "files", "jobs", "clock")
+
+
+def _mixed_call(roll: float, has_files: bool) -> str:
+    """The kind of call a mixed client's `roll` makes (reading or deleting a file of its own
+    needs one)."""
+    if roll < 0.35:
+        return "models"
+    if roll < 0.5:
+        return "upload"
+    if roll < 0.6 and has_files:
+        return "content"
+    if roll < 0.67 and has_files:
+        return "delete"
+    if roll < 0.77:
+        return "parts"
+    if roll < 0.87:
+        return "files"
+    return "jobs" if roll < 0.95 else "clock"
+
+
 class Load:
     """The clients of one run, sharing the result (guarded by a lock)."""
 
@@ -255,7 +289,7 @@ class Load:
         self.stop = threading.Event()
 
     def client(self) -> httpx.Client:
-        return httpx.Client(base_url=self.server.url, headers=KEY, timeout=120)
+        return httpx.Client(base_url=self.server.url, headers=KEY, timeout=120, verify=UNUSED_TLS)
 
     def note(self, who: str, response: httpx.Response) -> httpx.Response:
         with self.lock:
@@ -267,6 +301,16 @@ class Load:
                     f"{response.text[:200]}"
                 )
         return response
+
+    def tally(self, call: str) -> None:
+        with self.lock:
+            self.result.calls[call] += 1
+
+    def covered(self) -> bool:
+        """Each kind of call was made `config.min_calls` times."""
+        floor = self.config.min_calls
+        with self.lock:
+            return all(self.result.calls[call] >= floor for call in (*MIXED_CALLS, *ATTACKS))
 
     def fail(self, who: str, exc: BaseException) -> None:
         with self.lock:
@@ -289,15 +333,16 @@ class Load:
         who = "mixed"
         with self.client() as http:
             while not self.stop.is_set():
-                roll = rng.random()
-                if roll < 0.35:
+                call = _mixed_call(rng.random(), bool(mine))
+                self.tally(call)
+                if call == "models":
                     started = time.perf_counter()
                     answer = self.note(who, http.get("/v1/models"))
                     elapsed = (time.perf_counter() - started) * 1000
                     if answer.status_code == 200:
                         with self.lock:
                             self.result.models_ms.append(elapsed)
-                elif roll < 0.5:
+                elif call == "upload":
                     data = b"".join(
                         training_lines(rng.randrange(200, 20_000), rng.randrange(10**6))
                     )
@@ -313,23 +358,23 @@ class Load:
                         mine[made.json()["id"]] = hashlib.sha256(data).hexdigest()
                         with self.lock:
                             self.result.acknowledged.update(mine)
-                elif roll < 0.6 and mine:
+                elif call == "content":
                     file_id = rng.choice(sorted(mine))
                     content = self.note(who, http.get(f"/v1/files/{file_id}/content"))
                     if hashlib.sha256(content.content).hexdigest() != mine[file_id]:
                         with self.lock:
                             self.result.lost.append(f"{file_id}: content differs under load")
-                elif roll < 0.67 and mine:
+                elif call == "delete":
                     file_id = rng.choice(sorted(mine))
                     with self.lock:  # not acknowledged any more once we ask to delete it
                         self.result.acknowledged.pop(file_id, None)
                     del mine[file_id]
                     self.note(who, http.delete(f"/v1/files/{file_id}"))
-                elif roll < 0.77:
+                elif call == "parts":
                     self.upload_in_parts(http, rng, mine, index)
-                elif roll < 0.87:
+                elif call == "files":
                     self.note(who, http.get("/v1/files", params={"limit": 20}))
-                elif roll < 0.95:
+                elif call == "jobs":
                     self.note(who, http.get("/v1/fine_tuning/jobs", params={"limit": 5}))
                 else:
                     self.note(who, http.get("/mockft/clock"))
@@ -444,9 +489,10 @@ class Load:
         rng = random.Random(self.config.seed)
         with self.client() as http:
             while not self.stop.is_set():
-                for attack in GARBAGE:
+                for name, attack in zip(ATTACKS, GARBAGE):
                     if self.stop.is_set():
                         return
+                    self.tally(name)
                     attack(self, http, rng)
 
     def raw(self, payload: bytes) -> None:
@@ -495,7 +541,7 @@ def _random_bytes(load: Load, http: httpx.Client, rng: random.Random) -> None:
 
 
 def _no_key(load: Load, http: httpx.Client, rng: random.Random) -> None:
-    load.note("garbage", httpx.get(f"{load.server.url}/v1/files", timeout=120))
+    load.note("garbage", httpx.get(f"{load.server.url}/v1/files", timeout=120, verify=UNUSED_TLS))
 
 
 def _bad_multipart(load: Load, http: httpx.Client, rng: random.Random) -> None:
@@ -529,6 +575,7 @@ GARBAGE: list[Callable[[Load, httpx.Client, random.Random], None]] = [
     _no_key,
     _bad_multipart,
 ]
+ATTACKS = tuple(f"garbage {index}" for index in range(len(GARBAGE)))
 
 
 # -- a run -----------------------------------------------------------------------------------
@@ -551,16 +598,26 @@ def run_soak(config: SoakConfig, data_dir: Path, stalls: Path | None = None) -> 
             threading.Thread(target=load.guarded("garbage", load.garbage)),
         ]
         deadline = time.monotonic() + config.seconds
-        probe = start_probe(server.port, config.seconds, config.probe_interval)
+        probe = (
+            start_probe(server.port, config.seconds, config.probe_interval)
+            if config.probe
+            else None
+        )
         for worker in workers:
             worker.start()
         heavy = workers[config.clients : config.clients + 2]
-        while time.monotonic() < deadline or any(w.is_alive() for w in heavy):
+        give_up = deadline + 60
+        while (
+            time.monotonic() < deadline
+            or any(w.is_alive() for w in heavy)
+            or (not load.covered() and time.monotonic() < give_up)
+        ):
             load.result.rss_mb.append(server.rss_mb())
             time.sleep(0.1)
         load.stop.set()
-        out, _ = probe.communicate(timeout=120)
-        load.result.probe_ms = json.loads(out) if out.strip() else []
+        if probe is not None:
+            out, _ = probe.communicate(timeout=120)
+            load.result.probe_ms = json.loads(out) if out.strip() else []
         for worker in workers:
             worker.join(timeout=120)
         load.result.rss_mb.append(server.rss_mb())
@@ -568,31 +625,38 @@ def run_soak(config: SoakConfig, data_dir: Path, stalls: Path | None = None) -> 
             load.result.stalls_log = str(stalls)
             lines = stalls.read_text().splitlines() if stalls.exists() else []
             load.result.stalls = [json.loads(line) for line in lines]
-        check_acknowledged(server, load.result, "after the load")
+        with load.client() as http:
+            check_acknowledged(http, load.result, "after the load")
         server.kill9()
-        server.start()
-        check_acknowledged(server, load.result, "after kill -9")
     finally:
         server.close()
+    # What a restarted server finds is what the same app finds opening the data dir: it is
+    # opened in this process (no second interpreter start and vocabulary load to pay for).
+    reopened = MockFT(settings=Settings(data_dir=data_dir))
+    try:
+        with reopened.http_client(family="httpx", headers=KEY) as http:
+            check_acknowledged(http, load.result, "after kill -9")
+    finally:
+        reopened.close()
     return load.result
 
 
-def check_acknowledged(server: Server, result: SoakResult, when: str) -> None:
-    with httpx.Client(base_url=server.url, headers=KEY, timeout=120) as http:
-        listed = {f["id"] for f in http.get("/v1/files", params={"limit": 10_000}).json()["data"]}
-        for file_id, sha in sorted(result.acknowledged.items()):
-            if file_id not in listed:
-                result.lost.append(f"{file_id}: not listed {when}")
-                continue
-            digest = hashlib.sha256()
-            with http.stream("GET", f"/v1/files/{file_id}/content") as content:
-                for chunk in content.iter_bytes():
-                    digest.update(chunk)
-            if digest.hexdigest() != sha:
-                result.lost.append(f"{file_id}: bytes differ {when}")
-        for job_id in result.jobs:
-            if http.get(f"/v1/fine_tuning/jobs/{job_id}").status_code != 200:
-                result.lost.append(f"{job_id}: job missing {when}")
+def check_acknowledged(http: httpx.Client, result: SoakResult, when: str) -> None:
+    """Every acknowledged file is listed and reads back byte for byte; every job is there."""
+    listed = {f["id"] for f in http.get("/v1/files", params={"limit": 10_000}).json()["data"]}
+    for file_id, sha in sorted(result.acknowledged.items()):
+        if file_id not in listed:
+            result.lost.append(f"{file_id}: not listed {when}")
+            continue
+        digest = hashlib.sha256()
+        with http.stream("GET", f"/v1/files/{file_id}/content") as content:
+            for chunk in content.iter_bytes():
+                digest.update(chunk)
+        if digest.hexdigest() != sha:
+            result.lost.append(f"{file_id}: bytes differ {when}")
+    for job_id in result.jobs:
+        if http.get(f"/v1/fine_tuning/jobs/{job_id}").status_code != 200:
+            result.lost.append(f"{job_id}: job missing {when}")
 
 
 def bench_soak(quick: bool) -> list[Any]:
