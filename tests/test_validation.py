@@ -698,14 +698,13 @@ STREAM_CHUNK = 256 * 1024
 
 def test_memory_does_not_grow_with_the_file(tmp_path: Path) -> None:
     path = tmp_path / "big.jsonl"
+    # The line of `chat(f"Question {n} about the weather", ...)`, its number filled in by
+    # `%` (the same bytes as json.dumps of each, at a tenth of the CPU).
+    line = jsonl(chat("Question %d about the weather", "Sunny. " * 40))
     with open(path, "wb") as out:
         number = 0
         while out.tell() < STREAM_BYTES:
-            block = [
-                chat(f"Question {n} about the weather", "Sunny. " * 40)
-                for n in range(number, number + 1000)
-            ]
-            out.write(jsonl(*block))
+            out.write(b"".join(line % n for n in range(number, number + 1000)))
             number += 1000
 
     def chunks() -> Iterator[bytes]:
