@@ -64,6 +64,8 @@ class SoakConfig:
     probe_interval: float = 0.02
     probe: bool = True
     """Run the latency probe (the figure). The test asserts no latency, so it runs none."""
+    preload: bool = True
+    """The server loads the vocabularies at start-up, as `mockft serve` does by default."""
     min_calls: int = 0
     """The load goes on past `seconds` until each kind of mixed call and each garbage attack
     was made this many times (the test's floor on what it covers, on any machine)."""
@@ -197,13 +199,14 @@ STALLWATCH = ROOT / "benchmarks" / "stallwatch"
 
 class Server(ServeProcess):
     """`mockft serve` on a data dir, killed with SIGKILL and restarted at will; with
-    `stalls`, a file that the stall watch (benchmarks/stallwatch/) writes its findings to."""
+    `stalls`, a file that the stall watch (benchmarks/stallwatch/) writes its findings to;
+    without `preload`, not loading the vocabularies at start-up (as the test suite's servers)."""
 
-    def __init__(self, data_dir: Path, stalls: Path | None = None) -> None:
-        env = {}
+    def __init__(self, data_dir: Path, stalls: Path | None = None, preload: bool = True) -> None:
+        env = {} if preload else {"MOCKFT_PRELOAD_VOCABULARIES": "0"}
         if stalls is not None:
             path = os.pathsep.join(filter(None, [str(STALLWATCH), os.environ.get("PYTHONPATH")]))
-            env = {"PYTHONPATH": path, "STALLWATCH_LOG": str(stalls)}
+            env |= {"PYTHONPATH": path, "STALLWATCH_LOG": str(stalls)}
         super().__init__("--data-dir", str(data_dir), "--log-level", "error", env=env)
         self.data_dir = data_dir
 
@@ -582,7 +585,7 @@ ATTACKS = tuple(f"garbage {index}" for index in range(len(GARBAGE)))
 
 
 def run_soak(config: SoakConfig, data_dir: Path, stalls: Path | None = None) -> SoakResult:
-    server = Server(data_dir, stalls)
+    server = Server(data_dir, stalls, config.preload)
     server.start()
     load = Load(server, config)
     try:
