@@ -633,7 +633,9 @@ def test_polling_at_many_instants_keeps_one_snapshot_per_job(mockft: MockFT) -> 
     tracemalloc.start()
     poll(10)
     before = kept()
-    poll(100)
+    poll(50)
     after = kept()
     tracemalloc.stop()
-    assert after - before < 10_000  # bytes kept by 100 more polled instants
+    # Bytes kept by 50 more polled instants: under 100 an instant (nothing is kept today;
+    # one snapshot kept per instant would be hundreds of bytes each).
+    assert after - before < 5_000
