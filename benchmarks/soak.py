@@ -634,8 +634,8 @@ def run_soak(config: SoakConfig, data_dir: Path, stalls: Path | None = None) -> 
     finally:
         server.close()
     # What a restarted server finds is what the same app finds opening the data dir: it is
-    # opened in this process (no second interpreter start and vocabulary load to pay for).
-    reopened = MockFT(settings=Settings(data_dir=data_dir))
+    # opened in this process (no second interpreter start, and no vocabulary: it reads files).
+    reopened = MockFT(settings=Settings(data_dir=data_dir, preload_vocabularies=False))
     try:
         with reopened.http_client(family="httpx", headers=KEY) as http:
             check_acknowledged(http, load.result, "after kill -9")
