@@ -7,6 +7,7 @@ import asyncio
 import importlib.metadata
 import os
 import socket
+import ssl
 import subprocess
 import sys
 from pathlib import Path
@@ -347,6 +348,25 @@ def test_the_live_server_is_where_the_environment_points(mockft_server: MockFTSe
         assert client.fine_tuning.jobs.retrieve(job.id).status == "succeeded"
     raw = httpx.get(mockft_server.root_url + "/mockft/health")
     assert raw.json()["status"] == "ok"
+
+
+def test_the_live_servers_clients_share_one_tls_context(
+    mockft_server: MockFTServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The server speaks plain HTTP: its clients do not each parse the CA bundle into a TLS
+    context of their own (~25 ms of CPU a client, which a suite pays per test)."""
+    loaded: list[bool] = []
+    load = ssl.SSLContext.load_verify_locations
+
+    def counted(context: ssl.SSLContext, *args: Any, **kwargs: Any) -> None:
+        loaded.append(True)
+        load(context, *args, **kwargs)
+
+    monkeypatch.setattr(ssl.SSLContext, "load_verify_locations", counted)
+    for family in ("httpx", sdk_family(), None):  # httpx2 where the SDK is built on it
+        with mockft_server.http_client(family=family) as client:
+            assert client.get("/mockft/health").json()["status"] == "ok"
+    assert len(loaded) <= 1  # the one they share, unless an earlier test made it
 
 
 @pytest.mark.mockft(clock="system", speed=200_000)
