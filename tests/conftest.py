@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import compileall
 import os
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
@@ -69,6 +70,21 @@ def compile_mockft() -> None:
     mockft from source, ~0.1 s of CPU each. Python reads what this writes (and ignores a
     file older than its source)."""
     compileall.compile_dir(Path(mockft.__file__).parent, quiet=1)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_collection(session: pytest.Session) -> Iterator[None]:
+    """The test modules, their asserts rewritten, are cached as pytest caches them by default
+    (a pyc beside each, checked against the source's hash), even where PYTHONDONTWRITEBYTECODE
+    is set: without it every process that collects (each xdist worker) rewrote and compiled
+    all ~100 test modules from source, ~4 s of CPU each. Only what collection imports is
+    cached; a test's own imports follow the environment."""
+    writes = sys.dont_write_bytecode
+    sys.dont_write_bytecode = False
+    try:
+        return (yield)
+    finally:
+        sys.dont_write_bytecode = writes
 
 
 def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
