@@ -18,7 +18,6 @@ cursors, unicode ids, very long URLs, duplicate query parameters, garbage auth h
 
 from __future__ import annotations
 
-import copy
 import json
 import re
 import socket
@@ -26,13 +25,11 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from functools import cache
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from schemathesis import GenerationMode
@@ -41,9 +38,7 @@ from schemathesis.checks import (
     response_headers_conformance,
     response_schema_conformance,
 )
-from schemathesis.python import asgi
 from starlette.applications import Starlette
-from starlette.testclient import TestClient
 
 from mockft.app import create_app
 from mockft.config import Settings
@@ -56,7 +51,8 @@ from tests.conftest import (
     live_server,
     make_settings,
 )
-from tests.openapi_contract import load_spec, response_violations, schema_violations
+from tests.fuzzing import fuzz_schema, fuzzing_session, seeding_client
+from tests.openapi_contract import response_violations, schema_violations
 
 # --- part 1: schemathesis ---------------------------------------------------------------------
 
@@ -100,12 +96,10 @@ def strict_json(content: bytes) -> Any:
     return json.loads(content, parse_constant=reject)
 
 
-@cache
 def _schema() -> Any:
     # The normalised spec (draft-4 `exclusiveMinimum: true` rewritten, documented deviations
     # applied): exactly what tests.openapi_contract validates against.
-    spec = copy.deepcopy(dict(load_spec()))
-    return schemathesis.openapi.from_dict(spec).include(path_regex=IMPLEMENTED_PATHS)
+    return fuzz_schema(IMPLEMENTED_PATHS)
 
 
 @dataclass
@@ -120,59 +114,59 @@ class Seeded:
 def _seed_app() -> Seeded:
     app = create_app(Settings(memory=True, clock="manual", start_time=START, seed=11))
     service = app.state.service
-    auth = {"Authorization": f"Bearer {FUZZ_KEY}"}
-    # No `with`: that would run the app's lifespan, whose end closes the service.
-    client = TestClient(app, base_url="http://testserver/v1", headers=auth)
+    with seeding_client(app, FUZZ_KEY) as client:
 
-    def post_file(name: str, purpose: str = "fine-tune") -> str:
-        response = client.post("/files", files={"file": (name, TRAIN)}, data={"purpose": purpose})
-        assert response.status_code == 200, response.text
-        return str(response.json()["id"])
+        def post_file(name: str, purpose: str = "fine-tune") -> str:
+            response = client.post(
+                "/files", files={"file": (name, TRAIN)}, data={"purpose": purpose}
+            )
+            assert response.status_code == 200, response.text
+            return str(response.json()["id"])
 
-    def new_job(training_file: str) -> str:
-        body = {"model": "gpt-4o-mini", "training_file": training_file, "suffix": "fz"}
-        response = client.post("/fine_tuning/jobs", json=body)
-        assert response.status_code == 200, response.text
-        return str(response.json()["id"])
+        def new_job(training_file: str) -> str:
+            body = {"model": "gpt-4o-mini", "training_file": training_file, "suffix": "fz"}
+            response = client.post("/fine_tuning/jobs", json=body)
+            assert response.status_code == 200, response.text
+            return str(response.json()["id"])
 
-    def status(job_id: str) -> str:
-        return str(client.get(f"/fine_tuning/jobs/{job_id}").json()["status"])
+        def status(job_id: str) -> str:
+            return str(client.get(f"/fine_tuning/jobs/{job_id}").json()["status"])
 
-    def advance_until(job_id: str, wanted: str) -> None:
-        for _ in range(2000):
-            if status(job_id) == wanted:
-                return
-            service.clock.advance(30)
-        raise AssertionError(f"{job_id} never reached {wanted}")
+        def advance_until(job_id: str, wanted: str) -> None:
+            for _ in range(2000):
+                if status(job_id) == wanted:
+                    return
+                service.clock.advance(30)
+            raise AssertionError(f"{job_id} never reached {wanted}")
 
-    training = post_file("train.jsonl")
-    other_file = post_file("notes.jsonl", "user_data")
-    done = new_job(training)
-    advance_until(done, "succeeded")
-    running = new_job(training)
-    advance_until(running, "running")
-    paused = new_job(training)
-    advance_until(paused, "running")
-    assert client.post(f"/fine_tuning/jobs/{paused}/pause").status_code == 200
-    validating = new_job(training)
-    model = str(client.get(f"/fine_tuning/jobs/{done}").json()["fine_tuned_model"])
-    checkpoints = client.get(f"/fine_tuning/jobs/{done}/checkpoints").json()["data"]
-    upload = client.post(
-        "/uploads",
-        json={
-            "filename": "big.jsonl",
-            "purpose": "fine-tune",
-            "bytes": len(TRAIN),
-            "mime_type": "text/jsonl",
-        },
-    ).json()["id"]
-    ids = {
-        "file_id": [training, other_file],
-        "fine_tuning_job_id": [done, running, paused, validating],
-        "upload_id": [upload],
-        "model": [model, checkpoints[0]["fine_tuned_model_checkpoint"], "gpt-4o-mini"],
-    }
-    return Seeded(app, ids, training)
+        training = post_file("train.jsonl")
+        other_file = post_file("notes.jsonl", "user_data")
+        done = new_job(training)
+        advance_until(done, "succeeded")
+        running = new_job(training)
+        advance_until(running, "running")
+        paused = new_job(training)
+        advance_until(paused, "running")
+        assert client.post(f"/fine_tuning/jobs/{paused}/pause").status_code == 200
+        validating = new_job(training)
+        model = str(client.get(f"/fine_tuning/jobs/{done}").json()["fine_tuned_model"])
+        checkpoints = client.get(f"/fine_tuning/jobs/{done}/checkpoints").json()["data"]
+        upload = client.post(
+            "/uploads",
+            json={
+                "filename": "big.jsonl",
+                "purpose": "fine-tune",
+                "bytes": len(TRAIN),
+                "mime_type": "text/jsonl",
+            },
+        ).json()["id"]
+        ids = {
+            "file_id": [training, other_file],
+            "fine_tuning_job_id": [done, running, paused, validating],
+            "upload_id": [upload],
+            "model": [model, checkpoints[0]["fine_tuned_model_checkpoint"], "gpt-4o-mini"],
+        }
+        return Seeded(app, ids, training)
 
 
 @dataclass
@@ -266,7 +260,7 @@ def test_schemathesis(method: str, path: str) -> None:
     operation = _schema()[path][method]
     seeded = _seed_app()
     findings = Findings()
-    with asgi.get_client(seeded.app) as session:
+    with fuzzing_session(seeded.app) as session:
 
         @settings(
             max_examples=EXAMPLES_PER_OPERATION,

@@ -14,13 +14,10 @@ from typing import Any
 import httpx
 import openai
 import pytest
-import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error, response_schema_conformance
-from schemathesis.python import asgi
-from starlette.testclient import TestClient
 
 from mockft import errors
 from mockft.app import create_app
@@ -34,6 +31,7 @@ from tests.conftest import (
     make_settings,
 )
 from tests.fidelity.conftest import capture
+from tests.fuzzing import fuzz_schema, fuzzing_session, seeding_client
 from tests.openapi_contract import load_spec, response_violations
 
 ALPHA = "sk-alpha-proj-a-0123456789"  # organization alpha, project proj_a
@@ -336,22 +334,23 @@ def _seeded() -> tuple[Any, dict[str, list[str]]]:
         )
     )
     service = app.state.service
-    user = TestClient(app, base_url="http://testserver/v1", headers=_bearer(FUZZ_KEY))
-    admin = TestClient(app, base_url="http://testserver/v1", headers=_bearer(FUZZ_ADMIN))
-    file = user.post(
-        "/files", files={"file": ("t.jsonl", TRAIN.read_bytes())}, data={"purpose": "fine-tune"}
-    ).json()
-    job = user.post(
-        "/fine_tuning/jobs", json={"model": "gpt-4o-mini", "training_file": file["id"]}
-    ).json()
-    for _ in range(200):
-        if user.get(f"/fine_tuning/jobs/{job['id']}").json()["status"] == "succeeded":
-            break
-        service.clock.advance(600)
-    model = user.get(f"/fine_tuning/jobs/{job['id']}").json()["fine_tuned_model"]
-    granted = admin.post(
-        f"/fine_tuning/checkpoints/{model}/permissions", json={"project_ids": ["proj_x"]}
-    ).json()
+    with seeding_client(app, FUZZ_KEY) as user:
+        file = user.post(
+            "/files", files={"file": ("t.jsonl", TRAIN.read_bytes())}, data={"purpose": "fine-tune"}
+        ).json()
+        job = user.post(
+            "/fine_tuning/jobs", json={"model": "gpt-4o-mini", "training_file": file["id"]}
+        ).json()
+        for _ in range(200):
+            if user.get(f"/fine_tuning/jobs/{job['id']}").json()["status"] == "succeeded":
+                break
+            service.clock.advance(600)
+        model = user.get(f"/fine_tuning/jobs/{job['id']}").json()["fine_tuned_model"]
+        granted = user.post(
+            f"/fine_tuning/checkpoints/{model}/permissions",
+            json={"project_ids": ["proj_x"]},
+            headers=_bearer(FUZZ_ADMIN),
+        ).json()
     ids = {
         "fine_tuned_model_checkpoint": [model],
         "permission_id": [granted["data"][0]["id"]],
@@ -365,10 +364,7 @@ def _bearer(key: str) -> dict[str, str]:
 
 @pytest.mark.parametrize(("method", "path"), OPERATIONS, ids=[m for m, _ in OPERATIONS])
 def test_schemathesis(method: str, path: str) -> None:
-    spec = schemathesis.openapi.from_dict(dict(load_spec())).include(
-        path_regex=r"^/fine_tuning/checkpoints/"
-    )
-    operation = spec[path][method]
+    operation = fuzz_schema(r"^/fine_tuning/checkpoints/")[path][method]
     app, ids = _seeded()
     fixed = {name: ids[name][0] for name in (p.name for p in operation.path_parameters)}
     strategies = [
@@ -378,7 +374,7 @@ def test_schemathesis(method: str, path: str) -> None:
     ]
     problems: list[str] = []
     statuses: Counter[int] = Counter()
-    with asgi.get_client(app) as session:
+    with fuzzing_session(app) as session:
 
         @settings(
             max_examples=EXAMPLES,
