@@ -22,16 +22,18 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
-import openai
 import pytest
 
 import mockft
 from mockft.config import Settings
 from mockft.pytest_plugin import LiveServer, MockFT, MockFTServer
 from tests.openapi_contract import UnknownOperationError, check, schema_violations
+
+if TYPE_CHECKING:  # the xdist controller imports this module too, and runs no test
+    import httpx
+    import openai
 
 # Servers the tests start in subprocesses (many, one after another) skip loading the
 # vocabularies at start-up: a test that counts tokens loads them when it first does.
