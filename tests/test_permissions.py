@@ -11,7 +11,6 @@ from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
-import httpx
 import openai
 import pytest
 from hypothesis import HealthCheck, Phase, given, settings
@@ -25,9 +24,10 @@ from mockft.config import Settings
 from tests.conftest import (
     FIXTURES,
     START,
-    LiveServer,
-    _check_hook,
-    live_server,
+    Server,
+    checked_http,
+    checked_sdk,
+    in_process,
     make_settings,
 )
 from tests.fidelity.conftest import capture
@@ -47,7 +47,9 @@ PROMPT = [{"role": "user", "content": "Say something."}]
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """The app in this process (nothing here needs a socket); the SDK clients `sdk` makes
+    close with it."""
     settings = make_settings(
         tmp_path_factory.mktemp("permissions"),
         api_keys=(
@@ -58,28 +60,18 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
         ),
         admin_keys=(f"{ADMIN}=alpha", f"{BETA_ADMIN}=beta"),
     )
-    with live_server(settings) as live:
-        yield live
-        while _OPEN:
-            _OPEN.pop().close()
+    with in_process(settings) as handle:
+        yield handle
 
 
-_OPEN: list[openai.OpenAI] = []
-
-
-def sdk(server: LiveServer, key: str, **kwargs: Any) -> openai.OpenAI:
+def sdk(server: Server, key: str, **kwargs: Any) -> openai.OpenAI:
     """The unchanged SDK with this key (closed when the module's server stops); every
     response it gets is checked against the spec."""
-    http_client = openai.DefaultHttpxClient(event_hooks={"response": [_check_hook]})
-    client = openai.OpenAI(
-        base_url=server.base_url, api_key=key, max_retries=0, http_client=http_client, **kwargs
-    )
-    _OPEN.append(client)
-    return client
+    return checked_sdk(server, api_key=key, **kwargs)
 
 
 @pytest.fixture(scope="module")
-def checkpoints(server: LiveServer) -> list[str]:
+def checkpoints(server: Server) -> list[str]:
     """The checkpoint models of a job alpha's project key ran to success (newest first: the
     fine-tuned model itself, then the earlier epochs')."""
     alpha = sdk(server, ALPHA)
@@ -99,7 +91,7 @@ def chat(client: openai.OpenAI, model: str) -> str:
 
 
 def test_a_grant_lets_another_organizations_project_call_the_checkpoint(
-    server: LiveServer, checkpoints: list[str]
+    server: Server, checkpoints: list[str]
 ) -> None:
     checkpoint = checkpoints[-1]  # an earlier epoch's `:ckpt-step-N` model
     assert ":ckpt-step-" in checkpoint
@@ -155,11 +147,11 @@ def one_page(permissions: Any, checkpoint: str, **query: Any) -> Any:
     return permissions.retrieve(checkpoint, **query)
 
 
-def alpha_org_id(server: LiveServer) -> str:
+def alpha_org_id(server: Server) -> str:
     return server.service.keys.authenticate(f"Bearer {ALPHA}").id
 
 
-def test_grants_are_listed_filtered_and_paged(server: LiveServer, checkpoints: list[str]) -> None:
+def test_grants_are_listed_filtered_and_paged(server: Server, checkpoints: list[str]) -> None:
     checkpoint = checkpoints[0]  # the fine-tuned model itself
     admin = sdk(server, ADMIN)
     made = admin.fine_tuning.checkpoints.permissions.create(
@@ -190,9 +182,7 @@ def test_grants_are_listed_filtered_and_paged(server: LiveServer, checkpoints: l
     assert gone.value.body["param"] == "permission_id"  # type: ignore[index]
 
 
-def test_a_key_that_is_not_an_admin_key_is_refused(
-    server: LiveServer, checkpoints: list[str]
-) -> None:
+def test_a_key_that_is_not_an_admin_key_is_refused(server: Server, checkpoints: list[str]) -> None:
     for key in (ALPHA, ALPHA_USER):
         permissions = sdk(server, key).fine_tuning.checkpoints.permissions
         with pytest.raises(openai.AuthenticationError) as refused:
@@ -209,7 +199,7 @@ def test_a_key_that_is_not_an_admin_key_is_refused(
     assert chat(sdk(server, ALPHA), checkpoints[0]) == checkpoints[0]  # nothing was granted
 
 
-def test_an_admin_key_is_refused_elsewhere(server: LiveServer, checkpoints: list[str]) -> None:
+def test_an_admin_key_is_refused_elsewhere(server: Server, checkpoints: list[str]) -> None:
     admin = sdk(server, ADMIN)
     with pytest.raises(openai.AuthenticationError) as calling:
         chat(admin, checkpoints[0])
@@ -220,7 +210,7 @@ def test_an_admin_key_is_refused_elsewhere(server: LiveServer, checkpoints: list
 
 
 def test_only_the_owning_organizations_admin_may_grant(
-    server: LiveServer, checkpoints: list[str]
+    server: Server, checkpoints: list[str]
 ) -> None:
     beta_admin = sdk(server, BETA_ADMIN).fine_tuning.checkpoints.permissions
     with pytest.raises(openai.NotFoundError):
@@ -234,7 +224,7 @@ def test_only_the_owning_organizations_admin_may_grant(
 
 
 def test_the_owning_project_cannot_be_granted_its_own_model(
-    server: LiveServer, checkpoints: list[str]
+    server: Server, checkpoints: list[str]
 ) -> None:
     """The job ran in alpha's project proj_a (a project key made it): its models belong to
     proj_a, and a grant naming proj_a is refused with the real 400 (the terraform provider's
@@ -257,7 +247,7 @@ def test_the_owning_project_cannot_be_granted_its_own_model(
 
 
 def test_a_model_made_without_a_project_may_be_granted_to_any_project(
-    server: LiveServer,
+    server: Server,
 ) -> None:
     """A user key acts in its organization's default project, which has no id of its own
     here: every named project may be granted its models."""
@@ -274,7 +264,7 @@ def test_a_model_made_without_a_project_may_be_granted_to_any_project(
 
 
 def test_a_project_of_the_owning_organization_already_sees_its_models(
-    server: LiveServer, checkpoints: list[str]
+    server: Server, checkpoints: list[str]
 ) -> None:
     """Objects belong to organizations (as everywhere in mockft): a user key selecting
     another project of alpha with `OpenAI-Project` calls alpha's models without a grant."""
@@ -282,18 +272,15 @@ def test_a_project_of_the_owning_organization_already_sees_its_models(
     assert chat(user, checkpoints[0]) == checkpoints[0]
 
 
-def test_bad_requests_are_refused_in_the_api_words(
-    server: LiveServer, checkpoints: list[str]
-) -> None:
+def test_bad_requests_are_refused_in_the_api_words(server: Server, checkpoints: list[str]) -> None:
     url = f"{server.base_url}/fine_tuning/checkpoints/{checkpoints[0]}/permissions"
-    admin = {"Authorization": f"Bearer {ADMIN}"}
     cases: list[tuple[dict[str, Any], str, str | None]] = [
         ({}, "project_ids", "missing_required_parameter"),
         ({"project_ids": []}, "project_ids", "empty_array"),
         ({"project_ids": "proj_b"}, "project_ids", "invalid_type"),
         ({"project_ids": ["proj_b"], "extra": 1}, "extra", None),
     ]
-    with httpx.Client(headers=admin, event_hooks={"response": [_check_hook]}) as http:
+    with checked_http(server, ADMIN) as http:
         for body, param, code in cases:
             refused = http.post(url, json=body)
             assert refused.status_code == 400, refused.text
