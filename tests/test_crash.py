@@ -28,8 +28,8 @@ from typing import Any
 import httpx
 import pytest
 
-from mockft.pytest_plugin import ServeProcess
-from tests.conftest import FIXTURES, NO_PRELOAD, START
+from tests.conftest import FIXTURES, START
+from tests.serving import Served
 
 RUNS = 20 if os.environ.get("MOCKFT_STRESS") == "1" else 2
 CONTROL = {"Authorization": "Bearer k"}
@@ -38,25 +38,11 @@ LEARNED = "ftjob-"  # a job's blob: what its models learned (service/learning.py
 TRAIN_LINES = (FIXTURES / "train_chat.jsonl").read_bytes().splitlines(keepends=True)
 
 
-class Mock(ServeProcess):
+class Mock(Served):
     """`python -m mockft serve` on a fixed port and data dir, started and killed at will."""
 
     def __init__(self, data_dir: Path) -> None:
-        super().__init__(
-            "--data-dir",
-            str(data_dir),
-            "--clock",
-            "manual",
-            "--start-time",
-            str(START),
-            "--seed",
-            "3",
-            "--log-level",
-            "warning",
-            env=NO_PRELOAD,
-            log=data_dir.parent / "serve.log",
-        )
-        self.data_dir = data_dir
+        super().__init__(data_dir, "--clock", "manual", "--start-time", str(START), "--seed", "3")
 
     def kill9(self) -> int:
         code = super().kill9()

@@ -14,14 +14,16 @@ from pathlib import Path
 import httpx
 import openai
 
-from mockft.pytest_plugin.live import ServeProcess, free_port
+from mockft.pytest_plugin.live import free_port
 from tests.conftest import NO_PRELOAD
+from tests.serving import ForkedServeProcess
+from tests.zygote import ZygoteProcess
 
 
 @contextmanager
-def serve(data_dir: Path, port: int) -> Iterator[subprocess.Popen[bytes]]:
+def serve(data_dir: Path, port: int) -> Iterator[subprocess.Popen[bytes] | ZygoteProcess]:
     flags = ("--data-dir", str(data_dir), "--clock", "manual", "--log-level", "warning")
-    with ServeProcess(*flags, port=port, env=NO_PRELOAD) as server:
+    with ForkedServeProcess(*flags, port=port, env=NO_PRELOAD) as server:
         assert server.process is not None
         yield server.process
 
