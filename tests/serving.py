@@ -30,7 +30,7 @@ from tests.conftest import NO_PRELOAD
 CONTROL = {"Authorization": "Bearer k"}
 
 
-def _clean_env(env: dict[str, str] | None = None) -> dict[str, str]:
+def clean_env(env: dict[str, str] | None = None) -> dict[str, str]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith(ENV_PREFIX)}
     return {**clean, **(env or {})}
 
@@ -47,7 +47,7 @@ class ForkedServeProcess(ServeProcess):
                 self.argv(),
                 stdout=output,
                 stderr=subprocess.STDOUT,
-                env=_clean_env(self.env),
+                env=clean_env(self.env),
                 cwd=self.cwd,
             )
         if wait:
@@ -100,7 +100,7 @@ class ServedInProcess:
     same settings, the same data dir and lock), reached without sockets."""
 
     def __init__(self, data_dir: Path, *flags: str) -> None:
-        settings = serve_settings(["--data-dir", str(data_dir), *flags], _clean_env())
+        settings = serve_settings(["--data-dir", str(data_dir), *flags], clean_env())
         self.handle = MockFT(settings=settings)
 
     def client(self, key: str = "k") -> httpx.Client:
@@ -128,4 +128,4 @@ def served_in_process(data_dir: Path, *flags: str) -> Iterator[ServedInProcess]:
 
 def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     """`python -m mockft ARGS` to its end, its output captured as text (from the zygote)."""
-    return zygote.run([sys.executable, "-m", "mockft", *args], env=_clean_env(env), timeout=60)
+    return zygote.run([sys.executable, "-m", "mockft", *args], env=clean_env(env), timeout=60)

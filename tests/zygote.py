@@ -14,7 +14,8 @@ How it is wired:
 - The zygote is `python -m tests.zygote FD`, exec'd fresh (so single-threaded: fork copies
   only the calling thread) by the first `popen` of a test process, with that process's
   environment less `MOCKFT_*`. FD is its end of a SOCK_SEQPACKET socket pair: the channel.
-  The zygote imports `PRELOAD` and answers `ready`.
+  The zygote imports `PRELOAD`, freezes what it imported out of the collector's sight
+  (`gc.freeze`, so children neither scan nor copy it) and answers `ready`.
 - A request is one message on the channel: argv, env and cwd as JSON, and four fds
   (`socket.send_fds`): the child's stdin, stdout, stderr and a fresh socket (the report)
   that only this child's news travels on. The zygote forks; the child dup2s the three
@@ -49,6 +50,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import gc
 import importlib
 import json
 import os
@@ -303,6 +305,10 @@ def _serve(channel_fd: int) -> None:
     _prctl = ctypes.CDLL(None, use_errno=True).prctl
     for name in PRELOAD:
         importlib.import_module(name)
+    # What is imported stays: the collector need not look at it in every child (which would
+    # also copy every page it touches), as Python's docs advise before forking workers.
+    gc.collect()
+    gc.freeze()
     channel = socket.socket(fileno=channel_fd)
     children: dict[int, tuple[int, socket.socket]] = {}  # pidfd: (pid, report)
     poller = select.poll()  # no fd of its own: nothing for a child to close
@@ -318,7 +324,7 @@ def _serve(channel_fd: int) -> None:
             except OSError:
                 message = b""
             if not message:  # the test process is gone or done
-                _end(children)
+                _end(children, poller)
                 return
             _spawn(json.loads(message), fds, channel, children, poller)
 
@@ -350,6 +356,7 @@ def _spawn(
 
 
 def _reap(pidfd: int, children: dict[int, tuple[int, socket.socket]], poller: select.poll) -> None:
+    """Wait for the child (it has ended, or is about to), and report how it ended."""
     poller.unregister(pidfd)
     pid, report = children.pop(pidfd)
     _, status = os.waitpid(pid, 0)
@@ -358,15 +365,13 @@ def _reap(pidfd: int, children: dict[int, tuple[int, socket.socket]], poller: se
         report.send(json.dumps({"returncode": os.waitstatus_to_exitcode(status)}).encode())
 
 
-def _end(children: dict[int, tuple[int, socket.socket]]) -> None:
-    for pidfd, (_, report) in children.items():
+def _end(children: dict[int, tuple[int, socket.socket]], poller: select.poll) -> None:
+    """SIGKILL to every child still running, each reaped and reported."""
+    for pidfd in children:
         with contextlib.suppress(ProcessLookupError):
             signal.pidfd_send_signal(pidfd, signal.SIGKILL)
-    for pidfd, (pid, report) in children.items():
-        os.waitpid(pid, 0)
-        os.close(pidfd)
-        report.close()
-    children.clear()
+    for pidfd in list(children):
+        _reap(pidfd, children, poller)
 
 
 def _child(
