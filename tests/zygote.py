@@ -23,8 +23,9 @@ How it is wired:
   on the report; the test signals through the pidfd (`signal.pidfd_send_signal`), so a
   signal never reaches another process that reused the pid.
 - The zygote is the child's parent: it waits for it (a pidfd polls readable when its process
-  exits), and sends `{"returncode"}` on the report, as `Popen.returncode` has it (-N for a
-  signal N). `wait()` and `poll()` read that message.
+  exits), and sends `{"returncode", "cpu"}` on the report: the code as `Popen.returncode`
+  has it (-N for a signal N), and the child's CPU time (`children_cpu()` sums them, for
+  profiling). `wait()` and `poll()` read that message.
 - The channel is the zygote's lifeline: when it closes (the test process exits, however it
   ends) the zygote SIGKILLs the children it still has, reaps them and exits. A test
   process also stops it at exit (`atexit`). Each child also gets SIGKILL if the zygote
@@ -112,6 +113,7 @@ class ZygoteProcess:
         self.args = args
         self.pid = pid
         self.returncode: int | None = None
+        self.cpu: float | None = None  # user+sys seconds, once it has ended
         self._pidfd = pidfd
         self._report = report
 
@@ -143,7 +145,10 @@ class ZygoteProcess:
         message = self._report.recv(MAX_MESSAGE)
         if not message:
             raise RuntimeError(f"the zygote ended without the exit status of pid {self.pid}")
-        self.returncode = int(json.loads(message)["returncode"])
+        ended = json.loads(message)
+        self.returncode = int(ended["returncode"])
+        self.cpu = float(ended["cpu"])
+        _children_cpu.append(self.cpu)
         self._close()
 
     def _close(self) -> None:
@@ -215,6 +220,16 @@ class Zygote:
 
 
 _zygote: Zygote | None = None
+_children_cpu: list[float] = []
+
+
+def children_cpu() -> float:
+    """User+sys CPU seconds of the zygote's children this process saw end. They are the
+    zygote's children, not this process's: `getrusage(RUSAGE_CHILDREN)` here counts them
+    (and the zygote) only once the zygote has exited, at the end of the process."""
+    return sum(_children_cpu)
+
+
 _zygote_lock = threading.Lock()
 
 
@@ -359,10 +374,14 @@ def _reap(pidfd: int, children: dict[int, tuple[int, socket.socket]], poller: se
     """Wait for the child (it has ended, or is about to), and report how it ended."""
     poller.unregister(pidfd)
     pid, report = children.pop(pidfd)
-    _, status = os.waitpid(pid, 0)
+    _, status, usage = os.wait4(pid, 0)
     os.close(pidfd)
+    ended = {
+        "returncode": os.waitstatus_to_exitcode(status),
+        "cpu": usage.ru_utime + usage.ru_stime,
+    }
     with report, contextlib.suppress(OSError):
-        report.send(json.dumps({"returncode": os.waitstatus_to_exitcode(status)}).encode())
+        report.send(json.dumps(ended).encode())
 
 
 def _end(children: dict[int, tuple[int, socket.socket]], poller: select.poll) -> None:
