@@ -17,7 +17,15 @@ import httpx
 import pytest
 
 from mockft.config import Settings
-from tests.conftest import CHECKED, FIXTURES, Server, in_process, make_settings, raw_http
+from tests.conftest import (
+    CHECKED,
+    FIXTURES,
+    NO_PRELOAD,
+    Server,
+    in_process,
+    make_settings,
+    raw_http,
+)
 from tests.serving import ForkedServeProcess
 
 KEY_A, KEY_B = "sk-a", "sk-b"
@@ -310,7 +318,7 @@ def test_loopback_is_the_default() -> None:
 
 def test_serve_listens_on_loopback_only(tmp_path: Path) -> None:
     """`mockft serve` with no --host: the listening socket is 127.0.0.1 and nothing else."""
-    with ForkedServeProcess("--memory") as served:
+    with ForkedServeProcess("--memory", env=NO_PRELOAD) as served:
         listening = _listening_addresses(served.port)
         assert listening == {"127.0.0.1"}, listening
 
