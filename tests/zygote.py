@@ -243,14 +243,12 @@ def zygote() -> Zygote:
         return _zygote
 
 
-def forkable(argv: Sequence[str], env: Mapping[str, str]) -> bool:
-    """`argv` can come from the zygote: `python -m mockft ...` of this interpreter, in an
-    environment whose interpreter settings are the zygote's."""
+def forkable(argv: Sequence[str]) -> bool:
+    """`argv` is `python -m mockft ...` of this interpreter (and the zygote is not off)."""
     return (
         tuple(argv[: len(PYTHON_MOCKFT)]) == PYTHON_MOCKFT
         and os.environ.get(EXEC_VARIABLE) != "1"
         and hasattr(os, "pidfd_open")
-        and _interpreter_settings(env) == _interpreter_settings(os.environ)
     )
 
 
@@ -275,9 +273,11 @@ def popen(
 ) -> ZygoteProcess | subprocess.Popen[bytes]:
     """`subprocess.Popen(argv, ...)` of these keywords (stdin/stdout/stderr an fd, a file,
     `subprocess.DEVNULL` or None to inherit; stderr also `subprocess.STDOUT`), from the
-    zygote where `argv` is `python -m mockft ...` (see `forkable`), else exec'd."""
+    zygote where `argv` is `python -m mockft ...` (see `forkable`) in an environment whose
+    interpreter settings are the zygote's, else exec'd."""
     environ = dict(os.environ if env is None else env)
-    if not forkable(argv, environ):
+    forker = zygote() if forkable(argv) else None
+    if forker is None or _interpreter_settings(environ) != _interpreter_settings(forker.env):
         return subprocess.Popen(
             list(argv), stdin=stdin, stdout=stdout, stderr=stderr, env=environ, cwd=cwd
         )
@@ -285,7 +285,7 @@ def popen(
         out = _fd(stdout, 1, stack)
         err = out if stderr == subprocess.STDOUT else _fd(stderr, 2, stack)
         fds = (_fd(stdin, 0, stack), out, err)
-        return zygote().spawn(argv, fds, environ, os.fspath(cwd or os.getcwd()))
+        return forker.spawn(argv, fds, environ, os.fspath(cwd or os.getcwd()))
 
 
 def run(
