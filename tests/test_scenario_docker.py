@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from tests.conftest import NO_PRELOAD
 from tests.test_docker import (
     COMPOSE,
     DOCKERFILE,
@@ -38,8 +39,9 @@ def environment(scenario: Path, data_dir: Path, port: int) -> dict[str, str]:
 
 @contextmanager
 def serve(scenario: Path, workdir: Path) -> Iterator[str]:
-    """The image's command with MOCKFT_SCENARIO, its state in `workdir`/data."""
-    container = Container(instructions(DOCKERFILE.read_text()), workdir)
+    """The image's command with MOCKFT_SCENARIO, its state in `workdir`/data (vocabularies
+    loaded when first used, not at start)."""
+    container = Container(instructions(DOCKERFILE.read_text()), workdir, env=NO_PRELOAD)
     container.env["MOCKFT_SCENARIO"] = str(scenario)
     with container:
         yield f"http://127.0.0.1:{container.port}"
