@@ -40,6 +40,17 @@ def test_a_forked_cli_run_ends_as_the_exec_d_one(tmp_path: Path) -> None:
     assert forked.returncode == 2 and "invalid int value" in forked.stderr
 
 
+def test_consecutive_children_come_from_different_zygotes() -> None:
+    """So that a server and its restart hash strings with different secrets."""
+    argv = [*PYTHON_MOCKFT, "--version"]
+    first, second = (
+        zygote.popen(argv, stdout=subprocess.DEVNULL, env=clean_env()) for _ in range(2)
+    )
+    assert isinstance(first, zygote.ZygoteProcess) and isinstance(second, zygote.ZygoteProcess)
+    assert first.wait(timeout=60) == second.wait(timeout=60) == 0
+    assert first.zygote_pid != second.zygote_pid
+
+
 def test_children_are_separate_processes_and_the_zygote_survives_them() -> None:
     own = zygote.Zygote()  # not the suite's: this one is closed below
     spawned: list[zygote.ZygoteProcess] = []

@@ -13,7 +13,11 @@ own pid: a test signals it (SIGTERM, SIGKILL) and reads its exit status as it wo
 How it is wired:
 - The zygote is `python -m tests.zygote FD`, exec'd fresh (so single-threaded: fork copies
   only the calling thread) by the first `popen` of a test process, with that process's
-  environment less `MOCKFT_*`. FD is its end of a SOCK_SEQPACKET socket pair: the channel.
+  environment less `MOCKFT_*`. A test process has two, and asks them in turn: a forked
+  child keeps its zygote's hash secret (drawn once per interpreter), so a server and its
+  immediate restart come from different zygotes and hash strings differently, as two
+  exec'd processes do: state that depended on set order would not survive a restart
+  test by luck. FD is its end of a SOCK_SEQPACKET socket pair: the channel.
   The zygote imports `PRELOAD`, freezes what it imported out of the collector's sight
   (`gc.freeze`, so children neither scan nor copy it) and answers `ready`.
 - A request is one message on the channel: argv, env and cwd as JSON, and four fds
@@ -53,6 +57,7 @@ import atexit
 import contextlib
 import gc
 import importlib
+import itertools
 import json
 import os
 import select
@@ -77,6 +82,11 @@ PRELOAD = (
     "mockft.dashboard",
     "mockft.store",
     "mockft.scenario.loader",
+    "mockft.scenario.models",
+    "mockft.scenario.rules",
+    "mockft.scenario.seed",
+    "mockft.scenario.state",
+    "importlib.resources.readers",
     "uvicorn.lifespan.on",
     "uvicorn.loops.uvloop",
     "uvicorn.protocols.http.httptools_impl",
@@ -109,9 +119,12 @@ def _mockft_free(env: Mapping[str, str]) -> dict[str, str]:
 class ZygoteProcess:
     """A child of the zygote, seen as `subprocess.Popen` shows a child."""
 
-    def __init__(self, args: list[str], pid: int, pidfd: int, report: socket.socket) -> None:
+    def __init__(
+        self, args: list[str], pid: int, pidfd: int, report: socket.socket, zygote_pid: int
+    ) -> None:
         self.args = args
         self.pid = pid
+        self.zygote_pid = zygote_pid  # its parent
         self.returncode: int | None = None
         self.cpu: float | None = None  # user+sys seconds, once it has ended
         self._pidfd = pidfd
@@ -206,7 +219,8 @@ class Zygote:
         if not message or len(pidfds) != 1:
             ours.close()
             raise RuntimeError(f"the zygote did not start {list(argv)}:\n{self.errors()}")
-        return ZygoteProcess(list(argv), int(json.loads(message)["pid"]), pidfds[0], ours)
+        pid = int(json.loads(message)["pid"])
+        return ZygoteProcess(list(argv), pid, pidfds[0], ours, self.process.pid)
 
     def close(self) -> None:
         """Close the channel: the zygote kills what it still runs and exits."""
@@ -219,7 +233,11 @@ class Zygote:
         self._errors.close()
 
 
-_zygote: Zygote | None = None
+# Two zygotes, taken in turn (see the module's docstring): consecutive children hash strings
+# with different secrets.
+ZYGOTES = 2
+_zygotes: list[Zygote | None] = [None] * ZYGOTES
+_turn = itertools.count()
 _children_cpu: list[float] = []
 
 
@@ -230,17 +248,19 @@ def children_cpu() -> float:
     return sum(_children_cpu)
 
 
-_zygote_lock = threading.Lock()
+_zygotes_lock = threading.Lock()
 
 
 def zygote() -> Zygote:
-    """This process's zygote, started on first use, stopped when the process exits."""
-    global _zygote
-    with _zygote_lock:
-        if _zygote is None or _zygote.process.poll() is not None:
-            _zygote = Zygote()
-            atexit.register(_zygote.close)
-        return _zygote
+    """The next of this process's zygotes, each started on first use and stopped when the
+    process exits."""
+    with _zygotes_lock:
+        turn = next(_turn) % ZYGOTES
+        forker = _zygotes[turn]
+        if forker is None or forker.process.poll() is not None:
+            forker = _zygotes[turn] = Zygote()
+            atexit.register(forker.close)
+        return forker
 
 
 def forkable(argv: Sequence[str]) -> bool:
