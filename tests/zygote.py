@@ -36,14 +36,15 @@ How it is wired:
   dies (PR_SET_PDEATHSIG), so no server outlives the suite.
 
 What the child resets so that it is `python -m mockft` run fresh: it closes every fd the
-zygote holds (the channel, other children's reports and pidfds); signal dispositions are
-Python's defaults (the zygote sets none, and the child sets them again); `os.environ` is
-the requested environment before mockft reads any of it; cwd, `sys.argv` and `sys.path[0]`
-are what `-m` sets; stdout is line-buffered only on a terminal; `random` is reseeded by
-Python at fork. At the end it does what the interpreter does on exit: the exit code of
-`SystemExit` (a traceback and 1 for any other exception), joining non-daemon threads,
-running `atexit` handlers, flushing stdio, then `os._exit`. A signal that kills it
-kills only it: the zygote is another process.
+zygote holds (the channel, other children's reports and pidfds); signals are as an exec'd
+`python` of the test process would have them (what the test process ignores stays ignored,
+the rest is reset, then Python's own: SIGPIPE ignored, SIGINT a KeyboardInterrupt; its
+signal mask); `os.environ` is the requested environment before mockft reads any of it;
+cwd, `sys.argv` and `sys.path[0]` are what `-m` sets; stdout is line-buffered only on a
+terminal; `random` is reseeded by Python at fork. At the end it does what the interpreter
+does on exit: the exit code of `SystemExit` (a traceback and 1 for any other exception),
+joining non-daemon threads, running `atexit` handlers, flushing stdio, then `os._exit`. A
+signal that kills it kills only it: the zygote is another process.
 
 `popen` falls back to a real exec (`subprocess.Popen`) for anything else: an argv that is
 not `python -m mockft ...`, an environment whose interpreter settings (`PYTHON*`, `LANG`,
@@ -179,6 +180,19 @@ def _readable(sock: socket.socket, timeout: float | None) -> bool:
     return bool(readable)
 
 
+def _catchable() -> list[signal.Signals]:
+    return [s for s in signal.valid_signals() if s not in (signal.SIGKILL, signal.SIGSTOP)]
+
+
+def _signal_state() -> dict[str, list[int]]:
+    """What an exec'd child would inherit of this thread's signals: which are ignored (the
+    rest are reset to their default by exec) and which are blocked."""
+    return {
+        "ignored": [int(s) for s in _catchable() if signal.getsignal(s) == signal.SIG_IGN],
+        "blocked": [int(s) for s in signal.pthread_sigmask(signal.SIG_BLOCK, [])],
+    }
+
+
 class Zygote:
     """The zygote process of this test process, and its channel."""
 
@@ -210,7 +224,9 @@ class Zygote:
         self, argv: Sequence[str], fds: tuple[int, int, int], env: Mapping[str, str], cwd: str
     ) -> ZygoteProcess:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        request = json.dumps({"argv": list(argv), "env": dict(env), "cwd": cwd}).encode()
+        request = json.dumps(
+            {"argv": list(argv), "env": dict(env), "cwd": cwd, **_signal_state()}
+        ).encode()
         with theirs, self._lock:
             socket.send_fds(self._channel, [request], [*fds, theirs.fileno()])
         ours.settimeout(START_SECONDS)
@@ -338,6 +354,9 @@ def _serve(channel_fd: int) -> None:
     import ctypes
 
     _prctl = ctypes.CDLL(None, use_errno=True).prctl
+    # Ctrl-C reaches the whole process group: the test process ends on it, which closes the
+    # channel, and the zygote then ends its children in order (a child resets the handler).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     for name in PRELOAD:
         importlib.import_module(name)
     # What is imported stays: the collector need not look at it in every child (which would
@@ -432,10 +451,7 @@ def _child(
             os.dup2(fd, target)
         for fd in set(stdio):
             os.close(fd)
-        for signum in (signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGCHLD):
-            signal.signal(signum, signal.SIG_DFL)
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-        signal.signal(signal.SIGPIPE, signal.SIG_IGN)  # as Python sets it at start
+        _inherit_signals(request["ignored"], request["blocked"])
         os.chdir(request["cwd"])
         os.environ.clear()
         os.environ.update(request["env"])
@@ -444,6 +460,20 @@ def _child(
         code = _run_module(request["argv"][len(PYTHON_MOCKFT) :])
     finally:
         os._exit(code)
+
+
+def _inherit_signals(ignored: list[int], blocked: list[int]) -> None:
+    """The signal dispositions of `python` exec'd by the test process: what it ignores stays
+    ignored, the rest is reset; then Python's own at start (SIGPIPE and SIGXFSZ ignored,
+    SIGINT raising KeyboardInterrupt unless it is ignored); the test process's mask."""
+    for signum in _catchable():
+        with contextlib.suppress(OSError, ValueError):  # the C library's own
+            signal.signal(signum, signal.SIG_IGN if signum in ignored else signal.SIG_DFL)
+    signal.signal(signal.SIGPIPE, signal.SIG_IGN)
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    if signal.SIGINT not in ignored:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
 
 
 def _die_with(zygote_pid: int) -> None:
