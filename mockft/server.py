@@ -10,9 +10,6 @@ client from holding a connection forever.
   (or of the previous response): uvicorn itself waits for them forever, so a client that
   sends a header byte now and then would keep its socket. The protocol below closes it,
   whichever of uvicorn's two HTTP protocols it extends.
-- A client that pipelines requests and then shuts its sending side (a half-close) hears
-  every answer to the requests it sent whole, in order; uvicorn alone answers only the one
-  in progress.
 - A body that stops arriving is the app's to time out (`front._timed`), so that what it
   had written is deleted.
 - uvicorn's access log (a formatted line per request) is off unless asked for: it costs
@@ -97,7 +94,6 @@ class HeadersDeadline(_Protocol):
         self._headers_timeout = self.headers_timeout
         self._deadline: asyncio.TimerHandle | None = None
         self._waiting_after: Any = None  # the request before the one awaited
-        self._half_closed = False
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -112,29 +108,10 @@ class HeadersDeadline(_Protocol):
         super().on_response_complete()
         if self.cycle is None or self.cycle.response_complete:
             self._await_headers()
-        self._close_if_done()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._cancel_deadline()
         super().connection_lost(exc)
-
-    def eof_received(self) -> bool | None:  # type: ignore[override]  # asyncio.Protocol's type
-        """The client has shut its sending side (a half-close: it has asked all it will).
-        Requests it sent whole are still answered, in order, and the connection closes
-        after the last; uvicorn would close at once, answering only the one in progress.
-        A request whose body had not all come never will: that closes at once, as before."""
-        self._half_closed = True
-        return True if self._answers_owed() else None
-
-    def _answers_owed(self) -> bool:
-        cycle = self.cycle
-        if cycle is None or cycle.response_complete:
-            return False
-        return not cycle.more_body  # the newest request came whole; answer it (and before)
-
-    def _close_if_done(self) -> None:
-        if self._half_closed and not self._answers_owed() and not self.transport.is_closing():
-            self.transport.close()
 
     def _await_headers(self) -> None:
         self._cancel_deadline()
