@@ -35,7 +35,7 @@ PYTHON_SDKS = ["1.109.1", "2.54.0", "3.57.0"]
 NODE_SDKS = ["4", "5", "6", "7"]  # pinned in tests/node/openai-v{N}/package-lock.json
 # What the Python sessions' tests import besides mockft and openai (the test extras, less the
 # linters, fuzzers and benchmark tools these tests do not use).
-PYTHON_TEST_DEPS = ["pytest>=8", "httpx>=0.27", "jsonschema>=4.21"]
+PYTHON_TEST_DEPS = ["pytest>=8", "httpx>=0.27", "jsonschema>=4.21", "jsonschema-rs>=0.60"]
 PYTHON_TESTS = ["tests/test_sdk_workflow.py", "tests/test_pytest_plugin.py"]
 QUICKSTART = "examples/test_quickstart.py"  # a user's suite: only the plugin's fixtures
 ADDOPTS = "--strict-markers -q"  # pyproject's, less `-n auto` (pytest-xdist)
