@@ -29,7 +29,7 @@ import httpx
 import pytest
 
 from tests.conftest import FIXTURES, START
-from tests.serving import Served
+from tests.serving import PLAIN_HTTP, Served
 
 RUNS = 20 if os.environ.get("MOCKFT_STRESS") == "1" else 2
 CONTROL = {"Authorization": "Bearer k"}
@@ -54,16 +54,20 @@ class Mock(Served):
         self.start()
 
     def client(self) -> httpx.Client:
-        return httpx.Client(base_url=self.base_url, headers=CONTROL, timeout=60)
+        return httpx.Client(base_url=self.base_url, headers=CONTROL, timeout=60, verify=PLAIN_HTTP)
 
     def advance(self, seconds: float) -> None:
         response = httpx.post(
-            f"{self.root_url}/mockft/clock/advance", json={"seconds": seconds}, headers=CONTROL
+            f"{self.root_url}/mockft/clock/advance",
+            json={"seconds": seconds},
+            headers=CONTROL,
+            verify=PLAIN_HTTP,
         )
         assert response.status_code == 200, response.text
 
     def now(self) -> float:
-        return float(httpx.get(f"{self.root_url}/mockft/clock", headers=CONTROL).json()["now"])
+        clock = httpx.get(f"{self.root_url}/mockft/clock", headers=CONTROL, verify=PLAIN_HTTP)
+        return float(clock.json()["now"])
 
     # --- what is on disk ---
 
