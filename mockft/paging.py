@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Literal, TypeVar
 
 T = TypeVar("T")
+D = TypeVar("D")
 Order = Literal["asc", "desc"]
 ORDERS: list[str] = ["asc", "desc"]
 
@@ -35,3 +36,19 @@ def slice_after(items: Sequence[T], page: PageRequest, key: Callable[[T], str]) 
         else:
             return []
     return list(items[start : start + page.limit + 1])
+
+
+def keeping(read: Callable[[D], T | None]) -> tuple[Callable[[D], bool], list[T]]:
+    """A `readable` predicate for a store's `page`, and the list it fills: what `read`
+    makes of each document it accepts (None: a row damaged by hand, skipped), in the
+    page's order, so that no document is read twice."""
+    found: list[T] = []
+
+    def readable(doc: D) -> bool:
+        item = read(doc)
+        if item is None:
+            return False
+        found.append(item)
+        return True
+
+    return readable, found

@@ -15,6 +15,7 @@ from typing import Any
 from mockft import errors
 from mockft.auth import Organization
 from mockft.pagination import PageRequest
+from mockft.paging import keeping
 from mockft.schemas import ExpiresAfter
 from mockft.service.context import Part, lasts_until
 from mockft.service.work import settle
@@ -157,10 +158,9 @@ class Files(Part):
 
     def page(self, org: Organization, page: PageRequest, purpose: str | None) -> list[FileRecord]:
         self.purge_expired()
-        docs = self.store.page(
-            FILE, org.id, page, self.now(), tag=purpose, readable=lambda d: _readable(d) is not None
-        )
-        return [FileRecord.from_doc(doc) for doc in docs]
+        readable, files = keeping(_readable)
+        self.store.page(FILE, org.id, page, self.now(), tag=purpose, readable=readable)
+        return files
 
     def delete(self, org: Organization, file_id: str) -> tuple[dict[str, Any], Future[None] | None]:
         """The deletion's answer, and the removal of the bytes still under way (await it

@@ -33,6 +33,7 @@ from mockft.job_record import (
     Outcome,
 )
 from mockft.pagination import PageRequest, slice_after
+from mockft.paging import keeping
 from mockft.schemas import CreateFineTuningJob, Integration
 from mockft.service import graders, learning, wandb_runs
 from mockft.service.context import Context, Part, lasts_until, one_instant
@@ -167,18 +168,10 @@ class Jobs(Part):
         self, org: Organization, page: PageRequest, metadata: dict[str, str] | None
     ) -> list[JobView]:
         """Up to `limit + 1` jobs, newest first, for the list envelope."""
-        jobs: list[_Job] = []
-
-        def read(doc: dict[str, Any]) -> bool:
-            """Keeps the job the store passes if it can be read, in the page's order.
-            Re-encoding a listed document costs less than decoding it into a record, and
-            finds the decoding (and the timeline) of an unchanged job in the cache."""
-            job = _readable(orjson.dumps(doc))
-            if job is not None:
-                jobs.append(job)
-            return job is not None
-
-        self.store.page(JOB, org.id, page, self.now(), match=metadata, readable=read)
+        # Re-encoding a listed document costs less than decoding it into a record, and finds
+        # the decoding (and the timeline) of an unchanged job in the cache.
+        readable, jobs = keeping(lambda doc: _readable(orjson.dumps(doc)))
+        self.store.page(JOB, org.id, page, self.now(), match=metadata, readable=readable)
         return [JobView(*self._observe(org, job)) for job in jobs]
 
     @one_instant
