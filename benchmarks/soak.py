@@ -19,7 +19,6 @@ import json
 import os
 import random
 import socket
-import ssl
 import statistics
 import subprocess
 import sys
@@ -36,7 +35,7 @@ import httpx
 
 from mockft.config import Settings
 from mockft.pytest_plugin.inprocess import MockFT
-from mockft.pytest_plugin.live import ServeProcess
+from mockft.pytest_plugin.live import ServeProcess, unused_tls
 
 ROOT = Path(__file__).resolve().parent.parent
 MB = 1024 * 1024
@@ -46,9 +45,7 @@ LINE = (
     b'{"role": "assistant", "content": "%d, obviously."}]}\n'
 )
 P99_TARGET_MS = 50.0
-# The server is plain HTTP, so no client uses TLS; but an httpx client parses the CA bundle
-# into a TLS context of its own (~30 ms of CPU) unless given one: the clients share this.
-UNUSED_TLS = ssl.create_default_context()
+UNUSED_TLS = unused_tls()  # the server is plain HTTP: the clients share one unused context
 
 
 @dataclass(frozen=True)

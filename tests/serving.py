@@ -13,7 +13,6 @@ and importing mockft each time. Tests about the command itself (the Docker image
 from __future__ import annotations
 
 import os
-import ssl
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -24,14 +23,12 @@ import httpx
 
 from mockft.cli import serve_settings
 from mockft.pytest_plugin import MockFT, MockFTError, ServeProcess
-from mockft.pytest_plugin.live import ENV_PREFIX, free_port
+from mockft.pytest_plugin.live import ENV_PREFIX, free_port, unused_tls
 from tests import zygote
 from tests.conftest import NO_PRELOAD
 
 CONTROL = {"Authorization": "Bearer k"}
-# The servers speak plain HTTP: this TLS context is never used, but an httpx client given
-# none parses the CA bundle into one of its own (~30 ms of CPU each, ~60 clients a run).
-PLAIN_HTTP = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+PLAIN_HTTP = unused_tls()  # the servers speak plain HTTP (~60 clients a run share it)
 
 
 def clean_env(env: dict[str, str] | None = None) -> dict[str, str]:

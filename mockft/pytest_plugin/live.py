@@ -260,9 +260,10 @@ class ServerPool:
 
 
 @functools.cache
-def _unused_tls() -> ssl.SSLContext:
-    """A TLS context for clients of a live server: it speaks plain HTTP, so none is used, but
-    a client given none parses the CA bundle into one of its own (~25 ms of CPU each)."""
+def unused_tls() -> ssl.SSLContext:
+    """A TLS context for clients of a plain-HTTP server (a live server, `mockft serve`): none
+    is used, but an httpx client given none parses the CA bundle into one of its own (~25 ms
+    of CPU each). One per process, for every such client to share."""
     import ssl
 
     return ssl.create_default_context()
@@ -289,7 +290,7 @@ class MockFTServer(MockFTControls):
 
         kwargs.setdefault("base_url", self.root_url)
         kwargs.setdefault("headers", {"Authorization": f"Bearer {self.api_key}"})
-        kwargs.setdefault("verify", _unused_tls())
+        kwargs.setdefault("verify", unused_tls())
         client = family_module(family or sdk_family()).Client(**kwargs)
         self._closers.append(client.close)
         return client
